@@ -1,0 +1,1 @@
+"""Data: model grids, observed spectra, resampling, transforms."""

@@ -1,0 +1,45 @@
+"""Exceptions raised for bad input, named so that the CLI can print one clear line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class TelescopeMLError(Exception):
+    """Base class: every error the package raises on purpose."""
+
+
+class DataError(TelescopeMLError, ValueError):
+    """A file or array is unusable: missing, corrupt, NaN, non-positive, wrong units...
+
+    Parameters
+    ----------
+    problem
+        What is wrong, in words.
+    source
+        The file (or other origin) the problem was found in; named first in the message.
+    """
+
+    def __init__(self, problem: str, source: str | Path | None = None) -> None:
+        self.problem = problem
+        self.source = None if source is None else str(source)
+        super().__init__(f"{self.source}: {problem}" if self.source else problem)
+
+
+class ChecksumError(DataError):
+    """A download or cached file does not match its pinned SHA-256."""
+
+
+class OutOfGridError(TelescopeMLError, ValueError):
+    """Parameters or wavelengths that lie outside what a grid covers."""
+
+
+class UnknownNameError(TelescopeMLError, KeyError):
+    """A name (grid, format, strategy, spectrum) that is not registered."""
+
+    def __init__(self, kind: str, name: str, valid: list[str] | tuple[str, ...]) -> None:
+        self.kind, self.name, self.valid = kind, name, list(valid)
+        super().__init__(f"unknown {kind} {name!r}; valid: {', '.join(self.valid)}")
+
+    def __str__(self) -> str:
+        return str(self.args[0])
