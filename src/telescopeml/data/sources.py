@@ -79,6 +79,8 @@ def load_grid(name: str | Path, stream: bool = False, quiet: bool = False) -> Sp
             from telescopeml.data.formats import read_grid
 
             return read_grid(path)
+        if isinstance(name, Path) or any(c in str(name) for c in "/\\."):
+            raise DataError("no such grid file or directory", name)
         raise UnknownNameError("grid", str(name), sorted(REGISTRY))
     source = REGISTRY[str(name)]
     cached = grid_cache_path(source.name)

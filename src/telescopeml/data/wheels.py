@@ -91,6 +91,7 @@ def fetch_wheel(package: str, quiet: bool = False) -> Path:
     if _verified(target, wheel.sha256):
         return target
     target.unlink(missing_ok=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
         downloaded = download_with_pip(wheel, Path(tmp), quiet=quiet)
         actual = sha256_file(downloaded)

@@ -1,0 +1,46 @@
+"""Shared fixtures: a private cache per test, tiny synthetic grids."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from telescopeml.cache import set_cache_dir
+from telescopeml.data.grid import SpectralGrid
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path_factory, monkeypatch):
+    """Each test gets an empty cache directory; nothing touches the user's cache."""
+    path = tmp_path_factory.mktemp("cache")
+    monkeypatch.setenv("TELESCOPEML_CACHE", str(path))
+    set_cache_dir(None)
+    yield path
+    set_cache_dir(None)
+
+
+def analytic_log_flux(teff, logg, mh, wavelength):
+    """log-flux linear in the parameters, so that interpolation is exact."""
+    return (
+        -np.outer(teff / 1000.0, wavelength)
+        + np.outer(logg, np.sin(3 * wavelength)) * 0.2
+        + np.outer(mh, np.cos(5 * wavelength)) * 0.3
+        + 10.0
+    )
+
+
+@pytest.fixture
+def toy_grid() -> SpectralGrid:
+    """A complete 4 x 3 x 3 grid whose log-flux is linear in teff, logg and mh."""
+    teff, logg, mh = np.meshgrid([900.0, 1000.0, 1100.0, 1200.0], [4.0, 4.5, 5.0],
+                                 [-0.5, 0.0, 0.5], indexing="ij")
+    teff, logg, mh = teff.ravel(), logg.ravel(), mh.ravel()
+    wavelength = np.linspace(0.9, 2.4, 60)
+    flux = np.exp(analytic_log_flux(teff, logg, mh, wavelength))
+    return SpectralGrid(
+        params={"teff": teff, "logg": logg, "mh": mh},
+        wavelength=wavelength,
+        flux=flux,
+        flux_unit="erg / (s cm2 um)",
+        meta={"name": "toy", "source": "tests"},
+    )
