@@ -150,8 +150,8 @@ class SpectralGrid:
         return self.params[name]
 
     def flux_array(self) -> np.ndarray:
-        """The flux matrix as an in-memory float32 array (reads it all when streamed)."""
-        return np.asarray(self.flux[...], dtype=np.float32)
+        """A float32 copy of the flux matrix in memory (reads it all when streamed)."""
+        return np.array(self.flux[...], dtype=np.float32, copy=True)
 
     def iter_flux(self, chunk: int = CHUNK_ROWS) -> Iterator[tuple[slice, np.ndarray]]:
         """Yield ``(rows, flux_block)`` in chunks, so that large grids need not fit in memory."""
