@@ -1,0 +1,173 @@
+"""A trained model on disk: one directory with ``model.safetensors`` and ``manifest.json``.
+
+The two file names, the ``format`` name and the meaning of ``format_version`` are a stable
+public contract. Weights are stored with safetensors only (never pickle), and the manifest
+records their SHA-256 so that a damaged file is refused rather than silently used.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from telescopeml import __version__
+from telescopeml.cache import sha256_file
+from telescopeml.errors import DataError
+from telescopeml.models import ModelConfig, build_model
+
+MANIFEST = "manifest.json"
+WEIGHTS = "model.safetensors"
+FORMAT = "telescopeml-model"
+FORMAT_VERSION = 1
+RESERVED = ("format", "format_version", "telescopeml_version", "config", "weights")
+
+
+@dataclass
+class Bundle:
+    """A loaded bundle: the model (in eval mode), its config and the whole manifest."""
+
+    model: torch.nn.Module
+    config: ModelConfig
+    manifest: dict[str, Any]
+    path: Path
+
+
+def json_default(obj: Any) -> Any:
+    """``json.dump`` fallback for numpy scalars/arrays and paths."""
+    if isinstance(obj, np.ndarray | np.generic):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
+
+
+@contextlib.contextmanager
+def atomic_directory(target: str | Path) -> Iterator[Path]:
+    """Yield an empty temporary directory beside ``target``; it replaces ``target`` on success.
+
+    An existing ``target`` is removed only after the new one is complete; nothing
+    half-written is left behind when the body raises.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent))
+    old = target.with_name(f".{target.name}.old")
+    try:
+        yield tmp
+        if target.exists():
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(target, old)
+        os.replace(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def state_tensors(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The model's state dict as contiguous CPU tensors, ready for safetensors."""
+    return {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+
+
+def save_bundle(
+    directory: str | Path, model: torch.nn.Module, config: ModelConfig, **sections: Any
+) -> Path:
+    """Write ``model`` as a bundle directory, atomically; return its path.
+
+    Parameters
+    ----------
+    directory
+        The bundle directory; replaced if it exists.
+    model, config
+        The network and the config it was built from.
+    **sections
+        JSON-serialisable manifest sections: ``transforms``, ``wavelength``, ``parameters``,
+        ``grid``, ``training``, ``metrics``, ``command``, ...
+    """
+    clash = sorted(set(sections) & set(RESERVED))
+    if clash:
+        raise ValueError(f"manifest sections {clash} are reserved; reserved: {', '.join(RESERVED)}")
+    directory = Path(directory)
+    with atomic_directory(directory) as tmp:
+        save_file(state_tensors(model), str(tmp / WEIGHTS), metadata={"format": FORMAT})
+        manifest = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "telescopeml_version": __version__,
+            "config": config.to_dict(),
+            "weights": {"file": WEIGHTS, "sha256": sha256_file(tmp / WEIGHTS)},
+            **sections,
+        }
+        (tmp / MANIFEST).write_text(
+            json.dumps(manifest, indent=2, default=json_default) + "\n", encoding="utf-8"
+        )
+    return directory
+
+
+def read_manifest(directory: str | Path) -> dict[str, Any]:
+    """Read and check a bundle's ``manifest.json`` (format name and version) without weights."""
+    path = Path(directory) / MANIFEST
+    if not Path(directory).is_dir():
+        raise DataError("model bundle directory does not exist", directory)
+    if not path.is_file():
+        raise DataError(f"not a model bundle: {MANIFEST} is missing", directory)
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(f"manifest is not valid JSON ({exc})", path) from exc
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        found = manifest.get("format") if isinstance(manifest, dict) else None
+        raise DataError(f"manifest format is {found!r}, expected {FORMAT!r}", path)
+    version = manifest.get("format_version")
+    if not isinstance(version, int) or version < 1:
+        raise DataError(f"manifest format_version {version!r} is not a positive integer", path)
+    if version > FORMAT_VERSION:
+        raise DataError(
+            f"bundle format version {version} was written by a newer telescopeml "
+            f"({manifest.get('telescopeml_version')}); this one reads up to {FORMAT_VERSION}: "
+            "upgrade telescopeml",
+            path,
+        )
+    return manifest
+
+
+def load_bundle(directory: str | Path, device: str | torch.device = "cpu") -> Bundle:
+    """Load a bundle written by :func:`save_bundle`; the model comes back in eval mode.
+
+    Raises
+    ------
+    DataError
+        Missing directory or file, bad JSON, wrong format name, newer format version,
+        weights whose SHA-256 differs from the manifest, or weights that do not fit the config.
+    """
+    directory = Path(directory)
+    manifest = read_manifest(directory)
+    weights = directory / WEIGHTS
+    if not weights.is_file():
+        raise DataError(f"{WEIGHTS} is missing", directory)
+    expected = (manifest.get("weights") or {}).get("sha256")
+    if sha256_file(weights) != expected:
+        raise DataError("weights do not match the manifest's SHA-256: the file is damaged",
+                        weights)
+    try:
+        config = ModelConfig.from_dict(manifest["config"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DataError(f"manifest model config is unusable: {exc}", directory / MANIFEST) from exc
+    model = build_model(config)
+    try:
+        model.load_state_dict(load_file(str(weights)))
+    except (RuntimeError, SafetensorError) as exc:
+        raise DataError(f"weights do not fit the model config: {exc}", weights) from exc
+    model.to(device).eval()
+    return Bundle(model=model, config=config, manifest=manifest, path=directory)

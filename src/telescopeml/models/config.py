@@ -1,0 +1,171 @@
+"""ModelConfig: the typed, validated description of a network, and each architecture's preset."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+HEADS = ("point", "gaussian")
+NORMS = ("batch", "group", "none")
+
+#: Default hyperparameters of each architecture; ``None`` fields of a ModelConfig take these.
+PRESETS: dict[str, dict[str, Any]] = {
+    # The published TelescopeML CNN: the example hyperparameters of
+    # ``TrainRegressorCNN.build_model`` (TelescopeML/DeepTrainer.py, Gharib-Nezhad et al. 2024,
+    # JOSS 9, 6346, doi:10.21105/joss.06346), expanded with its width rule
+    # ``base * (2 * (block + layer + 1)) ** 2``: conv 4 -> 16, 64, 144 filters (kernel 6,
+    # one max-pool of 2), FC1 128 -> 512, 2048, 4608, 8192 units, FC2 64 -> 256, 1024 units.
+    "telescopeml": {
+        "n_extra": 2,
+        "filters": (16, 64, 144),
+        "kernel_sizes": (6, 6, 6),
+        "layers_per_block": 3,
+        "pool": 2,
+        "feature_dense": (512, 2048, 4608, 8192),
+        "dense": (256, 1024),
+        "feature_dropout": 0.09889223768186726,
+        "dropout": 0.0024609140719442646,
+        "norm": "none",
+    },
+    "resnet": {
+        "n_extra": 0,
+        "filters": (32, 64, 96, 128),
+        "kernel_sizes": (7, 5, 5, 3),
+        "layers_per_block": 1,
+        "pool": 2,
+        "feature_dense": (),
+        "dense": (128,),
+        "feature_dropout": 0.0,
+        "dropout": 0.1,
+        "norm": "batch",
+    },
+    "mlp": {
+        "n_extra": 0,
+        "filters": (),
+        "kernel_sizes": (),
+        "layers_per_block": 1,
+        "pool": 1,
+        "feature_dense": (),
+        "dense": (512, 256),
+        "feature_dropout": 0.0,
+        "dropout": 0.1,
+        "norm": "none",
+    },
+}
+ARCHITECTURES = tuple(PRESETS)
+
+
+def _choice(field: str, value: Any, valid: tuple[str, ...]) -> None:
+    if value not in valid:
+        raise ValueError(f"{field} {value!r} is not valid; valid: {', '.join(valid)}")
+
+
+@dataclass
+class ModelConfig:
+    """What a network looks like; fields left ``None`` take the architecture's preset.
+
+    Parameters
+    ----------
+    architecture
+        One of :data:`ARCHITECTURES`: ``resnet`` (default), ``telescopeml``, ``mlp``.
+    n_wavelengths
+        Length of each input spectrum.
+    n_outputs
+        Number of predicted parameters.
+    in_channels
+        1 = flux; 2 = flux and its per-pixel uncertainty.
+    n_extra
+        Scalar inputs beside the spectrum (``telescopeml``: the spectrum's min and max).
+    head
+        ``point`` (one value per parameter) or ``gaussian`` (mean, then log-sigma: 2 x n_outputs).
+    filters, kernel_sizes
+        Conv widths and kernel sizes: per layer (``telescopeml``) or per stage (``resnet``).
+    layers_per_block
+        Conv layers per max-pool block (``telescopeml``) or residual blocks per stage (``resnet``).
+    pool
+        Down-sampling factor: max-pool size (``telescopeml``) or stage stride (``resnet``).
+    feature_dense
+        Dense widths applied to the conv features before the extra inputs join
+        (``telescopeml`` FC1).
+    dense
+        Dense widths after the extra inputs join (``telescopeml`` FC2, ``resnet`` head,
+        ``mlp`` hidden layers).
+    feature_dropout, dropout
+        Dropout after ``feature_dense`` and after ``dense``.
+    norm
+        ``batch``, ``group`` or ``none``; used by ``resnet``.
+    """
+
+    architecture: str = "resnet"
+    n_wavelengths: int = 563
+    n_outputs: int = 3
+    in_channels: int = 1
+    n_extra: int | None = None
+    head: str = "point"
+    filters: tuple[int, ...] | None = None
+    kernel_sizes: tuple[int, ...] | None = None
+    layers_per_block: int | None = None
+    pool: int | None = None
+    feature_dense: tuple[int, ...] | None = None
+    dense: tuple[int, ...] | None = None
+    feature_dropout: float | None = None
+    dropout: float | None = None
+    norm: str | None = None
+
+    def __post_init__(self) -> None:
+        _choice("architecture", self.architecture, ARCHITECTURES)
+        _choice("head", self.head, HEADS)
+        for name, default in PRESETS[self.architecture].items():
+            if getattr(self, name) is None:
+                setattr(self, name, default)
+        for name in ("filters", "kernel_sizes", "feature_dense", "dense"):
+            setattr(self, name, tuple(int(v) for v in getattr(self, name)))
+        _choice("norm", self.norm, NORMS)
+        if self.in_channels not in (1, 2):
+            raise ValueError(f"in_channels {self.in_channels!r} is not valid; valid: 1, 2")
+        for name in ("n_wavelengths", "n_outputs", "layers_per_block", "pool"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)!r}")
+        if self.n_extra < 0:
+            raise ValueError(f"n_extra must be 0 or more, got {self.n_extra!r}")
+        for name in ("filters", "kernel_sizes", "feature_dense", "dense"):
+            if any(v < 1 for v in getattr(self, name)):
+                raise ValueError(f"{name} must hold positive integers, got {getattr(self, name)}")
+        if len(self.kernel_sizes) != len(self.filters):
+            raise ValueError(
+                f"kernel_sizes has {len(self.kernel_sizes)} values for {len(self.filters)} filters"
+            )
+        if self.architecture != "mlp" and not self.filters:
+            raise ValueError(f"architecture {self.architecture!r} needs at least one filter")
+        for name in ("feature_dropout", "dropout"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)!r}")
+        if self.architecture == "telescopeml":
+            n_blocks, rest = divmod(len(self.filters), self.layers_per_block)
+            if rest or self.n_wavelengths // self.pool**n_blocks < 1:
+                raise ValueError(
+                    f"telescopeml: {len(self.filters)} filters do not form blocks of "
+                    f"{self.layers_per_block} that fit {self.n_wavelengths} wavelengths"
+                )
+
+    @property
+    def n_model_outputs(self) -> int:
+        """Width of the network's output: ``n_outputs``, doubled for a Gaussian head."""
+        return self.n_outputs * (2 if self.head == "gaussian" else 1)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (tuples become lists)."""
+        return {
+            k: list(v) if isinstance(v, tuple) else v
+            for k, v in dataclasses.asdict(self).items()
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
+        """Inverse of :meth:`to_dict`; unknown keys raise ValueError naming the valid ones."""
+        names = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(data) - set(names))
+        if unknown:
+            raise ValueError(f"unknown ModelConfig keys {unknown}; valid: {', '.join(names)}")
+        return cls(**data)

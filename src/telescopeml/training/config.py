@@ -1,0 +1,124 @@
+"""TrainConfig: how a network is trained; saved beside the outputs as a flat TOML file."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from telescopeml.cache import atomic_path
+from telescopeml.errors import DataError
+
+SCHEDULES = ("onecycle", "cosine", "constant")
+LOSSES = ("mse", "huber", "gaussian_nll")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass
+class TrainConfig:
+    """Training hyperparameters.
+
+    Parameters
+    ----------
+    epochs, batch_size, lr, weight_decay
+        AdamW run length, mini-batch size, peak learning rate and decoupled weight decay.
+    schedule
+        ``onecycle``, ``cosine`` (both stepped per batch) or ``constant``.
+    loss
+        ``mse``, ``huber`` (``huber_delta``; TelescopeML's loss) or ``gaussian_nll``
+        (needs a ``gaussian`` head).
+    patience
+        Stop after this many epochs without a lower validation loss (0 = never); the best
+        weights are restored at the end either way.
+    grad_clip
+        Maximum gradient norm (0 = no clipping).
+    seed
+        Seeds python, numpy and torch at the start of a fresh run.
+    checkpoint_every
+        Write ``checkpoint/`` every N epochs (0 = only on Ctrl-C and at the end).
+    num_threads
+        Torch CPU threads; ``None`` = the CPUs this process may use.
+    device
+        ``auto`` (CUDA when available), ``cpu`` or ``cuda``.
+    deterministic
+        Ask torch for deterministic algorithms (warn where there is none).
+    """
+
+    epochs: int = 100
+    batch_size: int = 256
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    schedule: str = "onecycle"
+    loss: str = "mse"
+    huber_delta: float = 1.0
+    patience: int = 20
+    grad_clip: float = 1.0
+    seed: int = 0
+    checkpoint_every: int = 5
+    num_threads: int | None = None
+    device: str = "auto"
+    deterministic: bool = True
+
+    def __post_init__(self) -> None:
+        for field, valid in (("schedule", SCHEDULES), ("loss", LOSSES), ("device", DEVICES)):
+            if getattr(self, field) not in valid:
+                raise ValueError(
+                    f"{field} {getattr(self, field)!r} is not valid; valid: {', '.join(valid)}"
+                )
+        for field in ("epochs", "batch_size"):
+            if getattr(self, field) < 1:
+                raise ValueError(f"{field} must be at least 1, got {getattr(self, field)!r}")
+        for field in ("patience", "checkpoint_every", "weight_decay", "grad_clip"):
+            if getattr(self, field) < 0:
+                raise ValueError(f"{field} must be 0 or more, got {getattr(self, field)!r}")
+        if self.lr <= 0 or self.huber_delta <= 0:
+            raise ValueError("lr and huber_delta must be positive")
+        if self.num_threads is not None and self.num_threads < 1:
+            raise ValueError(f"num_threads must be None or at least 1, got {self.num_threads!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict of all fields."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """Inverse of :meth:`to_dict`; unknown keys raise ValueError naming the valid ones."""
+        names = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(data) - set(names))
+        if unknown:
+            raise ValueError(f"unknown TrainConfig keys {unknown}; valid: {', '.join(names)}")
+        return cls(**data)
+
+    def to_toml(self, path: str | Path) -> Path:
+        """Write the config as flat TOML (``None`` fields are left out)."""
+        lines = ["# telescopeml training configuration"]
+        for key, value in self.to_dict().items():
+            if value is not None:
+                lines.append(f"{key} = {_toml_value(value)}")
+        path = Path(path)
+        with atomic_path(path) as tmp:
+            tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        return path
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> TrainConfig:
+        """Read a file written by :meth:`to_toml` (missing keys take their defaults)."""
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise DataError(f"cannot read training config: {exc}", path) from exc
+        try:
+            return cls.from_dict(data)
+        except (TypeError, ValueError) as exc:
+            raise DataError(str(exc), path) from exc
+
+
+def _toml_value(value: bool | int | float | str) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    return json.dumps(value)  # a JSON string is a valid TOML basic string

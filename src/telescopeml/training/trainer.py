@@ -1,0 +1,455 @@
+"""The training loop: AdamW, LR schedule, early stopping, checkpoints and exact resume.
+
+A checkpoint is the directory ``out_dir/checkpoint/``: ``state.safetensors`` holds every
+tensor (model, best model, optimizer and scheduler tensors, torch RNG states as uint8, the
+numpy MT19937 key) and ``state.json`` the rest (epoch, best loss, history, optimizer and
+scheduler scalars, python and numpy RNG scalars). No pickle is involved.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from safetensors.torch import load_file, save_file
+from torch import nn
+from torch.nn import functional as F
+from tqdm.auto import tqdm
+
+from telescopeml import __version__
+from telescopeml.bundle import atomic_directory, json_default, state_tensors
+from telescopeml.cache import atomic_path
+from telescopeml.errors import DataError
+from telescopeml.training.config import TrainConfig
+
+#: ``epoch -> (x, y)`` or ``epoch -> (x, extra, y)``, float32 numpy arrays.
+TrainData = Callable[[int], tuple[np.ndarray, ...]]
+CONFIG_FILE = "train.toml"
+CHECKPOINT_DIR = "checkpoint"
+#: Settings that may change between a run and its resumption.
+RESUMABLE_CHANGES = ("num_threads", "device", "checkpoint_every")
+_Batch = tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on (affinity-aware)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` -> ``cuda`` when available, else ``cpu``."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python's ``random``, numpy's global generator and torch (CPU and CUDA)."""
+    random.seed(seed)
+    np.random.seed(seed)  # noqa: NPY002 - data code may use the global generator
+    torch.manual_seed(seed)
+
+
+def predict(
+    model: nn.Module,
+    x: np.ndarray,
+    extra: np.ndarray | None = None,
+    batch_size: int = 1024,
+) -> np.ndarray:
+    """Run ``model`` on ``x`` (``(n, n_wavelengths)`` or ``(n, channels, n_wavelengths)``).
+
+    Batched, in eval mode, under ``torch.inference_mode()``, on the model's device; the
+    model's train/eval mode is restored afterwards. Returns a float32 ``(n, n_out)`` array.
+    """
+    device = next(model.parameters()).device
+    x = np.asarray(x, dtype=np.float32)
+    x = x[:, None, :] if x.ndim == 2 else x
+    was_training = model.training
+    model.eval()
+    outputs = []
+    try:
+        with torch.inference_mode():
+            for i in range(0, len(x), batch_size):
+                xb = torch.from_numpy(x[i : i + batch_size]).to(device)
+                eb = None if extra is None else torch.as_tensor(
+                    np.asarray(extra[i : i + batch_size], dtype=np.float32), device=device
+                )
+                outputs.append(model(xb, eb).float().cpu().numpy())
+    finally:
+        model.train(was_training)
+    return np.concatenate(outputs) if outputs else np.empty((0, 0), np.float32)
+
+
+class Trainer:
+    """Train ``model`` with ``config``, writing everything under ``out_dir``.
+
+    Parameters
+    ----------
+    model
+        A network taking ``(x, extra)``; see :mod:`telescopeml.models`.
+    config
+        The training settings; written to ``out_dir/train.toml``.
+    out_dir
+        Receives ``train.toml``, ``history.csv``, ``history.json``, ``loss_curve.png`` and
+        ``checkpoint/``.
+    on_epoch_end
+        Called as ``on_epoch_end(epoch, row)`` after each epoch (1-based) is recorded.
+    progress
+        Show a tqdm bar with train/val loss and ETA.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        config: TrainConfig,
+        out_dir: str | Path,
+        on_epoch_end: Callable[[int, dict[str, float]], None] | None = None,
+        progress: bool = True,
+    ) -> None:
+        self.model = model
+        self.config = config
+        self.out_dir = Path(out_dir)
+        self.on_epoch_end = on_epoch_end
+        self.progress = progress
+        self.device = resolve_device(config.device)
+        self.history: list[dict[str, float]] = []
+        self.best_loss = math.inf
+        self.best_epoch = 0
+        self.stopped_early = False
+        self._bad_epochs = 0
+        self._best: dict[str, torch.Tensor] | None = None
+        self._shuffle = torch.Generator()
+        self._steps_per_epoch = 0
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        """Where checkpoints are written."""
+        return self.out_dir / CHECKPOINT_DIR
+
+    # --- public -------------------------------------------------------------------------
+    def fit(
+        self,
+        train_data: TrainData,
+        val_data: tuple[np.ndarray, ...],
+        resume: bool = False,
+    ) -> list[dict[str, float]]:
+        """Train; return the history (one dict per epoch).
+
+        Parameters
+        ----------
+        train_data
+            ``epoch -> (x, y)`` or ``(x, extra, y)``, called once per epoch (0-based) so that
+            noise can differ each epoch; the number of samples must not change.
+        val_data
+            Fixed ``(x, y)`` or ``(x, extra, y)``.
+        resume
+            Continue from ``out_dir/checkpoint/`` exactly where the previous run stopped.
+
+        On KeyboardInterrupt the state at the end of the last completed epoch is written to
+        ``checkpoint/`` and the interrupt is re-raised. At the end the best weights (lowest
+        validation loss) are loaded into the model.
+        """
+        cfg = self.config
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        cfg.to_toml(self.out_dir / CONFIG_FILE)
+        threads = torch.get_num_threads()
+        deterministic = torch.are_deterministic_algorithms_enabled()
+        torch.set_num_threads(cfg.num_threads or available_cpus())
+        if cfg.deterministic:
+            if self.device.type == "cuda":
+                os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+            torch.use_deterministic_algorithms(True, warn_only=True)
+        try:
+            return self._fit(train_data, val_data, resume)
+        finally:
+            torch.set_num_threads(threads)
+            torch.use_deterministic_algorithms(deterministic)
+
+    def evaluate(self, data: tuple[np.ndarray, ...]) -> float:
+        """Mean loss of the model on ``(x, y)`` or ``(x, extra, y)``, in eval mode."""
+        return self._evaluate(self._tensors(data))
+
+    # --- loop ---------------------------------------------------------------------------
+    def _fit(self, train_data: TrainData, val_data: tuple, resume: bool) -> list[dict]:
+        cfg, model = self.config, self.model.to(self.device)
+        val = self._tensors(val_data)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr,
+                                      weight_decay=cfg.weight_decay)
+        scheduler: torch.optim.lr_scheduler.LRScheduler | None = None
+        start, finished = 0, False
+        if resume:
+            start, finished, scheduler = self._load_checkpoint(optimizer)
+        else:
+            seed_everything(cfg.seed)
+            self._shuffle.manual_seed(cfg.seed)
+            self.history, self.best_loss, self.best_epoch = [], math.inf, 0
+            self._bad_epochs, self._best, self.stopped_early = 0, None, False
+        snapshot = self._capture(start, optimizer, scheduler, finished)
+        bar = tqdm(total=cfg.epochs, initial=start, unit="epoch", disable=not self.progress,
+                   dynamic_ncols=True)
+        try:
+            for epoch in range(start, cfg.epochs if not finished else start):
+                t0 = time.perf_counter()
+                x, extra, y = self._tensors(train_data(epoch))
+                steps = math.ceil(len(x) / cfg.batch_size)
+                if self._steps_per_epoch and steps != self._steps_per_epoch:
+                    raise ValueError(
+                        f"train_data gave {len(x)} samples at epoch {epoch}: the size must not "
+                        "change between epochs"
+                    )
+                self._steps_per_epoch = steps
+                if scheduler is None and cfg.schedule != "constant":
+                    scheduler = self._scheduler(optimizer, steps)
+                train_loss = self._train_epoch(x, extra, y, optimizer, scheduler)
+                val_loss = self._evaluate(val)
+                row = {"epoch": epoch + 1, "train_loss": train_loss, "val_loss": val_loss,
+                       "lr": float(optimizer.param_groups[0]["lr"]),
+                       "seconds": time.perf_counter() - t0}
+                self.history.append(row)
+                if val_loss < self.best_loss:
+                    self.best_loss, self.best_epoch, self._bad_epochs = val_loss, epoch + 1, 0
+                    self._best = {k: v.clone() for k, v in state_tensors(model).items()}
+                else:
+                    self._bad_epochs += 1
+                self.stopped_early = bool(cfg.patience and self._bad_epochs >= cfg.patience)
+                self._write_history()
+                snapshot = self._capture(epoch + 1, optimizer, scheduler, self.stopped_early)
+                if cfg.checkpoint_every and (epoch + 1) % cfg.checkpoint_every == 0:
+                    self._write_checkpoint(snapshot)
+                bar.update(1)
+                bar.set_postfix(train=f"{train_loss:.4g}", val=f"{val_loss:.4g}")
+                if self.on_epoch_end is not None:
+                    self.on_epoch_end(epoch + 1, row)
+                if self.stopped_early:
+                    break
+        except KeyboardInterrupt:
+            self._write_checkpoint(snapshot)
+            raise
+        finally:
+            bar.close()
+        self._write_checkpoint(self._capture(len(self.history), optimizer, scheduler, True)
+                               if self.history else snapshot)
+        if self._best is not None:
+            model.load_state_dict(self._best)
+        self._write_history()
+        self._plot()
+        return self.history
+
+    def _train_epoch(self, x: torch.Tensor, extra: torch.Tensor | None, y: torch.Tensor,
+                     optimizer: torch.optim.Optimizer,
+                     scheduler: torch.optim.lr_scheduler.LRScheduler | None) -> float:
+        cfg, model = self.config, self.model
+        model.train()
+        order = torch.randperm(len(x), generator=self._shuffle).to(self.device)
+        total = torch.zeros((), device=self.device)
+        for i in range(0, len(x), cfg.batch_size):
+            idx = order[i : i + cfg.batch_size]
+            loss = self._loss(model(x[idx], None if extra is None else extra[idx]), y[idx])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip:
+                nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+            total += loss.detach() * len(idx)
+        return float(total) / len(x)
+
+    def _evaluate(self, data: _Batch) -> float:
+        x, extra, y = data
+        self.model.eval()
+        total = 0.0
+        with torch.inference_mode():
+            for i in range(0, len(x), self.config.batch_size):
+                s = slice(i, i + self.config.batch_size)
+                out = self.model(x[s], None if extra is None else extra[s])
+                total += float(self._loss(out, y[s])) * len(y[s])
+        return total / len(x)
+
+    def _loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        cfg = self.config
+        if out.shape[1] == 2 * y.shape[1]:
+            mean, log_sigma = out.chunk(2, dim=1)
+        elif out.shape[1] == y.shape[1]:
+            if cfg.loss == "gaussian_nll":
+                raise ValueError("loss 'gaussian_nll' needs a model with head='gaussian'")
+            mean, log_sigma = out, None
+        else:
+            raise ValueError(f"model gives {out.shape[1]} outputs for {y.shape[1]} targets")
+        if cfg.loss == "gaussian_nll":
+            log_sigma = log_sigma.clamp(-10.0, 10.0)
+            return (log_sigma + 0.5 * ((y - mean) * torch.exp(-log_sigma)) ** 2).mean()
+        if cfg.loss == "huber":
+            return F.huber_loss(mean, y, delta=cfg.huber_delta)
+        return F.mse_loss(mean, y)
+
+    def _scheduler(self, optimizer: torch.optim.Optimizer,
+                   steps: int) -> torch.optim.lr_scheduler.LRScheduler:
+        total = self.config.epochs * steps
+        if self.config.schedule == "onecycle":
+            return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=self.config.lr,
+                                                       total_steps=total)
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total)
+
+    def _tensors(self, data: tuple[np.ndarray, ...]) -> _Batch:
+        if len(data) not in (2, 3):
+            raise ValueError(f"expected (x, y) or (x, extra, y), got {len(data)} arrays")
+        arrays = [np.asarray(a, dtype=np.float32) for a in data]
+        x, y = arrays[0], arrays[-1]
+        x = x[:, None, :] if x.ndim == 2 else x
+        if y.ndim != 2 or any(len(a) != len(x) for a in arrays):
+            raise ValueError("x, extra and y must have the same length and y must be 2-D")
+        tensors = [torch.from_numpy(a).to(self.device) for a in (x, *arrays[1:])]
+        return tensors[0], tensors[1] if len(tensors) == 3 else None, tensors[-1]
+
+    # --- outputs ------------------------------------------------------------------------
+    def _write_history(self) -> None:
+        fields = ["epoch", "train_loss", "val_loss", "lr", "seconds"]
+        with atomic_path(self.out_dir / "history.csv") as tmp:
+            with open(tmp, "w", newline="", encoding="utf-8") as fh:
+                writer = csv.DictWriter(fh, fieldnames=fields)
+                writer.writeheader()
+                writer.writerows(self.history)
+        with atomic_path(self.out_dir / "history.json") as tmp:
+            tmp.write_text(json.dumps(self.history, indent=1) + "\n", encoding="utf-8")
+
+    def _plot(self) -> Path:
+        path = self.out_dir / "loss_curve.png"
+        fig = Figure(figsize=(6, 4), dpi=100)
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot()
+        epochs = [row["epoch"] for row in self.history]
+        for key in ("train_loss", "val_loss"):
+            ax.plot(epochs, [row[key] for row in self.history], label=key.replace("_", " "))
+        if self.best_epoch:
+            ax.axvline(self.best_epoch, color="0.6", ls=":",
+                       label=f"best (epoch {self.best_epoch})")
+        if all(row[k] > 0 for row in self.history for k in ("train_loss", "val_loss")):
+            ax.set_yscale("log")
+        ax.set(xlabel="epoch", ylabel=f"{self.config.loss} loss")
+        ax.legend()
+        fig.tight_layout()
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png")
+        return path
+
+    # --- checkpoints --------------------------------------------------------------------
+    def _capture(self, epoch: int, optimizer: torch.optim.Optimizer,
+                 scheduler: torch.optim.lr_scheduler.LRScheduler | None,
+                 finished: bool) -> tuple[dict, dict]:
+        """Copy everything needed to resume after ``epoch`` completed epochs."""
+        tensors: dict[str, torch.Tensor] = {}
+        model_state = _split(state_tensors(self.model), "model", tensors)
+        if self._best is not None:
+            _split(self._best, "best", tensors)
+        scheduler_state = None if scheduler is None else scheduler.state_dict()
+        rng: dict[str, Any] = {
+            "torch": torch.get_rng_state(),
+            "shuffle": self._shuffle.get_state(),
+            "python": random.getstate(),
+            "numpy": np.random.get_state(legacy=False),  # noqa: NPY002
+        }
+        if torch.cuda.is_available():
+            rng["cuda"] = torch.cuda.get_rng_state_all()
+        meta = {
+            "telescopeml_version": __version__,
+            "epoch": epoch,
+            "finished": finished,
+            "best_loss": None if math.isinf(self.best_loss) else self.best_loss,
+            "best_epoch": self.best_epoch,
+            "bad_epochs": self._bad_epochs,
+            "steps_per_epoch": self._steps_per_epoch,
+            "history": [dict(row) for row in self.history],
+            "train_config": self.config.to_dict(),
+            "model": model_state,
+            "optimizer": _split(optimizer.state_dict(), "optimizer", tensors),
+            "scheduler": _split(scheduler_state, "scheduler", tensors),
+            "rng": _split(rng, "rng", tensors),
+        }
+        return tensors, meta
+
+    def _write_checkpoint(self, snapshot: tuple[dict, dict]) -> None:
+        tensors, meta = snapshot
+        with atomic_directory(self.checkpoint_dir) as tmp:
+            save_file(tensors, str(tmp / "state.safetensors"))
+            (tmp / "state.json").write_text(json.dumps(meta, default=json_default) + "\n",
+                                            encoding="utf-8")
+
+    def _load_checkpoint(self, optimizer: torch.optim.Optimizer
+                         ) -> tuple[int, bool, torch.optim.lr_scheduler.LRScheduler | None]:
+        directory = self.checkpoint_dir
+        try:
+            meta = json.loads((directory / "state.json").read_text(encoding="utf-8"))
+            tensors = load_file(str(directory / "state.safetensors"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise DataError(f"no usable checkpoint to resume from ({exc})", directory) from exc
+        saved, current = meta["train_config"], self.config.to_dict()
+        changed = sorted(k for k in current
+                         if k not in RESUMABLE_CHANGES and saved.get(k) != current[k])
+        if changed:
+            raise DataError(f"cannot resume: training settings changed: {changed}", directory)
+        self.model.load_state_dict(_join(meta["model"], tensors))
+        self._best = {k[len("best."):]: v for k, v in tensors.items() if k.startswith("best.")}
+        self._best = self._best or None
+        self._steps_per_epoch = meta["steps_per_epoch"]
+        scheduler = None
+        if meta["scheduler"] is not None:
+            # Built before the optimizer state loads: a new scheduler resets lr and betas.
+            scheduler = self._scheduler(optimizer, self._steps_per_epoch)
+            scheduler.load_state_dict(_join(meta["scheduler"], tensors))
+        optimizer.load_state_dict(_join(meta["optimizer"], tensors))
+        rng = _join(meta["rng"], tensors)
+        torch.set_rng_state(rng["torch"])
+        self._shuffle.set_state(rng["shuffle"])
+        version, state, gauss = rng["python"]
+        random.setstate((version, tuple(state), gauss))
+        np.random.set_state(rng["numpy"])  # noqa: NPY002
+        if "cuda" in rng and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(rng["cuda"])
+        self.history = meta["history"]
+        self.best_loss = math.inf if meta["best_loss"] is None else meta["best_loss"]
+        self.best_epoch, self._bad_epochs = meta["best_epoch"], meta["bad_epochs"]
+        self.stopped_early = bool(self.config.patience and self._bad_epochs >= self.config.patience)
+        return meta["epoch"], meta["finished"], scheduler
+
+
+def _split(obj: Any, prefix: str, tensors: dict[str, torch.Tensor]) -> Any:
+    """JSON-ready copy of ``obj`` whose tensors/arrays move into ``tensors`` (as copies)."""
+    if isinstance(obj, torch.Tensor):
+        tensors[prefix] = obj.detach().to("cpu", copy=True).contiguous()
+        return {"__tensor__": prefix}
+    if isinstance(obj, np.ndarray):
+        tensors[prefix] = torch.from_numpy(obj.astype(np.int64 if obj.dtype.kind == "u" else
+                                                      obj.dtype))
+        return {"__ndarray__": prefix, "dtype": obj.dtype.str}
+    if isinstance(obj, dict):
+        return {"__items__": [[k, _split(v, f"{prefix}.{k}", tensors)] for k, v in obj.items()]}
+    if isinstance(obj, list | tuple):
+        return [_split(v, f"{prefix}.{i}", tensors) for i, v in enumerate(obj)]
+    return obj
+
+
+def _join(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
+    """Inverse of :func:`_split`."""
+    if isinstance(obj, dict):
+        if "__tensor__" in obj:
+            return tensors[obj["__tensor__"]]
+        if "__ndarray__" in obj:
+            return tensors[obj["__ndarray__"]].numpy().astype(np.dtype(obj["dtype"]))
+        return {k: _join(v, tensors) for k, v in obj["__items__"]}
+    if isinstance(obj, list):
+        return [_join(v, tensors) for v in obj]
+    return obj
