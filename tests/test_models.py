@@ -89,7 +89,7 @@ def test_telescopeml_preset_size():
         model = build_model(ModelConfig(architecture="telescopeml", n_wavelengths=104,
                                         n_outputs=4))
     assert model.config.n_extra == 2
-    assert count_parameters(model) == 54_510_660
+    assert 7_500_000 < count_parameters(model) < 9_500_000  # "about 8 M" as published
 
 
 @pytest.fixture
