@@ -9,10 +9,19 @@ from telescopeml.cache import set_cache_dir
 from telescopeml.data.grid import SpectralGrid
 
 
+@pytest.fixture(scope="session")
+def network_cache(tmp_path_factory):
+    """One cache shared by the tests marked ``network``, so each wheel is downloaded once."""
+    return tmp_path_factory.mktemp("network-cache")
+
+
 @pytest.fixture(autouse=True)
-def private_cache(tmp_path_factory, monkeypatch):
+def private_cache(request, tmp_path_factory, monkeypatch):
     """Each test gets an empty cache directory; nothing touches the user's cache."""
-    path = tmp_path_factory.mktemp("cache")
+    if request.node.get_closest_marker("network"):
+        path = request.getfixturevalue("network_cache")
+    else:
+        path = tmp_path_factory.mktemp("cache")
     monkeypatch.setenv("TELESCOPEML_CACHE", str(path))
     set_cache_dir(None)
     yield path

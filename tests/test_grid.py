@@ -145,3 +145,22 @@ def test_hdf5_bad_files(tmp_path, toy_grid):
         h5.attrs["format_version"] = 99
     with pytest.raises(DataError, match="newer than this telescopeml"):
         SpectralGrid.from_hdf5(future)
+
+
+def test_crop_resample_and_smooth(toy_grid):
+    cropped = toy_grid.crop(1.0, 2.0)
+    assert cropped.wavelength.min() >= 1.0 and cropped.wavelength.max() <= 2.0
+    with pytest.raises(OutOfGridError, match="fewer than 2"):
+        toy_grid.crop(5.0, 6.0)
+    new = np.linspace(1.0, 2.0, 20)
+    resampled = toy_grid.resample(new)
+    assert resampled.flux.shape == (36, 20) and resampled.axes == toy_grid.axes
+    # flux-conserving: a smooth spectrum keeps its values to within the curvature error
+    np.testing.assert_allclose(resampled.flux[0], np.interp(new, toy_grid.wavelength,
+                                                            toy_grid.flux[0]), rtol=0.01)
+    with pytest.raises(OutOfGridError, match="fall outside"):
+        toy_grid.resample(np.linspace(0.5, 2.0, 20))
+    smoothed = toy_grid.smooth(50)
+    assert smoothed.meta["resolution"] == 50.0
+    interior = slice(10, -10)
+    np.testing.assert_allclose(smoothed.flux[:, interior], toy_grid.flux[:, interior], rtol=0.05)

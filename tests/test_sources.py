@@ -7,16 +7,19 @@ import gzip
 import io
 import os
 import pickle
+import warnings
 import zipfile
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
+from astropy.io import fits
 
 from telescopeml.cli import main
 from telescopeml.data import library, sources, wheels
 from telescopeml.data.safe_pickle import read_pandas_fixed, safe_loads
+from telescopeml.data.spectrum import ObservedSpectrum
 from telescopeml.errors import ChecksumError, DataError, UnknownNameError
 
 WAVE = np.linspace(0.7, 2.5, 40)
@@ -49,6 +52,15 @@ def _pandas_fixed(columns: dict[str, np.ndarray], objects: dict[str, list]) -> b
     return buf.getvalue()
 
 
+def _spex_fits(scale: float) -> bytes:
+    data = np.vstack([WAVE, scale * np.exp(-WAVE), 0.05 * scale * np.exp(-WAVE)])
+    hdu = fits.PrimaryHDU(data.astype(np.float32))
+    hdu.header["XUNITS"], hdu.header["YUNITS"] = "um", "ergss-1cm-2A-1"
+    buf = io.BytesIO()
+    hdu.writeto(buf)
+    return buf.getvalue()
+
+
 def make_splat_wheel(path: Path, with_library: bool = True) -> Path:
     with zipfile.ZipFile(path, "w") as z:
         prefix = "splat/resources/SpectralModels/dback24/SPEX-PRISM/"
@@ -65,8 +77,9 @@ def make_splat_wheel(path: Path, with_library: bool = True) -> Path:
             z.writestr("splat/db/source_data.csv",
                        "\ufeffSOURCE_KEY,NAME,DESIGNATION,DISTANCE\r"
                        "10,HD 3651B,J0039191+211516,11.1\r11,2MASS J0036+1821,J0036+1821,8.7\r")
-            for f in ("1_10.fits", "2_10.fits", "3_11.fits"):
-                z.writestr(f"splat/resources/Spectra/Public/SPEX-PRISM/{f}.gz", gzip.compress(b"x"))
+            for k, f in enumerate(("1_10.fits", "2_10.fits", "3_11.fits")):
+                z.writestr(f"splat/resources/Spectra/Public/SPEX-PRISM/{f}.gz",
+                           gzip.compress(_spex_fits(scale=k + 1)))
     return path
 
 
@@ -86,7 +99,8 @@ def make_ucdmcmc_wheel(path: Path) -> Path:
         z.writestr("ucdmcmc/models/wave_SPEX-PRISM.csv",
                    "wave\n" + "\n".join(f"{w:.5f}" for w in np.linspace(0.7, 2.5, n_pix)))
         z.writestr("ucdmcmc/spectra/JWST-NIRSPEC-PRISM_Wolf1130C_Burgasser2025.csv",
-                   "wave,flux,unc\n1.0,1e-15,1e-16\n")
+                   "wave,flux,unc\n" + "\n".join(f"{w:.3f},1e-15,1e-16"
+                                                    for w in np.linspace(1, 5, 20)))
     return path
 
 
@@ -214,6 +228,17 @@ def test_library_index_and_lookup(fake_wheels):
     assert library.spectral_class("sdL4.5 beta") == "L"
 
 
+def test_observed_spectrum_from_library(fake_wheels):
+    spectrum = ObservedSpectrum.from_library("HD 3651B")
+    assert spectrum.name == "HD 3651B" and spectrum.meta["spectral_type"] == "T7.5"
+    assert spectrum.meta["library_file"] == "2_10.fits"
+    np.testing.assert_allclose(spectrum.flux, 2 * np.exp(-WAVE), rtol=1e-6)
+    assert spectrum.snr == pytest.approx(20.0, rel=1e-4)
+    assert spectrum.flux_unit == "erg / (Angstrom s cm2)"
+    jwst = ObservedSpectrum.from_library("Wolf1130C", instrument="JWST-NIRSPEC-PRISM")
+    assert jwst.meta["instrument"] == "JWST-NIRSPEC-PRISM"
+
+
 def test_cli_data_commands(fake_wheels, capsys, tmp_path):
     assert main(["--cache-dir", str(tmp_path / "c"), "-q", "data", "info", "splat-dback24"]) == 0
     out = capsys.readouterr().out
@@ -240,3 +265,19 @@ def test_real_dback24_grid_from_pypi():
     assert not grid.duplicate_spectra() and not grid.bad_spectra()
     entry = library.find_entry("HD 3651B", quiet=True)
     assert entry.spectral_type.startswith("T") and library.library_file(entry).is_file()
+
+
+@pytest.mark.network
+def test_every_real_library_spectrum_reads():
+    """All ~3,100 library spectra (SpeX FITS in their many layouts, ucdmcmc CSVs) load."""
+    failures = []
+    entries = library.library_index(quiet=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for entry in entries:
+            try:
+                ObservedSpectrum.read(library.library_file(entry, quiet=True))
+            except DataError as exc:
+                failures.append(str(exc))
+    assert len(entries) > 3000
+    assert failures == []

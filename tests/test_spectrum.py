@@ -253,11 +253,17 @@ def test_spex_fits_all_nan_noise_row_means_no_noise(tmp_path: Path) -> None:
     assert ObservedSpectrum.read(tmp_path / "s.fits").uncertainty is None
 
 
-@pytest.mark.parametrize("shape", [(N,), (5, N), (3, 3), (2, 3, N)])
+@pytest.mark.parametrize("shape", [(N,), (5, N), (3, 3), (6, 3, N)])
 def test_spex_fits_bad_shapes(tmp_path: Path, shape: tuple[int, ...]) -> None:
     fits.PrimaryHDU(np.ones(shape)).writeto(tmp_path / "s.fits")
     with pytest.raises(DataError, match=r"s\.fits: image has shape"):
         ObservedSpectrum.read(tmp_path / "s.fits")
+
+
+def test_spex_fits_stacked_extractions_use_the_first(tmp_path: Path) -> None:
+    first = np.vstack([wave(), flux_of(wave()), 0.1 * flux_of(wave())])
+    fits.PrimaryHDU(np.stack([first, 2 * first])).writeto(tmp_path / "s.fits")
+    np.testing.assert_allclose(ObservedSpectrum.read(tmp_path / "s.fits").flux, first[1])
 
 
 def test_spex_fits_without_image_data(tmp_path: Path) -> None:

@@ -366,6 +366,38 @@ class SpectralGrid:
             meta={**self.meta, **meta},
         )
 
+    def crop(self, low: float, high: float) -> SpectralGrid:
+        """Keep wavelengths between ``low`` and ``high`` µm."""
+        keep = (self.wavelength >= low) & (self.wavelength <= high)
+        if keep.sum() < 2:
+            raise OutOfGridError(
+                f"{low:g}-{high:g} µm keeps fewer than 2 of the grid's wavelengths "
+                f"({self.wavelength[0]:.3f}-{self.wavelength[-1]:.3f} µm)"
+            )
+        return self.with_flux(self.flux_array()[:, keep], self.wavelength[keep])
+
+    def resample(self, wavelength: np.ndarray) -> SpectralGrid:
+        """Flux-conserving resampling onto new wavelengths (µm), which the grid must cover."""
+        from telescopeml.data.resample import outside_coverage, resample
+
+        wavelength = np.asarray(wavelength, dtype=np.float64)
+        outside = outside_coverage(wavelength, self.wavelength)
+        if outside.any():
+            raise OutOfGridError(
+                f"{int(outside.sum())} of the new wavelengths ({wavelength[0]:.3f}-"
+                f"{wavelength[-1]:.3f} µm) fall outside the grid's "
+                f"{self.wavelength[0]:.3f}-{self.wavelength[-1]:.3f} µm"
+            )
+        flux, _ = resample(wavelength, self.wavelength, self.flux_array())
+        return self.with_flux(flux, wavelength)
+
+    def smooth(self, resolution: float) -> SpectralGrid:
+        """Convolve every spectrum to resolving power ``resolution`` (Gaussian, FWHM = λ/R)."""
+        from telescopeml.data.resample import smooth_to_resolution
+
+        flux = smooth_to_resolution(self.wavelength, self.flux_array(), resolution)
+        return self.with_flux(flux, resolution=float(resolution))
+
     def checksum(self) -> str:
         """SHA-256 over wavelengths, parameters and flux: identifies this grid's content."""
         digest = hashlib.sha256()

@@ -227,6 +227,24 @@ class ObservedSpectrum:
             raise DataError(f"cannot read as {reader.name!r} ({exc})", path) from None
 
     @classmethod
+    def from_library(cls, name: str, instrument: str | None = None) -> ObservedSpectrum:
+        """Load an observed spectrum from the data wheels by object name or designation.
+
+        Searches the ~3,000 SpeX prism spectra of splat and the few real spectra of ucdmcmc
+        (``instrument="JWST-NIRSPEC-PRISM"`` for Wolf 1130C, say); the highest-S/N spectrum
+        wins when an object has several. ``meta`` gains the library entry.
+        """
+        from telescopeml.data.library import find_entry, library_file
+
+        entry = find_entry(name, instrument=instrument, quiet=True)
+        spectrum = cls.read(library_file(entry, quiet=True))
+        spectrum.name = entry.name
+        spectrum.meta.update(spectral_type=entry.spectral_type, instrument=entry.instrument,
+                             library_file=entry.data_file, distance_pc=entry.distance_pc,
+                             reference=entry.reference)
+        return spectrum
+
+    @classmethod
     def from_specutils(cls, spectrum: Any) -> ObservedSpectrum:
         """Build from a 1-D ``specutils`` spectrum (masked pixels are dropped)."""
         _specutils()
@@ -662,7 +680,12 @@ def _to_micron(values: np.ndarray, unit: u.UnitBase | None, source: Path) -> np.
 
 
 def _spex_rows(data: np.ndarray, source: Path) -> np.ndarray:
-    """Rows wavelength, flux[, noise] from a (2-4, N) or (N, 2-4) image."""
+    """Rows wavelength, flux[, noise] from a (2-4, N) or (N, 2-4) image.
+
+    A few library files stack several extractions as (k, 2-4, N); the first one is used.
+    """
+    if data.ndim == 3 and data.shape[0] <= 4:
+        data = data[0]
     if data.ndim == 2 and 2 <= data.shape[0] <= 4 and data.shape[1] > 4:
         return data
     if data.ndim == 2 and 2 <= data.shape[1] <= 4 and data.shape[0] > 4:
