@@ -23,7 +23,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from telescopeml import __version__
-from telescopeml.cache import sha256_file
+from telescopeml.cache import atomic_path, sha256_file
 from telescopeml.errors import DataError
 from telescopeml.models import ModelConfig, build_model
 
@@ -88,7 +88,8 @@ def save_bundle(
     Parameters
     ----------
     directory
-        The bundle directory; replaced if it exists.
+        The bundle directory; created if needed. Its ``model.safetensors`` and
+        ``manifest.json`` are replaced; other files in it are left alone.
     model, config
         The network and the config it was built from.
     **sections
@@ -99,19 +100,24 @@ def save_bundle(
     if clash:
         raise ValueError(f"manifest sections {clash} are reserved; reserved: {', '.join(RESERVED)}")
     directory = Path(directory)
-    with atomic_directory(directory) as tmp:
-        save_file(state_tensors(model), str(tmp / WEIGHTS), metadata={"format": FORMAT})
-        manifest = {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "telescopeml_version": __version__,
-            "config": config.to_dict(),
-            "weights": {"file": WEIGHTS, "sha256": sha256_file(tmp / WEIGHTS)},
-            **sections,
-        }
-        (tmp / MANIFEST).write_text(
-            json.dumps(manifest, indent=2, default=json_default) + "\n", encoding="utf-8"
-        )
+    directory.mkdir(parents=True, exist_ok=True)
+    # Weights first, manifest last, each renamed into place: a run's other outputs in the
+    # same directory (history, plots, checkpoints) stay, and a crash between the two leaves
+    # a manifest whose weights checksum no longer matches, which load_bundle refuses.
+    with atomic_path(directory / WEIGHTS) as tmp:
+        save_file(state_tensors(model), str(tmp), metadata={"format": FORMAT})
+        digest = sha256_file(tmp)
+    manifest = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "telescopeml_version": __version__,
+        "config": config.to_dict(),
+        "weights": {"file": WEIGHTS, "sha256": digest},
+        **sections,
+    }
+    with atomic_path(directory / MANIFEST) as tmp:
+        tmp.write_text(json.dumps(manifest, indent=2, default=json_default) + "\n",
+                       encoding="utf-8")
     return directory
 
 

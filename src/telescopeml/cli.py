@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Sequence
@@ -61,6 +62,62 @@ def _data_spectra(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train(args: argparse.Namespace) -> int:
+    from telescopeml.training.experiment import ExperimentConfig, train
+
+    if args.config:
+        config = ExperimentConfig.from_toml(args.config, preset=args.preset)
+    else:
+        config = ExperimentConfig.from_dict({}, preset=args.preset)
+    if args.grid:
+        config.data.grid = args.grid
+    if args.epochs:
+        config.train.epochs = args.epochs
+    if args.seed is not None:
+        config.train.seed = args.seed
+        config.data.split_seed = args.seed
+    command = "telescopeml " + " ".join(sys.argv[1:]) if args.record_command else None
+    out = train(config, args.out, resume=args.resume, progress=not args.quiet,
+                command=command)
+    print(_metrics_table(json.loads((out / "evaluation.json").read_text())))
+    print(f"model written to {out}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from telescopeml.evaluation.evaluate import evaluate_bundle
+
+    result = evaluate_bundle(args.model, baselines=not args.no_baselines,
+                             progress=not (args.quiet or args.json))
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(_metrics_table(result))
+    return 0
+
+
+def _metrics_table(result: dict) -> str:
+    """RMSE per parameter and S/N, interior points, network against the baselines."""
+    lines = [f"held-out grid points: {result['n_test']} "
+             f"({result.get('n_test_interior', '?')} interior); RMSE"]
+    params = list(result["snr"]["clean"])
+    lines.append(f"{'model':30s} {'S/N':>5s} " + " ".join(f"{p:>9s}" for p in params))
+    rows = [("network (all)", result["snr"])]
+    rows += [(f"{name} (all)", table) for name, table in result.get("baselines", {}).items()]
+    rows += [("network (interior)", result["interior"])]
+    rows += [(f"{name} (int.)", table) for name, table in
+             result.get("baselines_interior", {}).items()]
+    for label, table in rows:
+        for key in ("clean", "30"):
+            if key in table:
+                values = " ".join(f"{table[key][p]['rmse']:9.4g}" for p in params)
+                lines.append(f"{label:30s} {key:>5s} {values}")
+    rate = result.get("inference", {}).get("spectra_per_second")
+    if rate:
+        lines.append(f"inference: {rate:,.0f} spectra/s")
+    return "\n".join(lines)
+
+
 def _demo(args: argparse.Namespace) -> int:
     from telescopeml.data.sources import load_grid
 
@@ -111,6 +168,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--type", help="spectral class or type prefix, e.g. L, T, L4")
     p.add_argument("--instrument", help="e.g. SPEX-PRISM, JWST-NIRSPEC-PRISM")
     p.add_argument("--limit", type=int, default=0, help="show at most this many rows")
+
+    p = _command(sub, "train", _train, "train a model on a grid and evaluate it",
+                 "Train a network on a grid's spectra (split by whole grid points, augmented "
+                 "by interpolation and noise), evaluate it on held-out points next to "
+                 "baselines, and write a bundle (manifest.json + model.safetensors) to --out.",
+                 [common])
+    p.add_argument("--grid", help=f"grid name or path (default {DEFAULT_GRID})")
+    p.add_argument("--config", help="TOML file with [data] [augment] [model] [train] sections")
+    p.add_argument("--preset", default="default", help="default, telescopeml or mlp")
+    p.add_argument("--epochs", type=int, help="override the number of epochs")
+    p.add_argument("--seed", type=int, help="seed for the split, augmentation and weights")
+    p.add_argument("--out", required=True, help="output directory, e.g. models/NAME")
+    p.add_argument("--resume", action="store_true", help="continue a killed run in --out")
+    p.add_argument("--no-record-command", dest="record_command", action="store_false",
+                   help="do not record the command line in the manifest")
+    p = _command(sub, "evaluate", _evaluate, "metrics of a trained model on held-out points",
+                 "RMSE, MAE, bias and R² per parameter on the model's held-out grid points, "
+                 "clean and at S/N 10, 30, 100, interior and edge points, next to baselines.",
+                 [common])
+    p.add_argument("model", help="model directory (holding manifest.json)")
+    p.add_argument("--json", action="store_true", help="print one JSON object to stdout")
+    p.add_argument("--no-baselines", action="store_true", help="skip the baselines")
 
     _command(sub, "demo", _demo, "the main job end to end on the default data",
              "Fetch the default grid (Sonora Diamondback at SpeX prism resolution) and "

@@ -282,6 +282,25 @@ def read_instrument_wavelength(wheel: zipfile.ZipFile, instrument: str) -> np.nd
         raise DataError(f"unreadable wavelength table ({exc})", member) from None
 
 
+def instrument_names() -> list[str]:
+    """Instruments whose pixel wavelengths ucdmcmc carries (``wave_<instrument>.csv``)."""
+    with open_wheel(fetch_wheel("ucdmcmc", quiet=True)) as wheel:
+        return sorted(n.removeprefix("ucdmcmc/models/wave_").removesuffix(".csv")
+                      for n in wheel.namelist()
+                      if n.startswith("ucdmcmc/models/wave_") and n.endswith(".csv"))
+
+
+def instrument_wavelength(instrument: str, quiet: bool = False) -> np.ndarray:
+    """Pixel wavelengths (µm) of an instrument, e.g. ``SPEX-PRISM``, from the ucdmcmc wheel."""
+    with open_wheel(fetch_wheel("ucdmcmc", quiet=quiet)) as wheel:
+        names = [n for n in wheel.namelist() if n.startswith("ucdmcmc/models/wave_")]
+        if f"ucdmcmc/models/wave_{instrument}.csv" not in names:
+            valid = sorted(n.removeprefix("ucdmcmc/models/wave_").removesuffix(".csv")
+                           for n in names)
+            raise UnknownNameError("instrument", instrument, valid)
+        return read_instrument_wavelength(wheel, instrument)
+
+
 def _build_ucdmcmc(wheel: zipfile.ZipFile, name: str, model: str, instrument: str) -> SpectralGrid:
     import tempfile
 

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import json
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from telescopeml.cache import atomic_path
+from telescopeml import tomlio
 from telescopeml.errors import DataError
 
 SCHEDULES = ("onecycle", "cosine", "constant")
@@ -94,31 +92,13 @@ class TrainConfig:
 
     def to_toml(self, path: str | Path) -> Path:
         """Write the config as flat TOML (``None`` fields are left out)."""
-        lines = ["# telescopeml training configuration"]
-        for key, value in self.to_dict().items():
-            if value is not None:
-                lines.append(f"{key} = {_toml_value(value)}")
-        path = Path(path)
-        with atomic_path(path) as tmp:
-            tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        return path
+        return tomlio.write(path, self.to_dict(), "telescopeml training configuration")
 
     @classmethod
     def from_toml(cls, path: str | Path) -> TrainConfig:
         """Read a file written by :meth:`to_toml` (missing keys take their defaults)."""
-        try:
-            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise DataError(f"cannot read training config: {exc}", path) from exc
+        data = tomlio.read(path)
         try:
             return cls.from_dict(data)
         except (TypeError, ValueError) as exc:
             raise DataError(str(exc), path) from exc
-
-
-def _toml_value(value: bool | int | float | str) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    return json.dumps(value)  # a JSON string is a valid TOML basic string

@@ -1,0 +1,153 @@
+"""Evaluate a trained model on its held-out grid points, next to classical baselines."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from telescopeml.data.augment import sample_test_set
+from telescopeml.data.splits import is_edge
+from telescopeml.evaluation.baselines import (
+    chi2_best_match,
+    chi2_library,
+    random_forest_baseline,
+)
+from telescopeml.evaluation.metrics import regression_metrics
+from telescopeml.training.trainer import predict
+
+#: S/N levels of the report; ``None`` is the clean (noise-free) spectrum.
+SNR_LEVELS: tuple[float | None, ...] = (None, 10.0, 30.0, 100.0)
+#: Noise draws per test spectrum at each finite S/N.
+NOISE_REPEATS = 4
+
+
+def snr_key(snr: float | None) -> str:
+    """``"clean"`` or the S/N as a short string (``"30"``)."""
+    return "clean" if snr is None else f"{snr:g}"
+
+
+def test_sets(prepared, seed: int = 0, levels: Sequence[float | None] = SNR_LEVELS):
+    """``{key: (flux, sigma, params, edge_mask)}`` for the test split at each S/N."""
+    test = prepared.split.test
+    edge = is_edge(prepared.grid, test)
+    sets = {}
+    for snr in levels:
+        repeats = 1 if snr is None else NOISE_REPEATS
+        batches = [sample_test_set(prepared.grid, test, snr, seed=seed + 1000 * r)
+                   for r in range(repeats)]
+        sets[snr_key(snr)] = (
+            np.concatenate([b.flux for b in batches]),
+            np.concatenate([b.sigma for b in batches]),
+            np.concatenate([b.params for b in batches])[:, prepared.target_columns],
+            np.tile(edge, repeats),
+        )
+    return sets
+
+
+def predict_parameters(model: torch.nn.Module, prepared, flux: np.ndarray,
+                       sigma: np.ndarray) -> np.ndarray:
+    """Physical parameter estimates ``(n, n_targets)`` (the mean for Gaussian heads)."""
+    x, extra = prepared.inputs(flux, sigma)
+    out = predict(model, x, extra if model.config.n_extra else None)
+    return prepared.scaler.inverse_transform(out[:, : len(prepared.targets)])
+
+
+def _report(predictor: Callable[[np.ndarray, np.ndarray], np.ndarray], sets, names):
+    table: dict[str, Any] = {"snr": {}, "interior": {}, "edge": {}}
+    for key, (flux, sigma, truth, edge) in sets.items():
+        pred = predictor(flux, sigma)
+        table["snr"][key] = regression_metrics(truth, pred, names)
+        if (~edge).any():
+            table["interior"][key] = regression_metrics(truth[~edge], pred[~edge], names)
+        if edge.any():
+            table["edge"][key] = regression_metrics(truth[edge], pred[edge], names)
+    return table
+
+
+def evaluate_prepared(model: torch.nn.Module, prepared, seed: int = 0, baselines: bool = True,
+                      progress: bool = True) -> dict[str, Any]:
+    """Metrics of ``model`` and the baselines on the test grid points.
+
+    Returns the JSON shape of ``telescopeml evaluate --json``: ``model``-independent keys
+    ``grid``, ``n_test``, ``snr`` {clean, 10, 30, 100} -> {param -> {rmse, mae, bias, r2}},
+    ``interior`` and ``edge`` (same shape, interior / edge test points only), ``baselines``
+    {name -> same shape as ``snr``} and ``inference`` (spectra per second).
+    """
+    names = prepared.targets
+    sets = test_sets(prepared, seed)
+    net = _report(lambda f, s: predict_parameters(model, prepared, f, s), sets, names)
+    flux, sigma = sets["30"][0], sets["30"][1]
+    big = np.tile(flux, (max(1, 20000 // len(flux)), 1))
+    big_sigma = np.tile(sigma, (max(1, 20000 // len(flux)), 1))
+    start = time.perf_counter()
+    predict_parameters(model, prepared, big, big_sigma)
+    rate = len(big) / (time.perf_counter() - start)
+    result: dict[str, Any] = {
+        "grid": prepared.grid.meta.get("name"),
+        "n_test": len(prepared.split.test),
+        "n_test_interior": int((~is_edge(prepared.grid, prepared.split.test)).sum()),
+        "snr": net["snr"],
+        "interior": net["interior"],
+        "edge": net["edge"],
+        "inference": {"spectra_per_second": rate, "threads": torch.get_num_threads()},
+        "baselines": {},
+        "baselines_interior": {},
+    }
+    if baselines:
+        for name, predictor in baseline_predictors(prepared, seed, progress).items():
+            table = _report(predictor, sets, names)
+            result["baselines"][name] = table["snr"]
+            result["baselines_interior"][name] = table["interior"]
+    return result
+
+
+def baseline_predictors(prepared, seed: int = 0, progress: bool = True,
+                        n_interpolated: int = 20000) -> dict[str, Callable]:
+    """Nearest-grid χ², interpolated-grid χ² and random forest, fit on training data only."""
+    cols = prepared.target_columns
+    grid = prepared.grid
+    train = prepared.split.train
+    node_flux = grid.flux_array()[train]
+    node_params = grid.parameter_matrix()[train][:, cols]
+    dense_flux, dense_params = chi2_library(grid, train, n_interpolated, seed=seed)
+    dense_params = dense_params[:, cols]
+    if progress:
+        print("fitting the random-forest baseline ...", file=sys.stderr)
+    batch = prepared.augmenter.epoch(0)
+    features = _forest_features(prepared, batch.flux, batch.sigma)
+    forest = random_forest_baseline(features, batch.params[:, cols], seed=seed)
+
+    def nearest(flux, sigma):
+        return node_params[chi2_best_match(node_flux, flux, sigma)[0]]
+
+    def interpolated(flux, sigma):
+        return dense_params[chi2_best_match(dense_flux, flux, sigma)[0]]
+
+    def random_forest(flux, sigma):
+        return forest.predict(_forest_features(prepared, flux, sigma))
+
+    return {"nearest_grid_chi2": nearest, "interpolated_grid_chi2": interpolated,
+            "random_forest": random_forest}
+
+
+def _forest_features(prepared, flux: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+    x, _ = prepared.inputs(flux, sigma)
+    return x[:, 0, ::2]
+
+
+def evaluate_bundle(path, baselines: bool = True, progress: bool = True) -> dict[str, Any]:
+    """Evaluate a saved model on its own held-out grid points (see :func:`evaluate_prepared`)."""
+    from telescopeml.bundle import load_bundle
+    from telescopeml.training.experiment import prepared_from_manifest
+
+    bundle = load_bundle(path)
+    prepared = prepared_from_manifest(bundle.manifest, quiet=not progress)
+    seed = bundle.manifest["training"]["config"]["train"]["seed"]
+    result = evaluate_prepared(bundle.model, prepared, seed=seed, baselines=baselines,
+                               progress=progress)
+    return {"model": str(path), **result}

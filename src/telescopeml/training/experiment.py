@@ -1,0 +1,335 @@
+"""One training run from a grid to a bundle: data, split, augmentation, model, training."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import platform
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from telescopeml import __version__, tomlio
+from telescopeml.bundle import save_bundle
+from telescopeml.data.augment import AugmentConfig, Augmenter, sample_test_set
+from telescopeml.data.grid import SpectralGrid
+from telescopeml.data.resample import outside_coverage
+from telescopeml.data.sources import instrument_wavelength, load_grid
+from telescopeml.data.splits import GridSplit, split_grid
+from telescopeml.data.transforms import Normalizer, ParameterScaler
+from telescopeml.errors import DataError, UnknownNameError
+from telescopeml.models import ModelConfig, build_model, count_parameters
+from telescopeml.training.config import TrainConfig
+from telescopeml.training.inputs import InputEncoder
+from telescopeml.training.trainer import Trainer
+
+CONFIG_FILE = "config.toml"
+
+
+@dataclass
+class DataConfig:
+    """Which spectra and labels a model learns from.
+
+    Parameters
+    ----------
+    grid
+        Registered grid name or path to a grid file/directory.
+    targets
+        Parameters to predict; empty = every axis with more than one value.
+    wavelength_range
+        ``(low, high)`` µm to keep; ``(0, 0)`` keeps all.
+    instrument
+        Resample the grid onto this instrument's pixels (e.g. ``SPEX-PRISM``, from ucdmcmc's
+        wavelength tables) inside the grid's coverage, so that observed spectra from it need
+        only a light resampling; ``""`` keeps the grid's own wavelengths.
+    normalization
+        Per-spectrum normalizer name (see :mod:`telescopeml.data.transforms`).
+    uncertainty_channel
+        Give the network each pixel's uncertainty as a second input channel.
+    fractions, split_seed
+        Train/validation/test fractions of whole grid points, and the split's seed.
+    val_snr
+        S/N of the fixed noisy validation set.
+    """
+
+    grid: str = "splat-dback24"
+    targets: tuple[str, ...] = ()
+    wavelength_range: tuple[float, float] = (0.0, 0.0)
+    instrument: str = "SPEX-PRISM"
+    normalization: str = "median"
+    uncertainty_channel: bool = True
+    fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    split_seed: int = 0
+    val_snr: float = 30.0
+
+    def __post_init__(self) -> None:
+        Normalizer.create(self.normalization)
+        self.targets = tuple(self.targets)
+        self.wavelength_range = tuple(float(x) for x in self.wavelength_range)
+        self.fractions = tuple(float(x) for x in self.fractions)
+
+
+#: Named starting points; `--preset` picks one, a config file may override any field.
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "default": {},
+    "telescopeml": {
+        "model": {"architecture": "telescopeml"},
+        "train": {"loss": "huber", "lr": 3e-4},
+        "data": {"uncertainty_channel": False},
+    },
+    "mlp": {"model": {"architecture": "mlp"}},
+}
+
+
+def _model_defaults() -> dict[str, Any]:
+    return {"architecture": "resnet", "head": "point"}
+
+
+def _train_defaults() -> dict[str, Any]:
+    return TrainConfig(epochs=60, batch_size=128, lr=2e-3, patience=15,
+                       checkpoint_every=5).to_dict()
+
+
+@dataclass
+class ExperimentConfig:
+    """Everything that defines a training run; saved as ``config.toml`` beside its outputs."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    model: dict[str, Any] = field(default_factory=_model_defaults)
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(**_train_defaults()))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Nested plain dict: sections data, augment, model, train."""
+        return {
+            "data": dataclasses.asdict(self.data),
+            "augment": dataclasses.asdict(self.augment),
+            "model": dict(self.model),
+            "train": self.train.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], preset: str = "default") -> ExperimentConfig:
+        """Build from sections (missing keys take the preset's, then the defaults)."""
+        if preset not in PRESETS:
+            raise UnknownNameError("preset", preset, sorted(PRESETS))
+        unknown = sorted(set(data) - {"data", "augment", "model", "train"})
+        if unknown:
+            raise ValueError(f"unknown config sections {unknown}; valid: data, augment, "
+                             "model, train")
+        merged = {
+            name: {**base, **PRESETS[preset].get(name, {}), **data.get(name, {})}
+            for name, base in (("data", {}), ("augment", {}), ("model", _model_defaults()),
+                               ("train", _train_defaults()))
+        }
+        return cls(
+            data=_build(DataConfig, merged["data"]),
+            augment=_build(AugmentConfig, merged["augment"]),
+            model=merged["model"],
+            train=TrainConfig.from_dict(merged["train"]),
+        )
+
+    @classmethod
+    def from_toml(cls, path: str | Path, preset: str = "default") -> ExperimentConfig:
+        """Read a config file (any subset of the sections)."""
+        try:
+            return cls.from_dict(tomlio.read(path), preset)
+        except (TypeError, ValueError) as exc:
+            raise DataError(str(exc), path) from None
+
+    def to_toml(self, path: str | Path) -> Path:
+        """Write the config as TOML."""
+        return tomlio.write(path, self.to_dict(), "telescopeml experiment configuration")
+
+
+def _build(cls: type, values: dict[str, Any]) -> Any:
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(values) - set(names))
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} keys {unknown}; valid: {', '.join(names)}")
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+    return cls(**values)
+
+
+@dataclass
+class PreparedData:
+    """The grid as the model sees it, the split, and the fitted transforms."""
+
+    grid: SpectralGrid
+    targets: list[str]
+    split: GridSplit
+    augmenter: Augmenter
+    encoder: InputEncoder
+    scaler: ParameterScaler
+
+    @property
+    def target_columns(self) -> list[int]:
+        """Columns of the targets in the grid's parameter order."""
+        return [self.grid.axes.index(t) for t in self.targets]
+
+    def inputs(self, flux: np.ndarray, sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Encoded network inputs ``(x, extra)``."""
+        return self.encoder.encode(flux, sigma)
+
+    def labels(self, params: np.ndarray) -> np.ndarray:
+        """Scaled targets from a ``(n, n_axes)`` parameter matrix."""
+        return self.scaler.transform(params[:, self.target_columns]).astype(np.float32)
+
+
+def prepare_grid(config: DataConfig, quiet: bool = False) -> SpectralGrid:
+    """Load the grid, crop it, and drop spectra with NaN or non-positive flux (with a warning)."""
+    grid = load_grid(config.grid, quiet=quiet)
+    if config.instrument:
+        pixels = instrument_wavelength(config.instrument, quiet=quiet)
+        inside = ~outside_coverage(pixels, grid.wavelength)
+        grid = grid.resample(pixels[inside])
+        grid.meta["instrument"] = config.instrument
+    if config.wavelength_range != (0.0, 0.0):
+        grid = grid.crop(*config.wavelength_range)
+    bad = grid.bad_spectra()
+    if bad:
+        warnings.warn(f"{config.grid}: dropping {len(bad)} spectra with NaN or non-positive "
+                      "flux", stacklevel=2)
+        grid = grid.take(np.setdiff1d(np.arange(len(grid)), list(bad)))
+    return grid
+
+
+def prepare(config: ExperimentConfig, grid: SpectralGrid | None = None,
+            quiet: bool = False) -> PreparedData:
+    """Split the grid, set up augmentation, and fit the transforms on training data only."""
+    grid = prepare_grid(config.data, quiet) if grid is None else grid
+    targets = list(config.data.targets) or [a for a in grid.axes
+                                            if grid.axis_values(a).size > 1]
+    for t in targets:
+        if t not in grid.axes:
+            raise UnknownNameError("target parameter", t, grid.axes)
+    split = split_grid(grid, config.data.fractions, seed=config.data.split_seed)
+    augmenter = Augmenter(grid, split.train, config.augment, seed=config.train.seed)
+    first = augmenter.epoch(0)
+    encoder = InputEncoder(grid.wavelength, Normalizer.create(config.data.normalization),
+                           config.data.uncertainty_channel).fit(first.flux, first.sigma)
+    cols = [grid.axes.index(t) for t in targets]
+    scaler = ParameterScaler(targets, log=[t for t in targets if t == "teff"])
+    scaler.fit(first.params[:, cols])
+    return PreparedData(grid, targets, split, augmenter, encoder, scaler)
+
+
+def prepared_from_manifest(manifest: dict[str, Any], quiet: bool = False) -> PreparedData:
+    """Rebuild a bundle's data (grid, split, augmentation, transforms) from its manifest.
+
+    Refuses with :class:`DataError` when the grid in the cache is not the one the model
+    was trained on (checksum).
+    """
+    config = ExperimentConfig.from_dict(manifest["training"]["config"])
+    grid = prepare_grid(config.data, quiet=quiet)
+    expected = manifest["grid"].get("checksum")
+    if expected and grid_checksum(grid) != expected:
+        raise DataError(f"grid {config.data.grid!r} differs from the one this model was "
+                        "trained on (checksum mismatch)", manifest["grid"].get("name"))
+    split = GridSplit.from_dict(manifest["split"])
+    wavelength = np.asarray(manifest["wavelength"])
+    if grid.n_wavelengths != wavelength.size or not np.allclose(grid.wavelength, wavelength):
+        raise DataError("the grid's wavelengths differ from the model's",
+                        manifest["grid"].get("name"))
+    transforms = manifest["transforms"]
+    return PreparedData(
+        grid=grid,
+        targets=list(manifest["parameters"]["names"]),
+        split=split,
+        augmenter=Augmenter(grid, split.train, config.augment, seed=config.train.seed),
+        encoder=InputEncoder.from_dict(transforms["encoder"], wavelength),
+        scaler=ParameterScaler.from_dict(transforms["parameters"]),
+    )
+
+
+def grid_checksum(grid: SpectralGrid) -> str:
+    """The grid's recorded checksum, or its content hash when it has none (user files)."""
+    return grid.meta.get("checksum") or grid.checksum()
+
+
+def _batch(prepared: PreparedData, flux, sigma, params, uses_extra: bool):
+    x, extra = prepared.inputs(flux, sigma)
+    y = prepared.labels(params)
+    return (x, extra, y) if uses_extra else (x, y)
+
+
+def train(config: ExperimentConfig, out_dir: str | Path, resume: bool = False,
+          progress: bool = True, command: str | None = None) -> Path:
+    """Train a model as ``config`` says and write a bundle to ``out_dir``; return its path.
+
+    ``out_dir`` receives ``manifest.json`` + ``model.safetensors`` (the bundle),
+    ``config.toml``, ``train.toml``, ``history.csv``/``.json``, ``loss_curve.png``,
+    ``checkpoint/`` and ``evaluation.json``.
+    """
+    from telescopeml.evaluation.evaluate import evaluate_prepared
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    config.to_toml(out_dir / CONFIG_FILE)
+    started = time.time()
+    prepared = prepare(config, quiet=not progress)
+    model_config = ModelConfig.from_dict({
+        **config.model,
+        "n_wavelengths": prepared.grid.n_wavelengths,
+        "n_outputs": len(prepared.targets),
+        "in_channels": prepared.encoder.in_channels,
+    })
+    model = build_model(model_config)
+    uses_extra = bool(model.config.n_extra)
+    val = sample_test_set(prepared.grid, prepared.split.val, snr=config.data.val_snr,
+                          seed=config.train.seed + 1)
+
+    def train_data(epoch: int):
+        batch = prepared.augmenter.epoch(epoch)
+        return _batch(prepared, batch.flux, batch.sigma, batch.params, uses_extra)
+
+    if progress:
+        print(f"training {model.config.architecture} ({count_parameters(model):,} parameters) "
+              f"on {len(prepared.augmenter)} spectra per epoch from "
+              f"{len(prepared.split.train)} training grid points; targets "
+              f"{', '.join(prepared.targets)}", file=sys.stderr)
+    trainer = Trainer(model, config.train, out_dir, progress=progress)
+    trainer.fit(train_data, _batch(prepared, val.flux, val.sigma, val.params, uses_extra),
+                resume=resume)
+    train_seconds = time.time() - started
+    manifest = bundle_sections(prepared, config, model_config=model.config)
+    manifest["training"]["seconds"] = train_seconds
+    manifest["training"]["best_epoch"] = trainer.best_epoch
+    manifest["command"] = command
+    save_bundle(out_dir, model, model.config, **manifest)
+    metrics = {"model": str(out_dir),
+               **evaluate_prepared(model, prepared, seed=config.train.seed, progress=progress)}
+    manifest["metrics"] = metrics
+    save_bundle(out_dir, model, model.config, **manifest)
+    (out_dir / "evaluation.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    return out_dir
+
+
+def bundle_sections(prepared: PreparedData, config: ExperimentConfig,
+                    model_config: ModelConfig) -> dict[str, Any]:
+    """Everything a bundle needs beyond the weights to be used on new spectra."""
+    grid = prepared.grid
+    return {
+        "transforms": {"encoder": prepared.encoder.to_dict(),
+                       "parameters": prepared.scaler.to_dict()},
+        "wavelength": grid.wavelength.tolist(),
+        "flux_unit": grid.flux_unit,
+        "parameters": {
+            "names": prepared.targets,
+            "ranges": {t: [float(grid.params[t].min()), float(grid.params[t].max())]
+                       for t in prepared.targets},
+            "grid_axes": {a: grid.axis_values(a).tolist() for a in grid.axes},
+        },
+        "grid": {**{k: grid.meta.get(k) for k in ("name", "package", "version", "citation",
+                                                  "instrument", "notes")},
+                 "checksum": grid_checksum(grid)},
+        "split": prepared.split.to_dict(),
+        "training": {"config": config.to_dict(), "model": model_config.to_dict()},
+        "environment": {"python": platform.python_version(), "numpy": np.__version__,
+                        "telescopeml": __version__},
+    }

@@ -1,0 +1,101 @@
+"""End to end on a tiny grid: config, train, bundle, evaluate, CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from telescopeml.bundle import load_bundle
+from telescopeml.cli import main
+from telescopeml.errors import DataError, UnknownNameError
+from telescopeml.evaluation.evaluate import evaluate_bundle
+from telescopeml.training.experiment import ExperimentConfig, prepare, train
+
+TINY = {
+    "model": {"architecture": "mlp", "dense": [32], "dropout": 0.0},
+    "train": {"epochs": 3, "batch_size": 32, "checkpoint_every": 0, "patience": 0},
+    "augment": {"n_interpolated": 64},
+}
+
+
+@pytest.fixture
+def grid_file(toy_grid, tmp_path):
+    return toy_grid.to_hdf5(tmp_path / "toy.h5")
+
+
+def tiny_config(grid_file, **data) -> ExperimentConfig:
+    sections = {**TINY, "data": {"grid": str(grid_file), "instrument": "", **data}}
+    return ExperimentConfig.from_dict(sections)
+
+
+def test_config_round_trip_and_presets(tmp_path):
+    config = ExperimentConfig.from_dict({"train": {"epochs": 7}}, preset="telescopeml")
+    assert config.model["architecture"] == "telescopeml" and config.train.loss == "huber"
+    assert config.train.epochs == 7 and not config.data.uncertainty_channel
+    again = ExperimentConfig.from_toml(config.to_toml(tmp_path / "c.toml"), preset="telescopeml")
+    assert again.to_dict() == config.to_dict()
+    with pytest.raises(UnknownNameError, match="valid: default, mlp, telescopeml"):
+        ExperimentConfig.from_dict({}, preset="nope")
+    (tmp_path / "bad.toml").write_text("[data]\nnot_a_key = 1\n")
+    with pytest.raises(DataError, match=r"bad\.toml: unknown DataConfig keys"):
+        ExperimentConfig.from_toml(tmp_path / "bad.toml")
+    with pytest.raises(UnknownNameError, match="normalizer"):
+        ExperimentConfig.from_dict({"data": {"normalization": "nope"}})
+
+
+def test_transforms_are_fit_on_training_points_only(grid_file, toy_grid):
+    prepared = prepare(tiny_config(grid_file))
+    train_teff = toy_grid.params["teff"][prepared.split.train]
+    assert prepared.targets == ["teff", "logg", "mh"]
+    # the scaler saw only training labels (and interpolations between them)
+    assert prepared.scaler.mean_[0] == pytest.approx(np.log10(train_teff).mean(), abs=0.02)
+    assert set(prepared.split.train).isdisjoint(prepared.split.test)
+
+
+def test_train_writes_a_bundle_that_evaluates_the_same(grid_file, tmp_path):
+    out = train(tiny_config(grid_file), tmp_path / "model", progress=False, command="test")
+    for name in ("manifest.json", "model.safetensors", "config.toml", "train.toml",
+                 "history.csv", "loss_curve.png", "evaluation.json"):
+        assert (out / name).is_file(), name
+    bundle = load_bundle(out)
+    manifest = bundle.manifest
+    assert manifest["parameters"]["names"] == ["teff", "logg", "mh"]
+    assert manifest["command"] == "test" and len(manifest["wavelength"]) == 60
+    assert manifest["grid"]["checksum"]
+    saved = json.loads((out / "evaluation.json").read_text())
+    assert set(saved["snr"]) == {"clean", "10", "30", "100"}
+    assert set(saved["baselines"]) == {"nearest_grid_chi2", "interpolated_grid_chi2",
+                                       "random_forest"}
+    assert saved["n_test"] == len(manifest["split"]["test"])
+    again = evaluate_bundle(out, baselines=False, progress=False)
+    for key in ("clean", "30"):
+        for param, values in saved["snr"][key].items():
+            assert again["snr"][key][param]["rmse"] == pytest.approx(values["rmse"], rel=1e-5)
+
+
+def test_evaluate_refuses_a_changed_grid(grid_file, tmp_path, toy_grid):
+    out = train(tiny_config(grid_file), tmp_path / "model", progress=False)
+    flux = toy_grid.flux_array()
+    flux[0] *= 1.01
+    toy_grid.with_flux(flux).to_hdf5(grid_file)
+    with pytest.raises(DataError, match="differs from the one this model was trained on"):
+        evaluate_bundle(out, baselines=False, progress=False)
+
+
+def test_cli_train_and_evaluate_json(grid_file, tmp_path, capsys):
+    config = tiny_config(grid_file)
+    config.to_toml(tmp_path / "tiny.toml")
+    out = tmp_path / "models" / "tiny"
+    assert main(["-q", "train", "--config", str(tmp_path / "tiny.toml"), "--out", str(out),
+                 "--epochs", "2"]) == 0
+    table = capsys.readouterr().out
+    assert "random_forest (all)" in table and "network (all)" in table
+    assert main(["evaluate", str(out), "--json", "--no-baselines"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["model"] == str(out) and result["grid"] == "toy"
+    assert set(result["snr"]["30"]) == {"teff", "logg", "mh"}
+    assert set(result["snr"]["30"]["teff"]) == {"rmse", "mae", "bias", "r2"}
+    assert main(["evaluate", str(tmp_path / "missing")]) == 2
+    assert "telescopeml: error:" in capsys.readouterr().err
