@@ -194,6 +194,10 @@ def build_parser() -> argparse.ArgumentParser:
     _command(sub, "demo", _demo, "the main job end to end on the default data",
              "Fetch the default grid (Sonora Diamondback at SpeX prism resolution) and "
              "summarize it.", [common])
+    from telescopeml import explore, report
+
+    explore.register(sub, common)
+    report.register(sub, common)
     return parser
 
 

@@ -256,7 +256,8 @@ def explore_grid(grid: SpectralGrid | str | Path, out_dir: str | Path,
         "flux_distribution": plots.flux_distribution(grid),
         "flux_correlation": plots.correlation_heatmap(
             grid.wavelength, correlations, names, reference=10 ** np.median(shape, axis=0)),
-        "pca": plots.pca_scatter(scores, explained, {n: grid.params[n] for n in names}),
+        "pca": plots.pca_scatter(scores, explained, {n: grid.params[n] for n in names},
+                                 title="Principal components of log10(flux / median flux)"),
     }
     if spectrum is not None:
         observed = _resolve_spectrum(spectrum)
@@ -296,8 +297,8 @@ def _run(args: argparse.Namespace) -> int:
           f"{len(summary['duplicate_spectra'])} duplicate groups, "
           f"{len(summary['bad_spectra'])} bad spectra")
     for match in summary.get("spectrum", {}).get("matches", []):
-        print(f"  {plots.format_node(match['parameters'])}: reduced chi2 "
-              f"{match['reduced_chi2']:.3g}")
+        node = ", ".join(f"{k}={v:g}" for k, v in match["parameters"].items())
+        print(f"  {node}: reduced chi2 {match['reduced_chi2']:.3g}")
     print(f"wrote {len(summary['figures'])} figures (PNG + PDF) and summary.json/.csv to "
           f"{args.out}", file=sys.stderr)
     return 0

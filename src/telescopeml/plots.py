@@ -22,6 +22,7 @@ from matplotlib.axes import Axes
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import BoundaryNorm, Normalize
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from telescopeml.data.grid import PARAMETER_LABELS, SpectralGrid
 from telescopeml.data.transforms import Normalizer
@@ -65,6 +66,8 @@ WAVELENGTH_LABEL = r"Wavelength $\lambda$ [µm]"
 BANDS: dict[str, tuple[float, float]] = {"J": (1.10, 1.40), "H": (1.50, 1.80),
                                          "K": (2.00, 2.40)}
 METRIC_NAMES = {"rmse": "RMSE", "mae": "MAE", "bias": "bias", "r2": "R²"}
+#: Part of a colormap used for discrete values (the palest ends of some are invisible).
+COLORMAP_RANGES: dict[str, tuple[float, float]] = {"Blues": (0.3, 1.0), "Blues_r": (0.0, 0.7)}
 #: Parameters with at most this many distinct values get one colour per value.
 MAX_DISCRETE = 24
 
@@ -160,13 +163,14 @@ class ParameterColors:
     def __init__(self, name: str, values: np.ndarray) -> None:
         self.name = name
         self.levels = np.unique(np.asarray(values, dtype=np.float64))
-        base = mpl.colormaps[COLORMAPS.get(name, "viridis")]
+        cmap_name = COLORMAPS.get(name, "viridis")
+        base = mpl.colormaps[cmap_name]
         self.discrete = self.levels.size <= MAX_DISCRETE
         if self.discrete:
             n = self.levels.size
-            # Skip the palest end of sequential maps so every line stays visible.
-            self.cmap = mpl.colors.ListedColormap(base(np.linspace(0.15, 0.9, n) if n > 1
-                                                       else [0.6]))
+            low, high = COLORMAP_RANGES.get(cmap_name, (0.1, 0.9))
+            self.cmap = mpl.colors.ListedColormap(base(np.linspace(low, high, n) if n > 1
+                                                       else [high]))
             self.norm: Normalize = BoundaryNorm(np.arange(n + 1) - 0.5, n)
         else:
             self.cmap = base
@@ -236,8 +240,15 @@ def _mark_bands(ax: Axes) -> None:
     for band, (start, end) in BANDS.items():
         if start < high and end > low:
             ax.axvspan(start, end, color="0.5", alpha=0.08, lw=0)
-            ax.text((start + end) / 2, 0.98, band, transform=ax.get_xaxis_transform(),
-                    ha="center", va="top", fontsize=8, color="0.35")
+            ax.text((start + end) / 2, 0.02, band, transform=ax.get_xaxis_transform(),
+                    ha="center", va="bottom", fontsize=8, color="0.35")
+
+
+def _log_limits(ax: Axes, flux: np.ndarray) -> None:
+    """Log y-range over the bulk of ``flux``: narrow deep lines (K I 0.77 µm) do not set it."""
+    positive = flux[np.isfinite(flux) & (flux > 0)]
+    if positive.size:
+        ax.set_ylim(np.percentile(positive, 0.5) / 2, positive.max() * 1.5)
 
 
 def _edges(x: np.ndarray) -> np.ndarray:
@@ -250,7 +261,8 @@ def _categorical_ticks(ax: Axes, axis: str, values: np.ndarray) -> None:
     ticks = np.arange(0, values.size, step)
     labels = [format_value(values[i]) for i in ticks]
     if axis == "x":
-        ax.set_xticks(ticks, labels=labels, rotation=90 if values.size > 6 else 0)
+        crowded = sum(len(t) + 1 for t in labels) > 18
+        ax.set_xticks(ticks, labels=labels, rotation=90 if crowded else 0)
     else:
         ax.set_yticks(ticks, labels=labels)
 
@@ -289,6 +301,7 @@ def spectra_by_parameter(grid: SpectralGrid, fixed: Mapping[str, float] | None =
             ax.plot(grid.wavelength, flux, color=colors.color(value), lw=0.9)
         if log:
             ax.set_yscale("log")
+            _log_limits(ax, sub.flux)
         ax.set_xlim(grid.wavelength[0], grid.wavelength[-1])
         ax.set_title(f"{parameter_label(name, unit=False)} varies "
                      f"({rows.size} of {grid.axis_values(name).size} values)")
@@ -346,8 +359,9 @@ def grid_coverage(grid: SpectralGrid) -> Figure:
                 ax.plot(empty_x, empty_y, "x", color="red", ms=6, mew=1.5)
                 if nx <= 8 and ny <= 8:
                     for (y, x), c in np.ndenumerate(counts):
-                        ax.text(x, y, f"{c:.0f}", ha="center", va="center", fontsize=7,
-                                color="w" if c < 0.6 * expected else "k")
+                        if c:
+                            ax.text(x, y, f"{c:.0f}", ha="center", va="center", fontsize=7,
+                                    color="w" if c < 0.6 * expected else "k")
                 _categorical_ticks(ax, "y", values[row])
                 if j == 0:
                     ax.set_ylabel(parameter_label(row))
@@ -360,9 +374,14 @@ def grid_coverage(grid: SpectralGrid) -> Figure:
             else:
                 ax.tick_params(labelbottom=False)
     if k > 1:
-        fig.colorbar(ScalarMappable(norm, cmap), ax=axes[1:, 0].tolist(),
-                     location="left", pad=0.12, aspect=40,
-                     label="fraction of a complete grid's spectra present (× = none)")
+        corner = axes[0, -1]
+        corner.set_visible(True)
+        corner.axis("off")
+        bar = fig.colorbar(ScalarMappable(norm, cmap), orientation="horizontal",
+                           cax=corner.inset_axes([0.05, 0.78, 0.9, 0.09]))
+        bar.set_label("fraction of a complete grid's\nspectra present at the pair", fontsize=9)
+        corner.text(0.05, 0.35, "red ×: no spectrum\ndiagonal: spectra per value;\n"
+                    "dashed: complete grid", transform=corner.transAxes, va="top", fontsize=8.5)
     fig.suptitle(f"{grid.meta.get('name', 'grid')}: {n_unique} of {n_full} parameter "
                  f"combinations present ({100 * n_unique / n_full:.1f}%), {len(grid)} spectra")
     return fig
@@ -454,6 +473,7 @@ def correlation_heatmap(wavelength: np.ndarray, correlations: Mapping[str, np.nd
     if reference is not None:
         axes[0].plot(wavelength, reference, color="k", lw=1)
         axes[0].set_yscale("log")
+        _log_limits(axes[0], np.asarray(reference))
         axes[0].set_ylabel("median\nnormalized flux")
         axes[0].set_xlim(wavelength[0], wavelength[-1])
         _mark_bands(axes[0])
@@ -476,7 +496,7 @@ def correlation_heatmap(wavelength: np.ndarray, correlations: Mapping[str, np.nd
 
 @styled
 def pca_scatter(scores: np.ndarray, explained: np.ndarray,
-                params: Mapping[str, np.ndarray]) -> Figure:
+                params: Mapping[str, np.ndarray], title: str = "") -> Figure:
     """Spectra in the plane of their first two principal components, coloured by parameter.
 
     Parameters
@@ -487,9 +507,12 @@ def pca_scatter(scores: np.ndarray, explained: np.ndarray,
         Fraction of the variance explained by each component.
     params
         Parameter name -> ``(n_spectra,)`` values; one panel each.
+    title
+        Figure title (say what was decomposed).
     """
     explained = np.asarray(explained, dtype=np.float64)
     fig, axes = _panels(len(params) + 1, 3, 3.7, 3.1)
+    fig.suptitle(title)
     first = axes.flat[0]
     n = min(10, explained.size)
     first.bar(np.arange(1, n + 1), 100 * explained[:n], color="C0", label="each")
@@ -532,6 +555,11 @@ def spectrum_fit(wavelength: np.ndarray, observed: np.ndarray,
         Object name (title) and the observed flux unit (``""`` = uncalibrated).
     """
     models = np.atleast_2d(models)
+    if not flux_unit:
+        # Uncalibrated: show everything relative to the best model's peak.
+        peak = np.nanmax(models[0])
+        observed, models = observed / peak, models / peak
+        uncertainty = None if uncertainty is None else uncertainty / peak
     fig = Figure(figsize=(10, 6.2), layout="constrained")
     top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
     if uncertainty is not None:
@@ -544,7 +572,11 @@ def spectrum_fit(wavelength: np.ndarray, observed: np.ndarray,
             text += rf": $\chi^2_\nu$ = {reduced_chi2[i]:.3g}"
         top.plot(wavelength, model, color=f"C{i}", lw=1.6 if i == 0 else 1.0,
                  alpha=1.0 if i == 0 else 0.8, label=text)
-    top.set_ylabel(flux_label(flux_unit))
+    top.set_ylabel(flux_label(flux_unit) if flux_unit
+                   else "Relative flux (best model's peak = 1)")
+    spread = np.nanmax(models) - min(0.0, np.nanmin(models))
+    top.set_ylim(min(0.0, np.nanpercentile(observed, 1)) - 0.05 * spread,
+                 max(np.nanmax(models), np.nanpercentile(observed, 99.5)) + 0.08 * spread)
     top.legend(loc="upper right", fontsize=8)
     top.set_title(f"{name or 'observed spectrum'} and the best-scaled χ² grid spectra")
     if uncertainty is not None:
@@ -585,6 +617,8 @@ def loss_curves(history: Sequence[Mapping[str, float]]) -> Figure:
         best = int(np.argmin([row["val_loss"] for row in history]))
         loss.axvline(epochs[best], color="0.4", ls=":", lw=1,
                      label=f"best epoch ({epochs[best]:.0f})")
+    for ax in axes:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     loss.set_xlabel("epoch")
     loss.set_ylabel("loss")
     loss.legend()
@@ -597,7 +631,7 @@ def loss_curves(history: Sequence[Mapping[str, float]]) -> Figure:
 
 
 def _targets_panels(names: Sequence[str]) -> tuple[Figure, np.ndarray]:
-    return _panels(len(names), 4, 3.2, 3.0)
+    return _panels(len(names), 2 if len(names) in (2, 4) else 3, 3.6, 3.3)
 
 
 @styled
@@ -678,7 +712,8 @@ def residuals(truth: np.ndarray, predicted: np.ndarray, names: Sequence[str],
     return fig
 
 
-def _snr_order(keys: Sequence[str]) -> list[str]:
+def snr_order(keys: Sequence[str]) -> list[str]:
+    """S/N keys of ``evaluation.json`` in increasing S/N, ``"clean"`` (noise-free) last."""
     return sorted(keys, key=lambda k: math.inf if k == "clean" else float(k))
 
 
@@ -690,7 +725,7 @@ def metrics_vs_snr(tables: Mapping[str, Mapping[str, Mapping[str, Mapping[str, f
     ``tables`` maps a method (``"network"``, a baseline...) to the ``snr`` table of
     ``evaluation.json``: S/N key (``"10"``, ``"clean"``) -> parameter -> metric -> value.
     """
-    keys = _snr_order(next(iter(tables.values())).keys())
+    keys = snr_order(next(iter(tables.values())).keys())
     x = np.arange(len(keys))
     fig, axes = _targets_panels(names)
     for ax, name in zip(axes.flat, names, strict=False):

@@ -1,0 +1,384 @@
+"""One self-contained HTML report of a training run.
+
+:func:`write_report` reads what a run directory holds and writes ``report.html``: figures
+embedded as base64 PNG, inline CSS, no scripts and no external requests, so the file can be
+mailed or archived alone. Each section appears only when its input exists; the report's
+contents list says which sections are present and why the others are not.
+
+What is read from the run directory (all optional):
+
+``manifest.json``
+    The bundle manifest: grid, targets, split, model and training time.
+``history.csv`` (or ``history.json``)
+    One row per epoch (``epoch``, ``train_loss``, ``val_loss``, ``lr``): loss curves.
+``evaluation.json``
+    Test metrics (``snr``, ``interior``, ``edge``, ``baselines``, ``baselines_interior``,
+    ``inference``): tables and a metric-against-S/N figure. An optional key
+    ``test_predictions`` = ``{snr_key: {"truth": [[...]], "predicted": [[...]],
+    "edge": [...]}}`` (``(n, n_targets)`` arrays in physical units, in the order of
+    ``manifest["parameters"]["names"]``; ``edge`` optional) adds parity and residual plots.
+``calibration.json``
+    ``{"levels": [...], "coverage": {param: [...]}, "n": int}``: empirical coverage of
+    credible intervals at each nominal level, over ``n`` test spectra.
+``predictions/*.json``
+    One file per observed spectrum: ``{"name": str, "parameters": {param: {"median": x,
+    "low": x, "high": x, "level": 0.68}}`` (or ``{param: x}``), optionally
+    ``"spectrum": {"wavelength": [...], "flux": [...], "uncertainty": [...],
+    "flux_unit": str}``, ``"best_fit": {"flux": [...], "parameters": {...},
+    "reduced_chi2": x}`` (model flux on the spectrum's wavelengths, already scaled) and
+    ``"warnings": [...]``.
+``explore/``
+    The output of ``telescopeml explore GRID --out RUN_DIR/explore``: its PNG figures are
+    embedded in the grid section.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import csv
+import html
+import io
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib as mpl
+import numpy as np
+from matplotlib.figure import Figure
+
+from telescopeml import __version__, plots
+from telescopeml.data.grid import PARAMETER_LABELS
+from telescopeml.errors import DataError
+
+REPORT_FILE = "report.html"
+PNG_DPI = 110
+CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 auto;
+       max-width: 1100px; padding: 1.5em; color: #222; line-height: 1.45; }
+h1 { font-size: 1.6em; margin-bottom: 0.2em; }
+h2 { font-size: 1.3em; border-bottom: 1px solid #ccc; padding-bottom: 0.2em; margin-top: 2em; }
+h3 { font-size: 1.1em; margin-top: 1.5em; }
+h4 { font-size: 1em; margin: 1.2em 0 0.3em; }
+table { border-collapse: collapse; margin: 0.6em 0 1em; font-size: 0.9em; }
+th, td { border: 1px solid #d4d4d4; padding: 0.25em 0.6em; text-align: right; }
+th { background: #f2f2f2; }
+td.name, th.name { text-align: left; }
+td.best { font-weight: bold; background: #eef6ee; }
+figure { margin: 1em 0; }
+figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
+figcaption { font-size: 0.88em; color: #555; }
+.muted { color: #666; font-size: 0.9em; }
+.warning { color: #8a4b00; }
+ul.contents li.absent { color: #888; }
+"""
+
+
+def _png(fig: Figure) -> str:
+    buffer = io.BytesIO()
+    with mpl.rc_context(plots.STYLE):
+        fig.savefig(buffer, format="png", dpi=PNG_DPI, bbox_inches="tight")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _figure(fig: Figure | bytes, alt: str, caption: str = "") -> str:
+    data = base64.b64encode(fig).decode("ascii") if isinstance(fig, bytes) else _png(fig)
+    text = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
+    return (f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(alt)}">'
+            f"{text}</figure>")
+
+
+def _label(name: str) -> str:
+    text = html.escape(PARAMETER_LABELS.get(name, name))
+    return re.sub(r"(\w)_(\w+)", r"\1<sub>\2</sub>", text)
+
+
+def _number(value: Any) -> str:
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return "–"
+    return plots.format_value(float(value)) if abs(float(value)) >= 1 else f"{value:.3g}"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]], names: int = 1,
+           best: Sequence[set[int]] = ()) -> str:
+    """An HTML table; cells are HTML already; ``best[r]`` = columns to mark in row ``r``."""
+    head = "".join(f'<th class="{"name" if i < names else ""}">{h}</th>'
+                   for i, h in enumerate(header))
+    body = []
+    for r, row in enumerate(rows):
+        marks = best[r] if r < len(best) else set()
+        cells = "".join(
+            f'<td class="{"name" if i < names else ("best" if i in marks else "")}">{c}</td>'
+            for i, c in enumerate(row))
+        body.append(f"<tr>{cells}</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise DataError(f"unreadable JSON ({exc})", path) from None
+
+
+def _history(run: Path) -> list[dict[str, float]] | None:
+    if (run / "history.csv").is_file():
+        with (run / "history.csv").open(newline="", encoding="utf-8") as fh:
+            return [{k: float(v) for k, v in row.items() if v not in ("", None)}
+                    for row in csv.DictReader(fh)]
+    if (run / "history.json").is_file():
+        return _read_json(run / "history.json")
+    return None
+
+
+# --- sections ------------------------------------------------------------------------------
+def _grid_section(run: Path, manifest: Mapping[str, Any]) -> str:
+    grid = manifest.get("grid") or {}
+    params = manifest.get("parameters") or {}
+    training = manifest.get("training") or {}
+    model = training.get("model") or manifest.get("config") or {}
+    wavelength = manifest.get("wavelength") or []
+    split = manifest.get("split") or {}
+    rows = [
+        ("grid", html.escape(str(grid.get("name")))),
+        ("source", html.escape(f"{grid.get('package', '?')} {grid.get('version', '')}")),
+        ("cite", html.escape(str(grid.get("citation") or "–"))),
+        ("instrument", html.escape(str(grid.get("instrument") or "–"))),
+        ("checksum", f"<code>{html.escape(str(grid.get('checksum', ''))[:16])}…</code>"),
+    ]
+    if wavelength:
+        rows.append(("wavelengths", f"{wavelength[0]:.3f}–{wavelength[-1]:.3f} µm, "
+                                    f"{len(wavelength)} points"))
+    rows.append(("flux unit", html.escape(str(manifest.get("flux_unit", "–")))))
+    rows.append(("targets", ", ".join(_label(n) for n in params.get("names", []))))
+    if split:
+        rows.append(("split (grid points)", " / ".join(
+            f"{len(split.get(k, []))} {k}" for k in ("train", "val", "test"))))
+    rows.append(("model", html.escape(f"{model.get('architecture', '?')}, head "
+                                      f"{model.get('head', '?')}")))
+    if "seconds" in training:
+        rows.append(("training", f"{training['seconds']:.0f} s, best epoch "
+                                 f"{training.get('best_epoch', '?')}"))
+    env = manifest.get("environment") or {}
+    rows.append(("software", html.escape(", ".join(f"{k} {v}" for k, v in env.items()))))
+    out = [_table(["", ""], rows, names=2)]
+    axes = params.get("grid_axes") or {}
+    if axes:
+        out.append("<h3>Grid axes</h3>")
+        out.append(_table(["parameter", "values", "n"], [
+            (_label(n), ", ".join(_number(v) for v in values), str(len(values)))
+            for n, values in axes.items()], names=2))
+    for note in grid.get("notes") or []:
+        out.append(f'<p class="muted">Note: {html.escape(note)}</p>')
+    for png in sorted((run / "explore").glob("*.png")):
+        out.append(_figure(png.read_bytes(), png.stem.replace("_", " "),
+                           f"explore/{png.name}"))
+    return "\n".join(out)
+
+
+def _r2(value: Any) -> str:
+    return "–" if value is None or not np.isfinite(value) else f"{value:.3f}"
+
+
+def _metric_table(tables: Mapping[str, Mapping[str, Any]], name: str) -> str:
+    """Rows: methods; columns: S/N; cells: RMSE (R²); lowest RMSE per column in bold."""
+    keys = plots.snr_order(next(iter(tables.values())).keys())
+    rows, rmse = [], []
+    for method, table in tables.items():
+        cells = [html.escape(method.replace("_", " "))]
+        values = []
+        for k in keys:
+            m = table.get(k, {}).get(name)
+            values.append(m["rmse"] if m else np.inf)
+            cells.append(f"{_number(m['rmse'])} <span class=\"muted\">({_r2(m['r2'])})</span>"
+                         if m else "–")
+        rows.append(cells)
+        rmse.append(values)
+    best_rows = np.argmin(np.array(rmse), axis=0)
+    best = [{j + 1 for j, r in enumerate(best_rows) if r == i} for i in range(len(rows))]
+    header = ["method"] + ["noise-free" if k == "clean" else f"S/N {k}" for k in keys]
+    return f"<h4>{_label(name)}</h4>" + _table(header, rows, best=best)
+
+
+def _metrics_section(evaluation: Mapping[str, Any], names: Sequence[str]) -> str:
+    out = [f"<p>{evaluation.get('n_test', '?')} test grid points "
+           f"({evaluation.get('n_test_interior', '?')} interior, the rest on the grid's edge), "
+           "never seen in training, interpolation or augmentation. Cells: RMSE "
+           "(R² in brackets); the best method per S/N in bold.</p>"]
+    methods = {"network": evaluation["snr"], **evaluation.get("baselines", {})}
+    out.append("<h3>Network and baselines against S/N</h3>")
+    out.append(_figure(plots.metrics_vs_snr(methods, names), "RMSE against S/N",
+                       "RMSE on the test set against its S/N (∞ = noise-free), per method."))
+    out.extend(_metric_table(methods, n) for n in names)
+    interior = {"network": evaluation.get("interior", {}),
+                **evaluation.get("baselines_interior", {})}
+    if evaluation.get("interior"):
+        out.append("<h3>Interior test points only</h3>")
+        out.append(f"<p>The {evaluation.get('n_test_interior', '?')} interior points have "
+                   "neighbours on every side in the grid: no method has to extrapolate. "
+                   "R² is undefined (–) where the interior points share one value.</p>")
+        out.extend(_metric_table(interior, n) for n in names)
+    if evaluation.get("interior") and evaluation.get("edge"):
+        out.append("<h3>Network: interior against edge points (RMSE)</h3>")
+        keys = plots.snr_order(evaluation["snr"].keys())
+        header = ["parameter"] + ["noise-free" if k == "clean" else f"S/N {k}" for k in keys]
+        rows = [[_label(n)] + [
+            " / ".join(_number(evaluation[part].get(k, {}).get(n, {}).get("rmse"))
+                       for part in ("interior", "edge")) for k in keys] for n in names]
+        out.append("<p>Cells: interior / edge.</p>" + _table(header, rows))
+    speed = evaluation.get("inference")
+    if speed:
+        out.append(f"<p class=\"muted\">Inference: {speed['spectra_per_second']:,.0f} spectra "
+                   f"per second on {speed.get('threads', '?')} CPU threads.</p>")
+    return "\n".join(out)
+
+
+def _parity_section(predictions: Mapping[str, Any], names: Sequence[str]) -> str:
+    out = []
+    for key in plots.snr_order(predictions.keys()):
+        data = predictions[key]
+        truth, pred = np.asarray(data["truth"], float), np.asarray(data["predicted"], float)
+        edge = np.asarray(data["edge"], bool) if "edge" in data else None
+        title = "noise-free test spectra" if key == "clean" else f"test spectra at S/N {key}"
+        out.append(f"<h3>{html.escape(title)}</h3>")
+        out.append(_figure(plots.parity(truth, pred, names, edge, title=title),
+                           f"parity {key}", "Predicted against true; the line is 1:1."))
+        out.append(_figure(plots.residuals(truth, pred, names, edge, title=title),
+                           f"residuals {key}",
+                           "Residuals against the true value: median and 16–84% band."))
+    return "\n".join(out)
+
+
+def _calibration_section(data: Mapping[str, Any]) -> str:
+    levels = np.asarray(data["levels"], float)
+    coverage = {k: np.asarray(v, float) for k, v in data["coverage"].items()}
+    rows = [[f"{lv:.2f}"] + [f"{coverage[n][i]:.3f}" for n in coverage]
+            for i, lv in enumerate(levels)]
+    return (_figure(plots.calibration(levels, coverage, data.get("n")), "calibration",
+                    "Fraction of test spectra whose true value lies inside the credible "
+                    "interval, against the interval's nominal level.")
+            + _table(["nominal level"] + [_label(n) for n in coverage], rows))
+
+
+def _prediction_section(data: Mapping[str, Any], source: Path) -> str:
+    name = data.get("name") or source.stem
+    out = [f"<h3>{html.escape(str(name))}</h3>",
+           f'<p class="muted">{html.escape(source.name)}</p>']
+    rows = []
+    for param, value in (data.get("parameters") or {}).items():
+        if isinstance(value, Mapping):
+            level = value.get("level")
+            interval = (f"{_number(value.get('low'))} – {_number(value.get('high'))}"
+                        + (f" ({100 * level:.0f}%)" if level else ""))
+            rows.append([_label(param), _number(value.get("median", value.get("mean"))),
+                         interval])
+        else:
+            rows.append([_label(param), _number(value), "–"])
+    if rows:
+        out.append(_table(["parameter", "estimate", "interval"], rows))
+    for warning in data.get("warnings") or []:
+        out.append(f'<p class="warning">Warning: {html.escape(str(warning))}</p>')
+    spectrum, fit = data.get("spectrum"), data.get("best_fit")
+    if spectrum and fit:
+        unc = spectrum.get("uncertainty")
+        fig = plots.spectrum_fit(
+            np.asarray(spectrum["wavelength"], float), np.asarray(spectrum["flux"], float),
+            None if unc is None else np.asarray(unc, float),
+            np.asarray(fit["flux"], float)[None], [fit.get("parameters", {})],
+            [fit["reduced_chi2"]] if "reduced_chi2" in fit else None, name=str(name),
+            flux_unit=spectrum.get("flux_unit", ""))
+        out.append(_figure(fig, f"{name} best fit", "Observed spectrum and best-fit model."))
+    return "\n".join(out)
+
+
+# --- the report ----------------------------------------------------------------------------
+def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
+    """Write the HTML report of the training run in ``run_dir``; return its path.
+
+    Parameters
+    ----------
+    run_dir
+        A run directory as written by ``telescopeml train`` (see the module docstring for
+        the files that are read and the optional ones that add sections).
+    out
+        Where to write (default ``run_dir/report.html``).
+    """
+    run = Path(run_dir)
+    if not run.is_dir():
+        raise DataError("no such run directory", run)
+    manifest = _read_json(run / "manifest.json") if (run / "manifest.json").is_file() else {}
+    evaluation = (_read_json(run / "evaluation.json") if (run / "evaluation.json").is_file()
+                  else {})
+    names = list((manifest.get("parameters") or {}).get("names") or
+                 next(iter(evaluation.get("snr", {}).values()), {}).keys())
+    history = _history(run)
+    calibration = run / "calibration.json"
+    prediction_files = sorted((run / "predictions").glob("*.json"))
+    test_predictions = evaluation.get("test_predictions")
+
+    sections: list[tuple[str, str, Callable[[], str] | None, str]] = [
+        ("grid", "Grid and run", (lambda: _grid_section(run, manifest)) if manifest else None,
+         "no manifest.json"),
+        ("training", "Training curves",
+         (lambda: _figure(plots.loss_curves(history), "loss curves",
+                          "Loss per epoch (log scale) and learning rate.")) if history else None,
+         "no history.csv or history.json"),
+        ("metrics", "Test metrics",
+         (lambda: _metrics_section(evaluation, names)) if evaluation.get("snr") else None,
+         "no evaluation.json with test metrics"),
+        ("parity", "Parity and residuals",
+         (lambda: _parity_section(test_predictions, names)) if test_predictions else None,
+         "evaluation.json has no per-spectrum test_predictions"),
+        ("calibration", "Calibration",
+         (lambda: _calibration_section(_read_json(calibration))) if calibration.is_file()
+         else None, "no calibration.json"),
+        ("predictions", "Predictions for observed spectra",
+         (lambda: "\n".join(_prediction_section(_read_json(p), p) for p in prediction_files))
+         if prediction_files else None, "no predictions/*.json"),
+    ]
+    contents, body = [], []
+    for anchor, title, render, missing in sections:
+        if render is None:
+            contents.append(f'<li class="absent">{html.escape(title)}: not in this run '
+                            f"({html.escape(missing)})</li>")
+            continue
+        contents.append(f'<li><a href="#{anchor}">{html.escape(title)}</a></li>')
+        body.append(f'<h2 id="{anchor}">{html.escape(title)}</h2>\n{render()}')
+    title = f"telescopeml run: {run.resolve().name}"
+    document = "\n".join([
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+        f'<p class="muted">{html.escape(str(run.resolve()))} · report by telescopeml '
+        f"{__version__}</p>",
+        f'<ul class="contents">{"".join(contents)}</ul>',
+        *body,
+        "</body></html>",
+    ])
+    target = Path(out) if out else run / REPORT_FILE
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(document, encoding="utf-8")
+    return target
+
+
+def _run(args: argparse.Namespace) -> int:
+    path = write_report(args.run_dir, args.out)
+    print(path)
+    return 0
+
+
+def register(subparsers: Any, common: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add the ``report RUN_DIR [--out FILE]`` subcommand."""
+    parser = subparsers.add_parser(
+        "report", parents=[common], help="one self-contained HTML report of a training run",
+        description="Write RUN_DIR/report.html: grid summary, training curves, test metrics "
+                    "against baselines, and parity, calibration and per-spectrum sections "
+                    "when the run has their files. Figures are embedded; no network needed.")
+    parser.set_defaults(func=_run)
+    parser.add_argument("run_dir", metavar="RUN_DIR", help="a run directory from `train`")
+    parser.add_argument("--out", metavar="FILE", help="output file (default RUN_DIR/report.html)")
+    return parser

@@ -1,0 +1,118 @@
+"""Every figure function builds a Figure that save_figure writes as PNG and PDF."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+
+from telescopeml import plots
+from telescopeml.data.grid import SpectralGrid
+
+
+def _training_arrays():
+    rng = np.random.default_rng(0)
+    truth = np.column_stack([rng.choice([900.0, 1000.0, 1100.0], 40),
+                             rng.choice([4.0, 4.5, 5.0], 40)])
+    predicted = truth + rng.normal(0, [20.0, 0.1], size=truth.shape)
+    return truth, predicted, ["teff", "logg"], rng.uniform(size=40) < 0.3
+
+
+def _metrics():
+    table = {k: {"teff": {"rmse": r, "mae": r, "bias": 0.0, "r2": 0.9},
+                 "logg": {"rmse": r / 100, "mae": r / 100, "bias": 0.0, "r2": 0.8}}
+             for k, r in (("10", 60.0), ("30", 40.0), ("clean", 30.0))}
+    return {"network": table, "random_forest": table}
+
+
+FIGURES = {
+    "spectra_by_parameter": lambda g: plots.spectra_by_parameter(g),
+    "spectra_by_parameter_fixed": lambda g: plots.spectra_by_parameter(g, {"teff": 1200}),
+    "grid_coverage": plots.grid_coverage,
+    "parameter_histograms": plots.parameter_histograms,
+    "flux_distribution": plots.flux_distribution,
+    "correlation_heatmap": lambda g: plots.correlation_heatmap(
+        g.wavelength, {"a": np.zeros((3, g.n_wavelengths)),
+                       "b": np.full((3, g.n_wavelengths), np.nan)},
+        g.axes, reference=g.flux[0]),
+    "pca_scatter": lambda g: plots.pca_scatter(
+        np.random.default_rng(0).normal(size=(len(g), 3)), np.array([0.6, 0.3, 0.1]),
+        dict(g.params), title="PCA"),
+    "spectrum_fit": lambda g: plots.spectrum_fit(
+        g.wavelength, g.flux[0] * 1.01, g.flux[0] * 0.02, g.flux[:2],
+        [g.label(0), g.label(1)], [1.1, 5.0], name="toy", flux_unit=g.flux_unit),
+    "spectrum_fit_uncalibrated": lambda g: plots.spectrum_fit(
+        g.wavelength, g.flux[0], None, g.flux[0], [g.label(0)]),
+    "loss_curves": lambda g: plots.loss_curves(
+        [{"epoch": e, "train_loss": 1.0 / e, "val_loss": 1.2 / e, "lr": 1e-3 / e}
+         for e in range(1, 6)]),
+    "loss_curves_no_lr": lambda g: plots.loss_curves(
+        [{"epoch": e, "train_loss": -1.0 / e, "val_loss": 1.0} for e in range(1, 4)]),
+    "parity": lambda g: plots.parity(*_training_arrays(), title="S/N 30"),
+    "residuals": lambda g: plots.residuals(*_training_arrays()),
+    "metrics_vs_snr": lambda g: plots.metrics_vs_snr(_metrics(), ["teff", "logg"]),
+    "calibration": lambda g: plots.calibration(
+        np.linspace(0.1, 0.9, 9), {"teff": np.linspace(0.1, 0.9, 9) ** 1.1}, n=200),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FIGURES))
+def test_each_figure_is_saved_as_png_and_pdf(name, toy_grid, tmp_path):
+    fig = FIGURES[name](toy_grid)
+    assert isinstance(fig, Figure)
+    paths = plots.save_figure(fig, tmp_path / "sub" / name)
+    assert [p.name for p in paths] == [f"{name}.png", f"{name}.pdf"]
+    assert paths[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert paths[1].read_bytes()[:5] == b"%PDF-"
+
+
+def test_coverage_of_an_incomplete_grid(toy_grid, tmp_path):
+    grid = toy_grid.take(np.arange(1, len(toy_grid)))
+    fig = plots.grid_coverage(grid)
+    assert "35 of 36 parameter combinations" in fig.get_suptitle()
+    plots.save_figure(fig, tmp_path / "coverage")
+
+
+def test_labels_use_symbols_and_units():
+    assert plots.parameter_label("teff") == r"$T_\mathrm{eff}$ [K]"
+    assert "cloud-free" in plots.parameter_label("inv_fsed")
+    assert plots.parameter_label("teff", unit=False) == r"$T_\mathrm{eff}$"
+    assert plots.parameter_label("something") == "something"
+    assert plots.unit_latex("erg / (s cm2 um)") == r"$\mathrm{erg\,s^{-1}\,cm^{-2}\,\mu m^{-1}}$"
+    assert "10^{-17}" in plots.unit_latex("1e-17 erg / (s cm2 Angstrom)")
+    assert plots.flux_label("") == "Relative flux (uncalibrated)"
+    assert plots.format_value(1200.0) == "1200"
+    assert plots.format_value(1 / 3) == "0.333"
+    assert plots.format_node({"teff": 1200.0, "logg": 5.0}) == (
+        r"$T_\mathrm{eff}$ = 1200 K, $\log\,g$ = 5")
+    assert plots.snr_order(["clean", "100", "10"]) == ["10", "100", "clean"]
+
+
+def test_reference_node_snaps_to_an_existing_spectrum(toy_grid):
+    assert plots.reference_node(toy_grid) == {"teff": 1000.0, "logg": 4.5, "mh": 0.0}
+    assert plots.reference_node(toy_grid, {"teff": 1180})["teff"] == 1200.0
+    missing = toy_grid.take([i for i in range(len(toy_grid))
+                             if toy_grid.label(i) != {"teff": 1000.0, "logg": 4.5, "mh": 0.0}])
+    node = plots.reference_node(missing)
+    assert node in [missing.label(i) for i in range(len(missing))]
+    with pytest.raises(ValueError, match="unknown parameter"):
+        plots.reference_node(toy_grid, {"nope": 1})
+
+
+def test_parameter_colors_discrete_and_continuous():
+    few = plots.ParameterColors("teff", np.array([900.0, 1000.0, 900.0]))
+    assert few.discrete and few.levels.tolist() == [900.0, 1000.0]
+    assert few.scalars(np.array([1000.0, 900.0])).tolist() == [1, 0]
+    assert few.color(900.0) != few.color(1000.0)
+    many = plots.ParameterColors("logg", np.linspace(3, 5, 100))
+    assert not many.discrete
+    assert many.scalars(np.array([4.0])).tolist() == [4.0]
+
+
+def test_one_axis_grid(tmp_path):
+    wavelength = np.linspace(1.0, 2.0, 20)
+    grid = SpectralGrid(params={"teff": np.array([900.0, 1000.0, 1100.0])},
+                        wavelength=wavelength, flux=np.exp(-np.outer([1, 2, 3], wavelength)))
+    for fig in (plots.spectra_by_parameter(grid), plots.grid_coverage(grid),
+                plots.parameter_histograms(grid)):
+        plots.save_figure(fig, tmp_path / "one")

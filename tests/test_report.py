@@ -1,0 +1,165 @@
+"""report.html is one self-contained file: embedded figures, no scripts, no external URLs."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from telescopeml import report
+from telescopeml.errors import DataError
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+NAMES = ["teff", "logg"]
+
+
+def _metrics(scale: float) -> dict:
+    return {k: {"teff": {"rmse": 50 * scale * f, "mae": 40.0, "bias": 1.0, "r2": 0.98},
+                "logg": {"rmse": 0.2 * scale * f, "mae": 0.1, "bias": 0.0, "r2": float("nan")}}
+            for k, f in (("clean", 1.0), ("10", 1.5), ("30", 1.2), ("100", 1.1))}
+
+
+@pytest.fixture
+def run_dir(tmp_path) -> Path:
+    """A synthetic run directory with every optional file of the report's convention."""
+    run = tmp_path / "run"
+    (run / "predictions").mkdir(parents=True)
+    wavelength = np.linspace(0.9, 2.4, 50)
+    manifest = {
+        "wavelength": wavelength.tolist(), "flux_unit": "erg / (s cm2 um)",
+        "parameters": {"names": NAMES, "grid_axes": {"teff": [900.0, 1000.0],
+                                                      "logg": [4.0, 5.0]}},
+        "grid": {"name": "toy", "citation": "Nobody (2025)", "notes": ["a <note> & more"]},
+        "split": {"train": list(range(8)), "val": [8], "test": [9]},
+        "training": {"model": {"architecture": "resnet", "head": "point"}, "seconds": 3.0,
+                     "best_epoch": 2},
+        "environment": {"python": "3.11"},
+    }
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    (run / "history.csv").write_text("epoch,train_loss,val_loss,lr,seconds\n"
+                                     "1,0.5,0.6,0.001,1.0\n2,0.3,0.4,0.0005,1.0\n")
+    rng = np.random.default_rng(0)
+    truth = np.column_stack([rng.choice([900.0, 1000.0], 30), rng.choice([4.0, 5.0], 30)])
+    evaluation = {
+        "grid": "toy", "n_test": 30, "n_test_interior": 10,
+        "snr": _metrics(1.0), "interior": _metrics(0.8), "edge": _metrics(1.3),
+        "baselines": {"random_forest": _metrics(1.4)},
+        "baselines_interior": {"random_forest": _metrics(1.2)},
+        "inference": {"spectra_per_second": 1000.0, "threads": 2},
+        "test_predictions": {
+            "30": {"truth": truth.tolist(),
+                   "predicted": (truth + rng.normal(0, [30, 0.1], truth.shape)).tolist(),
+                   "edge": (rng.uniform(size=30) < 0.5).tolist()},
+        },
+    }
+    (run / "evaluation.json").write_text(json.dumps(evaluation))
+    levels = np.linspace(0.1, 0.9, 9)
+    (run / "calibration.json").write_text(json.dumps(
+        {"levels": levels.tolist(), "coverage": {"teff": levels.tolist(),
+                                                 "logg": (levels**1.2).tolist()}, "n": 30}))
+    flux = np.exp(-wavelength)
+    (run / "predictions" / "dwarf.json").write_text(json.dumps({
+        "name": "2MASS J0000+0000",
+        "parameters": {"teff": {"median": 950.0, "low": 920.0, "high": 990.0, "level": 0.68},
+                       "logg": 4.6},
+        "spectrum": {"wavelength": wavelength.tolist(), "flux": (flux * 1.02).tolist(),
+                     "uncertainty": (0.02 * flux).tolist(), "flux_unit": ""},
+        "best_fit": {"flux": flux.tolist(), "parameters": {"teff": 950.0, "logg": 4.5},
+                     "reduced_chi2": 1.3},
+        "warnings": ["outside the training range"],
+    }))
+    return run
+
+
+def _images(text: str) -> list[str]:
+    return re.findall(r"<img [^>]*src=\"([^\"]*)\"", text)
+
+
+def test_report_embeds_every_figure_and_makes_no_requests(run_dir):
+    path = report.write_report(run_dir)
+    assert path == run_dir / "report.html"
+    text = path.read_text()
+    sources = _images(text)
+    # loss curves, metrics vs S/N, parity + residuals, calibration, one prediction fit
+    assert len(sources) == 6
+    for src in sources:
+        assert src.startswith("data:image/png;base64,")
+        assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not re.search(r"https?://", text)
+    assert "<script" not in text.lower() and "<link" not in text.lower()
+    for anchor in ("grid", "training", "metrics", "parity", "calibration", "predictions"):
+        assert f'href="#{anchor}"' in text and f'id="{anchor}"' in text
+    assert "not in this run" not in text
+    assert "a &lt;note&gt; &amp; more" in text
+    assert "outside the training range" in text
+    assert "T<sub>eff</sub> [K]" in text
+
+
+def test_missing_files_are_listed_as_absent_sections(tmp_path):
+    run = tmp_path / "bare"
+    run.mkdir()
+    (run / "history.json").write_text(json.dumps(
+        [{"epoch": 1, "train_loss": 1.0, "val_loss": 1.1}]))
+    text = report.write_report(run, tmp_path / "elsewhere" / "r.html").read_text()
+    assert len(_images(text)) == 1
+    for reason in ("no manifest.json", "no evaluation.json", "no calibration.json",
+                   "no predictions/*.json", "no per-spectrum test_predictions"):
+        assert reason in text
+    with pytest.raises(DataError, match="no such run directory"):
+        report.write_report(tmp_path / "missing")
+
+
+def test_explore_figures_in_the_run_are_embedded(run_dir, toy_grid):
+    from telescopeml.explore import explore_grid
+
+    explore_grid(toy_grid, run_dir / "explore")
+    text = report.write_report(run_dir).read_text()
+    assert len(_images(text)) == 6 + 6
+
+
+def test_report_subcommand(run_dir, capsys):
+    parser = argparse.ArgumentParser()
+    common = argparse.ArgumentParser(add_help=False)  # as telescopeml.cli builds it
+    common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS)
+    report.register(parser.add_subparsers(dest="command"), common)
+    args = parser.parse_args(["report", str(run_dir)])
+    assert args.func(args) == 0
+    assert capsys.readouterr().out.strip() == str(run_dir / "report.html")
+
+
+def test_report_renders_in_headless_chromium(run_dir, tmp_path):
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is absent: install the Debian packages chromium and "
+                    "chromium-driver to run the browser test")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    path = report.write_report(run_dir)
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    profile = tmp_path / "chromium-profile"
+    for argument in ("--headless", "--no-sandbox", "--disable-gpu",
+                     "--disable-background-networking", "--disable-component-update",
+                     "--disable-sync", "--no-first-run", f"--user-data-dir={profile}"):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver_path = CHROMEDRIVER if CHROMEDRIVER.exists() else shutil.which("chromedriver")
+    driver = webdriver.Chrome(service=Service(str(driver_path)), options=options)
+    try:
+        driver.get(path.as_uri())
+        images = driver.find_elements("tag name", "img")
+        assert len(images) == 6
+        widths = [driver.execute_script("return arguments[0].complete && "
+                                        "arguments[0].naturalWidth", img) for img in images]
+        assert all(w and w > 0 for w in widths), widths
+        errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+        assert errors == []
+    finally:
+        driver.quit()
