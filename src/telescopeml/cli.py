@@ -7,10 +7,11 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from telescopeml import __version__
 from telescopeml.cache import set_cache_dir
-from telescopeml.errors import TelescopeMLError
+from telescopeml.errors import DataError, TelescopeMLError
 
 DEFAULT_GRID = "splat-dback24"
 
@@ -118,6 +119,85 @@ def _metrics_table(result: dict) -> str:
     return "\n".join(lines)
 
 
+def _predict(args: argparse.Namespace) -> int:
+    from telescopeml.data.library import library_file, library_index, spectral_class
+    from telescopeml.predict import Predictor, predict_files
+
+    files: list[str | Path] = list(args.files)
+    if args.library:
+        entries = [e for e in library_index(quiet=args.quiet) if e.instrument == "SPEX-PRISM"]
+        if args.type:
+            entries = [e for e in entries if spectral_class(e.spectral_type) == args.type.upper()
+                       or e.spectral_type.upper().startswith(args.type.upper())]
+        files += [library_file(e, quiet=True) for e in entries]
+    if not files:
+        raise DataError("give spectrum files, or --library")
+    predictor = Predictor(args.model)
+    done, failed = predict_files(predictor, files, n_samples=args.samples,
+                                 progress=not args.quiet)
+    for _path, error in failed:
+        print(f"telescopeml: skipped {error}", file=sys.stderr)
+    if args.out:
+        write_table(args.out, [p.row() for p in done])
+        print(f"{len(done)} predictions written to {args.out}", file=sys.stderr)
+    if not args.out or len(done) <= 5:
+        for prediction in done:
+            print(prediction.summary())
+    if args.plots:
+        from telescopeml.plots_predict import save_prediction_plots
+
+        for prediction in done:
+            save_prediction_plots(prediction, args.plots)
+    return 0 if done else 2
+
+
+def write_table(path: str | Path, rows: list[dict]) -> Path:
+    """Write rows as CSV (or Parquet when the name ends in .parquet and pyarrow exists)."""
+    import csv
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".parquet":
+        try:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+        except ImportError:
+            raise DataError("writing Parquet needs pyarrow (pip install pyarrow)", path) from None
+        pq.write_table(pa.Table.from_pylist(rows), path)
+        return path
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def _benchmark(args: argparse.Namespace) -> int:
+    from telescopeml.evaluation.benchmark import run_benchmark
+    from telescopeml.predict import Predictor
+
+    result = run_benchmark(Predictor(args.model), args.objects, n_samples=args.samples,
+                           progress=not (args.quiet or args.json))
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(f"{result['n']} objects, {result['n_in_range']} inside the model's Teff range "
+          f"{result['teff_range'][0]:g}-{result['teff_range'][1]:g} K")
+    for label, block in (("in range", result["in_range"]), ("all", result["all"]),
+                         *((f"class {c}", b) for c, b in result["by_class"].items())):
+        cells = "  ".join(f"{p}: RMSE {m['rmse']:.3g} MAE {m['mae']:.3g} bias {m['bias']:+.3g}"
+                          for p, m in block.items())
+        print(f"  {label:10s} {cells}")
+    print(f"  flagged: {len(result['flagged'])}; outside the range but not flagged: "
+          f"{len(result['missed'])}; failed: {len(result['failed'])}")
+    if args.plot:
+        from telescopeml.plots_predict import benchmark_plot
+
+        print(f"plot: {benchmark_plot(result, args.plot)}")
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from telescopeml.data.sources import load_grid
 
@@ -190,6 +270,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", help="model directory (holding manifest.json)")
     p.add_argument("--json", action="store_true", help="print one JSON object to stdout")
     p.add_argument("--no-baselines", action="store_true", help="skip the baselines")
+
+    p = _command(sub, "predict", _predict, "parameters of observed spectra, with posteriors",
+                 "Apply a trained model to observed spectra: check coverage, resample, sample "
+                 "the posterior, compare the best-fitting grid spectrum (reduced chi2), and "
+                 "flag spectra the grid cannot explain. One failing file is reported and "
+                 "skipped.", [common])
+    p.add_argument("model", help="model directory (holding manifest.json)")
+    p.add_argument("files", nargs="*", help="spectrum files (SpeX FITS, text/CSV, ECSV)")
+    p.add_argument("--library", action="store_true",
+                   help="every SpeX prism spectrum in the splat library (see --type)")
+    p.add_argument("--type", help="with --library: spectral class or type prefix (L, T, L4)")
+    p.add_argument("--out", help="write a CSV (or .parquet) table, one row per spectrum")
+    p.add_argument("--samples", type=int, default=2000, help="posterior samples per spectrum")
+    p.add_argument("--plots", help="directory for corner and spectrum-fit plots")
+    p = _command(sub, "benchmark", _benchmark, "accuracy on real objects with literature values",
+                 "Predict every object of a table (name, data_file, teff, teff_err, logg, "
+                 "logg_err) and report bias, RMSE and MAE against the literature.", [common])
+    p.add_argument("model", help="model directory")
+    p.add_argument("--objects", required=True, help="CSV table of objects")
+    p.add_argument("--samples", type=int, default=2000, help="posterior samples per object")
+    p.add_argument("--json", action="store_true", help="print one JSON object to stdout")
+    p.add_argument("--plot", help="write predicted-vs-literature figure here (PNG+PDF)")
 
     _command(sub, "demo", _demo, "the main job end to end on the default data",
              "Fetch the default grid (Sonora Diamondback at SpeX prism resolution) and "

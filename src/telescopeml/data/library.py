@@ -122,6 +122,12 @@ def _key(text: str) -> str:
     return re.sub(r"[^a-z0-9+-]", "", text.lower())
 
 
+def short_designation(text: str) -> str:
+    """``J0036+1821`` from any ``J``-coordinate name (``2MASSW J0036159+182110``), or ``""``."""
+    match = re.search(r"J(\d{4})\d*(?:\.\d+)?([+-]\d{4})", text.upper())
+    return f"J{match.group(1)}{match.group(2)}" if match else ""
+
+
 def spectral_class(spectral_type: str) -> str:
     """The letter class of a spectral type (``"L4.5 beta"`` -> ``"L"``), or ``""``."""
     match = re.match(r"\s*(?:sd|esd|d)?([MLTY])", spectral_type)
@@ -140,6 +146,11 @@ def find_entry(name: str, instrument: str | None = None, quiet: bool = False) ->
         and key in (_key(e.name), _key(e.designation), _key(e.data_file),
                     _key(e.data_file.removesuffix(".fits")))
     ]
+    if not matches and short_designation(name):
+        short = short_designation(name)
+        matches = [e for e in library_index(quiet=quiet)
+                   if (instrument is None or e.instrument == instrument)
+                   and short in (short_designation(e.designation), short_designation(e.name))]
     if not matches:
         raise DataError(f"no spectrum named {name!r} in the SpeX prism library "
                         "(see `telescopeml data spectra`)", "splat library")

@@ -1,0 +1,115 @@
+"""Figures for predictions: corner plots, spectrum fits, and the real-data benchmark."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from telescopeml.data.library import spectral_class
+from telescopeml.plots import (
+    WAVELENGTH_LABEL,
+    parameter_label,
+    save_figure,
+    styled,
+)
+from telescopeml.predict import Prediction
+
+
+def corner_plot(prediction: Prediction) -> Figure:
+    """Marginal and pairwise posteriors (``corner``), 68% and 95% contours."""
+    import corner
+
+    fig = Figure(figsize=(2.4 * len(prediction.names), 2.4 * len(prediction.names)))
+    fig.subplots(len(prediction.names), len(prediction.names))
+    corner.corner(prediction.samples, fig=fig,
+                  labels=[parameter_label(n) for n in prediction.names],
+                  quantiles=(0.16, 0.5, 0.84), show_titles=True, title_fmt=".3g",
+                  levels=(0.68, 0.95), plot_datapoints=False, smooth=0.8)
+    fig.suptitle(prediction.source)
+    return fig
+
+
+@styled
+def prediction_fit(prediction: Prediction) -> Figure:
+    """Observed spectrum, the grid spectrum at the posterior median, its 68% posterior-
+    predictive band, and the residuals in units of the uncertainty."""
+    fig = Figure(figsize=(10, 6), layout="constrained")
+    top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    w, f, s = prediction.wavelength, prediction.observed, prediction.uncertainty
+    peak = np.nanmax(prediction.best_fit) if prediction.best_fit is not None else np.nanmax(f)
+    top.fill_between(w, (f - s) / peak, (f + s) / peak, color="0.75", lw=0,
+                     label="observed ±1σ")
+    top.plot(w, f / peak, color="k", lw=1.0, label=prediction.source)
+    if prediction.band is not None:
+        top.fill_between(w, prediction.band[0] / peak, prediction.band[1] / peak, color="C1",
+                         alpha=0.35, lw=0, label="posterior predictive 68%")
+    if prediction.best_fit is not None:
+        median = ", ".join(f"{parameter_label(k, unit=False)}={v:.3g}"
+                           for k, v in prediction.median.items())
+        top.plot(w, prediction.best_fit / peak, color="C1", lw=1.4,
+                 label=rf"grid at posterior median ({median}); $\chi^2_\nu$ = "
+                       f"{prediction.chi2_red:.3g}")
+        bottom.plot(w, (f - prediction.best_fit) / s, color="C0", lw=0.8)
+    bottom.axhline(0, color="k", lw=0.7)
+    bottom.set_ylabel(r"(obs $-$ model) / σ")
+    bottom.set_xlabel(WAVELENGTH_LABEL)
+    top.set_ylabel("Relative flux (model peak = 1)")
+    top.legend(fontsize=8, loc="upper right")
+    title = prediction.source + (f"\nFLAG: {prediction.flag}" if prediction.flags else "")
+    top.set_title(title, fontsize=10)
+    return fig
+
+
+def save_prediction_plots(prediction: Prediction, directory: str | Path) -> list[Path]:
+    """Corner plot and spectrum fit of one prediction, PNG and PDF."""
+    stem = re.sub(r"[^A-Za-z0-9+._-]+", "_", prediction.source).strip("_") or "spectrum"
+    directory = Path(directory)
+    written = save_figure(corner_plot(prediction), directory / f"{stem}_corner")
+    written += save_figure(prediction_fit(prediction), directory / f"{stem}_fit")
+    return written
+
+
+@styled
+def benchmark_figure(result: dict[str, Any]) -> Figure:
+    """Predicted (median, 68% interval) against literature Teff and log g, by class."""
+    params = [p for p in ("teff", "logg") if f"{p}_p50" in (result["objects"] or [{}])[0]]
+    fig = Figure(figsize=(5.2 * len(params), 5), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(params)))
+    colors = {"M": "C3", "L": "C1", "T": "C0"}
+    low, high = result["teff_range"]
+    for ax, p in zip(axes, params, strict=True):
+        for cls in ("M", "L", "T", ""):
+            rows = [r for r in result["objects"] if spectral_class(r["spt"]) == cls]
+            if not rows:
+                continue
+            lit = np.array([r[f"{p}_lit"] for r in rows])
+            med = np.array([r[f"{p}_p50"] for r in rows])
+            err = np.array([[r[f"{p}_p50"] - r[f"{p}_p16"], r[f"{p}_p84"] - r[f"{p}_p50"]]
+                            for r in rows]).T
+            flagged = np.array([bool(r["flag"]) for r in rows])
+            color = colors.get(cls, "0.5")
+            ax.errorbar(lit[~flagged], med[~flagged], yerr=err[:, ~flagged], fmt="o", ms=4,
+                        color=color, elinewidth=0.7, label=f"{cls or '?'} dwarfs")
+            ax.errorbar(lit[flagged], med[flagged], yerr=err[:, flagged], fmt="x", ms=5,
+                        color=color, elinewidth=0.5, alpha=0.6,
+                        label=f"{cls or '?'} flagged" if flagged.any() else None)
+        lims = np.array([ax.get_xlim(), ax.get_ylim()])
+        lo, hi = lims.min(), lims.max()
+        ax.plot([lo, hi], [lo, hi], color="k", lw=0.8)
+        if p == "teff":
+            ax.axvspan(low, high, color="0.9", zorder=0, label="model's Teff range")
+        block = result["in_range"][p]
+        ax.set_title(f"in range: RMSE {block['rmse']:.3g}, bias {block['bias']:+.3g}")
+        ax.set_xlabel(f"literature {parameter_label(p)}")
+        ax.set_ylabel(f"predicted {parameter_label(p)}")
+        ax.legend(fontsize=8)
+    return fig
+
+
+def benchmark_plot(result: dict[str, Any], path: str | Path) -> Path:
+    """Save :func:`benchmark_figure`; return the PNG path."""
+    return save_figure(benchmark_figure(result), Path(path).with_suffix(""))[0]

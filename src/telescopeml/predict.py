@@ -1,0 +1,378 @@
+"""Predictor: a trained bundle applied to observed spectra, with posteriors and fit checks."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from telescopeml.bundle import load_bundle
+from telescopeml.data.grid import SpectralGrid
+from telescopeml.data.spectrum import ObservedSpectrum
+from telescopeml.data.transforms import ParameterScaler
+from telescopeml.errors import DataError, OutOfGridError
+from telescopeml.training.inputs import InputEncoder
+
+#: Quantiles reported for every parameter (percent).
+PERCENTILES = (2.5, 16.0, 50.0, 84.0, 97.5)
+#: Minimum fraction of the model's wavelengths an observed spectrum must cover.
+MIN_COVERAGE = 0.95
+#: Posterior mass within the outer 5% of a parameter's range that flags an edge pile-up.
+EDGE_MASS = 0.5
+EDGE_FRACTION = 0.05
+#: Reduced χ² above which the best-fitting grid spectrum is judged a poor match.
+CHI2_LIMIT = 20.0
+#: Samples used to draw the posterior-predictive band and the radius.
+N_PREDICTIVE = 100
+
+R_JUP_CM = 7.1492e9
+G_CGS = 6.674e-8
+M_JUP_G = 1.898e30
+PC_CM = 3.0857e18
+
+
+@dataclass
+class Prediction:
+    """The posterior for one spectrum, and how well the grid fits it.
+
+    Attributes
+    ----------
+    samples
+        ``(n_samples, n_params)`` posterior samples in physical units.
+    names
+        Parameter names, one per column.
+    chi2_red
+        Reduced χ² of the grid spectrum at the posterior median against the observation.
+    flags
+        Reasons not to trust the numbers (empty when fine).
+    """
+
+    source: str
+    names: list[str]
+    samples: np.ndarray
+    wavelength: np.ndarray
+    observed: np.ndarray
+    uncertainty: np.ndarray
+    best_fit: np.ndarray | None = None
+    band: np.ndarray | None = None
+    chi2_red: float = math.nan
+    flags: list[str] = field(default_factory=list)
+    derived: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def quantiles(self, percent: float | tuple[float, ...]) -> np.ndarray:
+        """Percentiles of each parameter, shape ``(len(percent), n_params)`` or ``(n_params,)``."""
+        return np.percentile(self.samples, percent, axis=0)
+
+    @property
+    def median(self) -> dict[str, float]:
+        """Posterior median of each parameter."""
+        return dict(zip(self.names, np.median(self.samples, axis=0).tolist(), strict=True))
+
+    @property
+    def mean(self) -> dict[str, float]:
+        """Posterior mean of each parameter."""
+        return dict(zip(self.names, self.samples.mean(axis=0).tolist(), strict=True))
+
+    @property
+    def flag(self) -> str:
+        """All flags in one string (``""`` when fine)."""
+        return "; ".join(self.flags)
+
+    def row(self) -> dict[str, Any]:
+        """One table row: source, PARAM_p50/p16/p84/p2.5/p97.5, derived, chi2_red, flag."""
+        out: dict[str, Any] = {"source": self.source}
+        quantiles = self.quantiles(PERCENTILES)
+        derived = {k: np.percentile(v, PERCENTILES) for k, v in self.derived.items()}
+        for j, name in enumerate(self.names):
+            for p, q in (("p50", 2), ("p16", 1), ("p84", 3), ("p2.5", 0), ("p97.5", 4)):
+                out[f"{name}_{p}"] = float(quantiles[q, j])
+        for name, values in derived.items():
+            for p, q in (("p50", 2), ("p16", 1), ("p84", 3)):
+                out[f"{name}_{p}"] = float(values[q])
+        out["chi2_red"] = self.chi2_red
+        out["flag"] = self.flag
+        return out
+
+    def summary(self) -> str:
+        """A small table: median and 68%/95% intervals per parameter, then χ² and flags."""
+        q = self.quantiles(PERCENTILES)
+        lines = [f"{self.source}"]
+        for j, name in enumerate(self.names):
+            lines.append(f"  {name:9s} {q[2, j]:10.4g}  68%: {q[1, j]:.4g}..{q[3, j]:.4g}  "
+                         f"95%: {q[0, j]:.4g}..{q[4, j]:.4g}")
+        for name, values in self.derived.items():
+            p = np.percentile(values, (16, 50, 84))
+            lines.append(f"  {name:9s} {p[1]:10.4g}  68%: {p[0]:.4g}..{p[2]:.4g}")
+        lines.append(f"  reduced chi2 of the best-fit grid spectrum: {self.chi2_red:.3g}")
+        lines += [f"  FLAG: {f}" for f in self.flags]
+        return "\n".join(lines)
+
+
+class Predictor:
+    """A trained model bundle, ready to read observed spectra.
+
+    Parameters
+    ----------
+    bundle
+        A model directory (``manifest.json`` + ``model.safetensors``).
+    grid
+        The grid used for the goodness-of-fit check; by default the bundle's own grid,
+        loaded from the cache and resampled to the model's wavelengths. ``False`` skips
+        the check.
+    """
+
+    def __init__(self, bundle: str | Path, grid: SpectralGrid | bool | None = None) -> None:
+        loaded = load_bundle(bundle)
+        self.path = Path(bundle)
+        self.model = loaded.model
+        self.manifest = loaded.manifest
+        self.wavelength = np.asarray(self.manifest["wavelength"], dtype=np.float64)
+        transforms = self.manifest["transforms"]
+        self.encoder = InputEncoder.from_dict(transforms["encoder"], self.wavelength)
+        self.scaler = ParameterScaler.from_dict(transforms["parameters"])
+        self.names: list[str] = list(self.manifest["parameters"]["names"])
+        self.ranges = {k: tuple(v) for k, v in self.manifest["parameters"]["ranges"].items()}
+        self.flux_unit: str = self.manifest.get("flux_unit", "")
+        self._grid = grid if isinstance(grid, SpectralGrid) else None
+        self._use_grid = grid is not False
+
+    @property
+    def grid(self) -> SpectralGrid | None:
+        """The model grid on the model's wavelengths (loaded on first use)."""
+        if self._grid is None and self._use_grid:
+            from telescopeml.training.experiment import ExperimentConfig, prepare_grid
+
+            config = ExperimentConfig.from_dict(self.manifest["training"]["config"])
+            grid = prepare_grid(config.data, quiet=True)
+            same = grid.n_wavelengths == self.wavelength.size and np.allclose(
+                grid.wavelength, self.wavelength)
+            self._grid = grid if same else grid.resample(self.wavelength)
+        return self._grid
+
+    # --- input preparation -------------------------------------------------------------
+    def prepare_spectrum(self, spectrum: ObservedSpectrum) -> tuple[np.ndarray, np.ndarray]:
+        """Flux and uncertainty of ``spectrum`` on the model's wavelengths.
+
+        Checks coverage, resamples flux-conservingly (uncertainties propagated), and
+        estimates a constant uncertainty (DER_SNR, Stoehr et al. 2008) when none is given.
+        Model pixels just beyond the observed edges take the nearest observed value with
+        a 10x larger uncertainty.
+        """
+        covered = spectrum.coverage(self.wavelength)
+        if covered < MIN_COVERAGE:
+            raise DataError(
+                f"the spectrum covers {covered:.0%} of the model's wavelengths "
+                f"({self.wavelength[0]:.3f}-{self.wavelength[-1]:.3f} µm; "
+                f"it has {spectrum.wavelength[0]:.3f}-{spectrum.wavelength[-1]:.3f} µm); "
+                f"at least {MIN_COVERAGE:.0%} is needed",
+                spectrum.source or spectrum.name,
+            )
+        if spectrum.uncertainty is None:
+            noise = der_snr_noise(spectrum.flux)
+            spectrum = spectrum._derive(uncertainty=np.full_like(spectrum.flux, noise))
+            spectrum.meta["uncertainty_estimated"] = True
+        resampled = spectrum.resample(self.wavelength, fill=np.nan)
+        flux, sigma = resampled.flux.copy(), resampled.uncertainty.copy()
+        bad = ~np.isfinite(flux) | ~np.isfinite(sigma) | (sigma <= 0)
+        if bad.any():
+            good = np.flatnonzero(~bad)
+            nearest = good[np.abs(good[None, :] - np.flatnonzero(bad)[:, None]).argmin(axis=1)]
+            flux[bad] = flux[nearest]
+            sigma[bad] = 10 * np.nanmax(np.abs(sigma[good]))
+        return flux, sigma
+
+    # --- posterior ---------------------------------------------------------------------
+    def sample_posterior(self, flux: np.ndarray, sigma: np.ndarray, n_samples: int = 10000,
+                         seed: int = 0) -> np.ndarray:
+        """``(n_spectra, n_samples, n_params)`` posterior samples in physical units."""
+        flux, sigma = np.atleast_2d(flux), np.atleast_2d(sigma)
+        x, extra = self.encoder.encode(flux, sigma)
+        xt = torch.from_numpy(x)
+        et = torch.from_numpy(extra) if self.model.config.n_extra else None
+        head = self.model.config.head
+        generator = torch.Generator().manual_seed(seed)
+        with torch.inference_mode():
+            if head == "flow":
+                posterior = self.model.posterior(xt, et)
+                scaled = posterior.sample(n_samples).permute(1, 0, 2).numpy()
+            elif head == "gaussian":
+                out = self.model(xt, et)
+                k = len(self.names)
+                mean, log_sigma = out[:, :k], out[:, k:2 * k]
+                noise = torch.randn((len(x), n_samples, k), generator=generator)
+                scaled = (mean[:, None] + noise * log_sigma.exp()[:, None]).numpy()
+            else:
+                scaled = self._noise_resampled(flux, sigma, n_samples, seed)
+        physical = self.scaler.inverse_transform(scaled.reshape(-1, scaled.shape[-1]))
+        return physical.reshape(len(x), n_samples, -1)
+
+    def _noise_resampled(self, flux, sigma, n_samples: int, seed: int) -> np.ndarray:
+        """Point-estimate models: the spread of predictions over noisy copies of the input
+        (TelescopeML's approach; not a calibrated posterior)."""
+        rng = np.random.default_rng(seed)
+        draws = min(n_samples, 500)
+        out = []
+        for f, s in zip(flux, sigma, strict=True):
+            noisy = f + rng.standard_normal((draws, f.size)) * s
+            x, extra = self.encoder.encode(noisy, np.broadcast_to(s, noisy.shape))
+            pred = self.model(torch.from_numpy(x),
+                              torch.from_numpy(extra) if self.model.config.n_extra else None)
+            out.append(pred.numpy()[rng.integers(0, draws, n_samples)])
+        return np.stack(out)
+
+    # --- checks ------------------------------------------------------------------------
+    def edge_flags(self, samples: np.ndarray) -> list[str]:
+        """Flags for posterior mass piled at the edge of the training range."""
+        flags = []
+        for j, name in enumerate(self.names):
+            low, high = self.ranges[name]
+            span = high - low
+            if span <= 0:
+                continue
+            at_low = np.mean(samples[:, j] <= low + EDGE_FRACTION * span)
+            at_high = np.mean(samples[:, j] >= high - EDGE_FRACTION * span)
+            if at_low > EDGE_MASS:
+                flags.append(f"{name} piles at the grid's lower edge ({low:g}): "
+                             f"{_edge_hint(name, 'low')}")
+            if at_high > EDGE_MASS:
+                flags.append(f"{name} piles at the grid's upper edge ({high:g}): "
+                             f"{_edge_hint(name, 'high')}")
+        return flags
+
+    def grid_fit(self, prediction: Prediction, seed: int = 0) -> None:
+        """Fill in the best-fit grid spectrum, the predictive band and the reduced χ²."""
+        grid = self.grid
+        if grid is None:
+            return
+        point = _grid_point(grid, self.names, np.median(prediction.samples, axis=0))
+        rng = np.random.default_rng(seed)
+        picks = prediction.samples[rng.integers(0, len(prediction.samples), N_PREDICTIVE)]
+        try:
+            model = grid.interpolate_points(point[None])[0].astype(np.float64)
+            draws = grid.interpolate_points(
+                np.array([_grid_point(grid, self.names, p) for p in picks])
+            ).astype(np.float64)
+        except OutOfGridError as exc:
+            prediction.flags.append(f"no grid spectrum to compare with: {exc}")
+            return
+        f, s = prediction.observed, prediction.uncertainty
+        w = 1.0 / s**2
+        scale = np.sum(f * model * w) / np.sum(model**2 * w)
+        prediction.best_fit = scale * model
+        prediction.chi2_red = float(np.sum((f - scale * model) ** 2 * w) / (f.size - 1))
+        scales = (draws * f * w).sum(axis=1) / (draws**2 * w).sum(axis=1)
+        prediction.band = np.percentile(draws * scales[:, None], (16, 84), axis=0)
+        prediction.derived["_scale"] = scales
+        if prediction.chi2_red > CHI2_LIMIT:
+            prediction.flags.append(
+                f"poor fit: reduced chi2 {prediction.chi2_red:.3g} > {CHI2_LIMIT:g}; the "
+                "object is unlike the grid's spectra (peculiar, young, binary, or outside "
+                "the grid)")
+
+    def physical_size(self, prediction: Prediction, spectrum: ObservedSpectrum,
+                      distance_pc: float, distance_err_pc: float = 0.0, seed: int = 0) -> None:
+        """Radius (R_Jup) from the flux scale and distance, mass (M_Jup) from log g and radius.
+
+        Needs a flux-calibrated spectrum: observed F = (R/d)^2 x model surface flux.
+        """
+        scales = prediction.derived.pop("_scale", None)
+        if scales is None or not spectrum.flux_calibrated or "logg" not in self.names:
+            return
+        try:
+            from astropy import units as u
+
+            factor = (1 * u.Unit(spectrum.flux_unit)).to(
+                u.Unit(self.flux_unit), equivalencies=u.spectral_density(1.5 * u.um)).value
+        except (ValueError, TypeError):
+            return
+        rng = np.random.default_rng(seed)
+        distance = distance_pc + distance_err_pc * rng.standard_normal(scales.size)
+        radius_cm = np.sqrt(np.clip(scales * factor, 0, None)) * distance * PC_CM
+        logg = prediction.samples[rng.integers(0, len(prediction.samples), scales.size),
+                                  self.names.index("logg")]
+        prediction.derived["radius_rjup"] = radius_cm / R_JUP_CM
+        prediction.derived["mass_mjup"] = 10**logg * radius_cm**2 / G_CGS / M_JUP_G
+
+    # --- the whole path ------------------------------------------------------------------
+    def predict(self, spectrum: ObservedSpectrum | str | Path, n_samples: int = 10000,
+                distance_pc: float | None = None, distance_err_pc: float = 0.0,
+                seed: int = 0) -> Prediction:
+        """Read (if a path), check, resample, sample the posterior and check the fit."""
+        if not isinstance(spectrum, ObservedSpectrum):
+            spectrum = ObservedSpectrum.read(spectrum)
+        flux, sigma = self.prepare_spectrum(spectrum)
+        samples = self.sample_posterior(flux, sigma, n_samples, seed)[0]
+        prediction = Prediction(
+            source=spectrum.name or str(spectrum.source),
+            names=self.names,
+            samples=samples,
+            wavelength=self.wavelength,
+            observed=flux,
+            uncertainty=sigma,
+        )
+        if spectrum.meta.get("uncertainty_estimated"):
+            prediction.flags.append("no uncertainties in the file; estimated from the "
+                                    "pixel-to-pixel scatter (DER_SNR)")
+        prediction.flags += self.edge_flags(samples)
+        self.grid_fit(prediction, seed)
+        if distance_pc:
+            self.physical_size(prediction, spectrum, distance_pc, distance_err_pc, seed)
+        prediction.derived.pop("_scale", None)
+        return prediction
+
+
+def der_snr_noise(flux: np.ndarray) -> float:
+    """Per-pixel noise estimated from the flux alone (DER_SNR, Stoehr et al. 2008)."""
+    f = np.asarray(flux, dtype=np.float64)
+    f = f[np.isfinite(f)]
+    if f.size < 5:
+        raise DataError("too few pixels to estimate the noise")
+    noise = 1.482602 / math.sqrt(6.0) * np.median(np.abs(2.0 * f[2:-2] - f[:-4] - f[4:]))
+    if noise <= 0:
+        noise = 1e-3 * float(np.median(np.abs(f)))
+    return float(noise)
+
+
+def _grid_point(grid: SpectralGrid, names: list[str], values: np.ndarray) -> np.ndarray:
+    """A point in the grid's axes: targets from ``values`` (clipped to the grid), other
+    axes at their median node."""
+    point = []
+    for axis in grid.axes:
+        nodes = grid.axis_values(axis)
+        if axis in names:
+            point.append(float(np.clip(values[names.index(axis)], nodes[0], nodes[-1])))
+        else:
+            point.append(float(nodes[len(nodes) // 2]))
+    return np.array(point)
+
+
+def _edge_hint(name: str, side: str) -> str:
+    hints = {
+        ("teff", "low"): "the object is likely colder than the grid",
+        ("teff", "high"): "the object is likely hotter than the grid",
+        ("logg", "low"): "low surface gravity: possibly young, or outside the grid",
+        ("logg", "high"): "surface gravity at the grid's maximum: possibly old or "
+                          "metal-poor, or outside the grid",
+    }
+    return hints.get((name, side), "the true value may lie outside the grid")
+
+
+def predict_files(predictor: Predictor, files: list[str | Path], n_samples: int = 2000,
+                  progress: bool = True) -> tuple[list[Prediction], list[tuple[str, str]]]:
+    """Predict many files; a file that fails is reported and skipped, never fatal."""
+    from tqdm.auto import tqdm
+
+    done, failed = [], []
+    for path in tqdm(files, desc="predicting", unit="spectrum", disable=not progress):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                done.append(predictor.predict(path, n_samples=n_samples))
+        except (DataError, OutOfGridError) as exc:
+            failed.append((str(path), str(exc)))
+    return done, failed
