@@ -175,7 +175,6 @@ class Predictor:
         if spectrum.uncertainty is None:
             noise = der_snr_noise(spectrum.flux)
             spectrum = spectrum._derive(uncertainty=np.full_like(spectrum.flux, noise))
-            spectrum.meta["uncertainty_estimated"] = True
         resampled = spectrum.resample(self.wavelength, fill=np.nan)
         flux, sigma = resampled.flux.copy(), resampled.uncertainty.copy()
         bad = ~np.isfinite(flux) | ~np.isfinite(sigma) | (sigma <= 0)
@@ -315,7 +314,7 @@ class Predictor:
             observed=flux,
             uncertainty=sigma,
         )
-        if spectrum.meta.get("uncertainty_estimated"):
+        if spectrum.uncertainty is None:
             prediction.flags.append("no uncertainties in the file; estimated from the "
                                     "pixel-to-pixel scatter (DER_SNR)")
         prediction.flags += self.edge_flags(samples)

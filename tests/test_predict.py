@@ -1,0 +1,160 @@
+"""Predictor on a tiny grid: reading, checks, posterior summaries, flags, batch, benchmark."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from conftest import analytic_log_flux
+from telescopeml.cli import main
+from telescopeml.data.grid import SpectralGrid
+from telescopeml.data.spectrum import ObservedSpectrum
+from telescopeml.errors import DataError
+from telescopeml.evaluation.benchmark import run_benchmark
+from telescopeml.predict import Prediction, Predictor, der_snr_noise
+from telescopeml.training.experiment import ExperimentConfig, train
+
+R_JUP_CM, PC_CM = 7.1492e9, 3.0857e18
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory, module_grid):
+    root = tmp_path_factory.mktemp("predict")
+    grid_file = module_grid.to_hdf5(root / "toy.h5")
+    config = ExperimentConfig.from_dict({
+        "data": {"grid": str(grid_file), "instrument": ""},
+        "model": {"architecture": "mlp", "dense": [64], "dropout": 0.0, "head": "gaussian"},
+        "train": {"epochs": 6, "batch_size": 32, "checkpoint_every": 0, "patience": 0,
+                  "loss": "gaussian_nll"},
+        "augment": {"n_interpolated": 256},
+    })
+    return train(config, root / "model", progress=False)
+
+
+@pytest.fixture(scope="module")
+def module_grid():
+    teff, logg, mh = np.meshgrid([900.0, 1000.0, 1100.0, 1200.0], [4.0, 4.5, 5.0],
+                                 [-0.5, 0.0, 0.5], indexing="ij")
+    wavelength = np.linspace(0.9, 2.4, 60)
+    flux = np.exp(analytic_log_flux(teff.ravel(), logg.ravel(), mh.ravel(), wavelength))
+    return SpectralGrid({"teff": teff.ravel(), "logg": logg.ravel(), "mh": mh.ravel()},
+                        wavelength, flux, flux_unit="erg / (s cm2 um)",
+                        meta={"name": "toy", "source": "tests"})
+
+
+def write_spectrum(path, grid, index, snr=50.0, scale=1e-20, noise=True, seed=0,
+                   unit="erg / (s cm2 um)"):
+    rng = np.random.default_rng(seed)
+    wave = np.linspace(0.85, 2.45, 80)
+    flux = scale * np.interp(wave, grid.wavelength, grid.flux[index])
+    sigma = flux / snr
+    flux = flux + rng.standard_normal(flux.size) * sigma
+    columns = [wave, flux, sigma] if noise else [wave, flux]
+    path.write_text("\n".join(" ".join(f"{c[i]:.8e}" for c in columns)
+                              for i in range(wave.size)))
+    return ObservedSpectrum.read(path, flux_unit=unit)
+
+
+def test_prediction_of_a_grid_spectrum(bundle, module_grid, tmp_path):
+    predictor = Predictor(bundle)
+    spectrum = write_spectrum(tmp_path / "s.txt", module_grid, 17)
+    prediction = predictor.predict(spectrum, n_samples=500)
+    assert prediction.samples.shape == (500, 3)
+    row = prediction.row()
+    for name in ("teff", "logg", "mh"):
+        assert row[f"{name}_p2.5"] <= row[f"{name}_p16"] <= row[f"{name}_p50"]
+        assert row[f"{name}_p50"] <= row[f"{name}_p84"] <= row[f"{name}_p97.5"]
+    assert abs(row["teff_p50"] - module_grid.params["teff"][17]) < 150
+    assert np.isfinite(row["chi2_red"]) and prediction.best_fit.shape == (60,)
+    assert prediction.band.shape == (2, 60)
+    assert "teff" in prediction.summary()
+
+
+def test_coverage_and_missing_uncertainty(bundle, module_grid, tmp_path):
+    predictor = Predictor(bundle)
+    short = ObservedSpectrum(np.linspace(1.0, 1.5, 50), np.ones(50), np.full(50, 0.1),
+                             name="short")
+    with pytest.raises(DataError, match=r"short: the spectrum covers \d+% of the model"):
+        predictor.predict(short)
+    spectrum = write_spectrum(tmp_path / "n.txt", module_grid, 5, noise=False)
+    prediction = predictor.predict(spectrum, n_samples=200)
+    assert any("estimated from the pixel-to-pixel scatter" in f for f in prediction.flags)
+
+
+def test_der_snr_recovers_white_noise():
+    rng = np.random.default_rng(1)
+    flux = 10 + np.sin(np.linspace(0, 3, 4000)) + rng.normal(0, 0.2, 4000)
+    assert der_snr_noise(flux) == pytest.approx(0.2, rel=0.05)
+
+
+def test_edge_flags(bundle):
+    predictor = Predictor(bundle, grid=False)
+    samples = np.column_stack([np.full(100, 905.0), np.full(100, 4.5), np.zeros(100)])
+    flags = predictor.edge_flags(samples)
+    assert len(flags) == 1 and "likely colder than the grid" in flags[0]
+    samples[:, 1] = 4.99
+    assert len(predictor.edge_flags(samples)) == 2
+
+
+def test_radius_and_mass_from_flux_scale(bundle):
+    predictor = Predictor(bundle, grid=False)
+    distance, radius = 10.0, 1.0
+    scale = (radius * R_JUP_CM / (distance * PC_CM)) ** 2
+    samples = np.column_stack([np.full(50, 1000.0), np.full(50, 5.0), np.zeros(50)])
+    prediction = Prediction("x", ["teff", "logg", "mh"], samples, np.ones(3), np.ones(3),
+                            np.ones(3), derived={"_scale": np.full(50, scale)})
+    spectrum = ObservedSpectrum(np.linspace(1, 2, 20), np.ones(20), flux_unit="W / (m2 um)")
+    predictor.physical_size(prediction, spectrum, distance)
+    # observed W/m2/um = 1000 x erg/s/cm2/um, so the radius is sqrt(1000) x larger
+    np.testing.assert_allclose(prediction.derived["radius_rjup"], np.sqrt(1000.0), rtol=1e-6)
+    mass = 10**5.0 * (np.sqrt(1000.0) * R_JUP_CM) ** 2 / 6.674e-8 / 1.898e30
+    np.testing.assert_allclose(prediction.derived["mass_mjup"], mass, rtol=1e-6)
+
+
+def test_cli_predict_batch_skips_a_bad_file(bundle, module_grid, tmp_path, capsys):
+    good = tmp_path / "good.txt"
+    write_spectrum(good, module_grid, 20)
+    bad = tmp_path / "bad.txt"
+    bad.write_text("1 nan\n2 nan\n")
+    out = tmp_path / "table.csv"
+    assert main(["-q", "predict", str(bundle), str(good), str(bad), "--out", str(out),
+                 "--samples", "300", "--plots", str(tmp_path / "plots")]) == 0
+    err = capsys.readouterr().err
+    assert "skipped" in err and "bad.txt" in err
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == 1 and rows[0]["source"]
+    assert list(rows[0])[:3] == ["source", "teff_p50", "teff_p16"]
+    assert {"chi2_red", "flag", "mh_p97.5"} <= set(rows[0])
+    assert list((tmp_path / "plots").glob("*_corner.png"))
+    assert list((tmp_path / "plots").glob("*_fit.png"))
+
+
+def test_benchmark_json(bundle, module_grid, tmp_path, capsys):
+    rows = []
+    for k, index in enumerate((4, 17, 30)):
+        write_spectrum(tmp_path / f"o{k}.txt", module_grid, index, seed=k)
+        rows.append({"name": f"obj{k}", "data_file": f"o{k}.txt", "spt": "T5",
+                     "teff": module_grid.params["teff"][index], "teff_err": 50,
+                     "logg": module_grid.params["logg"][index], "logg_err": 0.3})
+    rows.append({"name": "cold", "data_file": "o0.txt", "spt": "Y0", "teff": 400,
+                 "teff_err": 50, "logg": 4.5, "logg_err": 0.3})
+    table = tmp_path / "objects.csv"
+    with table.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    result = run_benchmark(Predictor(bundle), table, n_samples=300, progress=False)
+    assert result["n"] == 4 and result["n_in_range"] == 3
+    assert set(result["in_range"]) == {"teff", "logg"}
+    assert set(result["in_range"]["teff"]) == {"rmse", "mae", "bias"}
+    assert {"name", "teff_p50", "teff_p16", "teff_p84", "flag"} <= set(result["objects"][0])
+    assert set(result["flagged"]) | set(result["missed"]) >= {"cold"}
+    assert main(["benchmark", str(bundle), "--objects", str(table), "--json",
+                 "--samples", "200"]) == 0
+    assert json.loads(capsys.readouterr().out)["n"] == 4
+    (tmp_path / "broken.csv").write_text("name,teff\nx,1\n")
+    with pytest.raises(DataError, match="missing columns data_file"):
+        run_benchmark(Predictor(bundle), tmp_path / "broken.csv", progress=False)
