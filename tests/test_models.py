@@ -21,9 +21,15 @@ TINY = {
 }
 
 
+BOUNDS = ((-2.0, 2.0), (-1.0, 3.0), (0.0, 0.5))
+TINY_FLOW = {"bounds": BOUNDS, "flow_transforms": 2, "flow_hidden": (16,), "flow_context": 8,
+             "flow_samples": 16}
+
+
 def tiny_config(architecture: str, head: str, **kw) -> ModelConfig:
+    flow = TINY_FLOW if head == "flow" else {}
     return ModelConfig(architecture=architecture, n_wavelengths=N_WL, n_outputs=3,
-                       in_channels=2, head=head, **{**TINY[architecture], **kw})
+                       in_channels=2, head=head, **{**TINY[architecture], **flow, **kw})
 
 
 def inputs(config: ModelConfig, n: int = 5) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -47,7 +53,12 @@ def test_model_contract(architecture, head, tmp_path):
 
     out = model(x, extra)
     assert out.shape == (5, 3 * (2 if head == "gaussian" else 1))
-    out.square().mean().backward()
+    if head == "flow":
+        y = torch.tensor([[0.1, 0.5, 0.2]]).expand(5, -1)
+        assert model.log_prob(y, x, extra).shape == (5,)
+        (-model.log_prob(y, x, extra).mean()).backward()
+    else:
+        out.square().mean().backward()
     for name, p in model.named_parameters():
         assert p.grad is not None and torch.count_nonzero(p.grad) > 0, name
 
@@ -55,6 +66,15 @@ def test_model_contract(architecture, head, tmp_path):
     with torch.no_grad():
         first = model(x, extra)
         assert torch.equal(first, model(x, extra))
+        if head == "flow":
+            torch.manual_seed(7)  # the global RNG must not matter
+            part = model(x[:2], None if extra is None else extra[:2])
+            torch.testing.assert_close(part, first[:2])  # independent of the batch
+            low, high = torch.tensor(BOUNDS).T
+            for scale in (1.0, 1e3):  # far outside the training distribution too
+                samples = model.posterior(scale * x, extra).sample(50)
+                assert samples.shape == (50, 5, 3)
+                assert ((samples >= low) & (samples <= high)).all()
 
     save_bundle(tmp_path / "b", model, config, parameters={"names": ["teff", "logg", "mh"]},
                 wavelength=[1.0, 2.0])
@@ -64,6 +84,9 @@ def test_model_contract(architecture, head, tmp_path):
     assert bundle.manifest["parameters"]["names"] == ["teff", "logg", "mh"]
     with torch.no_grad():
         assert torch.equal(bundle.model(x, extra), first)
+        if head == "flow":
+            assert torch.equal(bundle.model.log_prob(first, x, extra),
+                               model.log_prob(first, x, extra))
 
 
 def test_config_validation_and_round_trip():
@@ -71,8 +94,20 @@ def test_config_validation_and_round_trip():
     assert ModelConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
     with pytest.raises(ValueError, match="valid: telescopeml, resnet, mlp"):
         ModelConfig(architecture="transformer")
-    with pytest.raises(ValueError, match="point, gaussian"):
+    with pytest.raises(ValueError, match="point, gaussian, flow"):
         ModelConfig(head="bayes")
+    flow = ModelConfig(n_outputs=2, head="flow", bounds=[[-1, 1], [0, 2]])
+    assert ModelConfig.from_dict(json.loads(json.dumps(flow.to_dict()))) == flow
+    assert flow.bounds == ((-1.0, 1.0), (0.0, 2.0)) and flow.n_model_outputs == 32
+    with pytest.raises(ValueError, match="needs bounds"):
+        ModelConfig(n_outputs=2, head="flow", bounds=[[-1, 1]])
+    with pytest.raises(ValueError, match="low < high"):
+        ModelConfig(n_outputs=1, head="flow", bounds=[[1, -1]])
+    with pytest.raises(ValueError, match="head='flow' only"):
+        ModelConfig(n_outputs=1, bounds=[[-1, 1]])
+    with pytest.raises(ValueError, match="needs head='flow'"):
+        build_model(ModelConfig(architecture="mlp", n_wavelengths=N_WL)).posterior(
+            torch.zeros(1, 1, N_WL))
     with pytest.raises(ValueError, match="valid: 1, 2"):
         ModelConfig(in_channels=3)
     with pytest.raises(ValueError, match="kernel_sizes"):

@@ -35,8 +35,10 @@ def model(architecture: str = "mlp", head: str = "point", seed: int = 0):
     torch.manual_seed(seed)
     kw = {"mlp": {"dense": (32,)},
           "resnet": {"filters": (8, 8), "kernel_sizes": (3, 3), "dense": (16,), "dropout": 0.2}}
+    flow = {"bounds": ((-4.0, 4.0),) * 3, "flow_transforms": 2, "flow_hidden": (16,),
+            "flow_context": 8, "flow_samples": 8} if head == "flow" else {}
     return build_model(ModelConfig(architecture=architecture, n_wavelengths=N_WL, n_outputs=3,
-                                   head=head, **kw[architecture]))
+                                   head=head, **kw[architecture], **flow))
 
 
 def config(**kw) -> TrainConfig:
@@ -129,6 +131,34 @@ def test_gaussian_head_and_losses(tmp_path):
             progress=False).fit(train_data, val)
     with pytest.raises(ValueError, match="head='gaussian'"):
         Trainer(model(), config(loss="gaussian_nll"), tmp_path / "p",
+                progress=False).fit(train_data, val)
+
+
+def test_flow_head_trains_with_nll_and_resumes_exactly(tmp_path):
+    train_data, val = problem()
+    cfg = config(loss="nll", epochs=3)
+    straight = Trainer(model(head="flow"), cfg, tmp_path / "a", progress=False)
+    history = straight.fit(train_data, val)
+    assert history[-1]["val_loss"] < history[0]["val_loss"]
+    assert straight.evaluate(val) == pytest.approx(straight.best_loss, rel=1e-5)
+    assert predict(straight.model, val[0]).shape == (N_VAL, 3)
+
+    def stop_after_one(epoch, row):
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        Trainer(model(head="flow"), cfg, tmp_path / "b", on_epoch_end=stop_after_one,
+                progress=False).fit(train_data, val)
+    resumed = Trainer(model(head="flow", seed=9), cfg, tmp_path / "b", progress=False)
+    resumed.fit(train_data, val, resume=True)
+    assert [r["val_loss"] for r in resumed.history] == [r["val_loss"] for r in history]
+    a, b = straight.model.state_dict(), resumed.model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    with pytest.raises(ValueError, match="head='flow'"):
+        Trainer(model(), config(loss="nll"), tmp_path / "p", progress=False).fit(train_data, val)
+    with pytest.raises(ValueError, match="head='flow'"):
+        Trainer(model(head="flow"), config(loss="mse"), tmp_path / "m",
                 progress=False).fit(train_data, val)
 
 

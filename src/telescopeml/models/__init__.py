@@ -10,6 +10,7 @@ from telescopeml.models.cnn import (
     count_parameters,
 )
 from telescopeml.models.config import ARCHITECTURES, HEADS, PRESETS, ModelConfig
+from telescopeml.models.posterior import BoundedFlow, Posterior, box_bounds
 
 __all__ = [
     "ARCHITECTURES",
@@ -17,10 +18,13 @@ __all__ = [
     "MLP",
     "MODELS",
     "PRESETS",
+    "BoundedFlow",
     "ModelConfig",
+    "Posterior",
     "ResNet1D",
     "SpectrumModel",
     "TelescopeMLCNN",
+    "box_bounds",
     "build_model",
     "count_parameters",
 ]

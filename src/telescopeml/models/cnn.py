@@ -1,26 +1,70 @@
 """The networks: the published TelescopeML CNN, a small 1-D ResNet (default) and an MLP baseline.
 
 Every model takes ``x`` of shape ``(batch, in_channels, n_wavelengths)`` and, when
-``config.n_extra > 0``, ``extra`` of shape ``(batch, n_extra)``; it returns
-``(batch, config.n_model_outputs)``: the parameters, then (Gaussian head) their log-sigmas.
+``config.n_extra > 0``, ``extra`` of shape ``(batch, n_extra)``. ``model(x, extra)`` returns
+the parameters, then (Gaussian head) their log-sigmas; for a flow head it returns the
+posterior mean ``(batch, n_outputs)``, and ``model.posterior(x, extra)`` the whole
+:class:`~telescopeml.models.posterior.Posterior`.
 """
 
 from __future__ import annotations
 
+import abc
 import math
 
 import torch
 from torch import nn
 
 from telescopeml.models.config import ModelConfig
+from telescopeml.models.posterior import BoundedFlow, Posterior
 
 
-class SpectrumModel(nn.Module):
-    """Base class: holds the config and checks the inputs' shapes."""
+class SpectrumModel(nn.Module, abc.ABC):
+    """Base class: holds the config, checks the inputs' shapes and applies the head.
+
+    Subclasses implement :meth:`embed`, the network's raw ``(batch, n_model_outputs)``
+    output; a flow head conditions its flow on it.
+    """
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.config = config
+        self.flow: BoundedFlow | None = None
+        if config.head == "flow":
+            self.flow = BoundedFlow(config.bounds, config.flow_context, config.flow_transforms,
+                                    config.flow_hidden, config.flow_bins)
+
+    @abc.abstractmethod
+    def embed(self, x: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
+        """The network's output before the head: ``(batch, config.n_model_outputs)``."""
+
+    def forward(self, x: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
+        """Point/Gaussian head: :meth:`embed`. Flow head: the posterior mean.
+
+        The flow's mean averages ``config.flow_samples`` samples from base draws seeded
+        with ``config.flow_seed`` and shared by every spectrum, so the result does not
+        depend on the batch it is computed in, nor on the mode or the global RNG.
+        """
+        out = self.embed(x, extra)
+        if self.flow is None:
+            return out
+        cfg = self.config
+        gen = torch.Generator(device=out.device).manual_seed(cfg.flow_seed)
+        z = torch.randn((cfg.flow_samples, 1, cfg.n_outputs), generator=gen, device=out.device,
+                        dtype=out.dtype)
+        return self.flow(out).from_base(z.expand(-1, len(out), -1)).mean(0)
+
+    def posterior(self, x: torch.Tensor, extra: torch.Tensor | None = None) -> Posterior:
+        """Flow head only: ``p(y | x)`` of each spectrum, in standardized units."""
+        if self.flow is None:
+            raise ValueError(f"posterior() needs head='flow', this model has "
+                             f"head={self.config.head!r}")
+        return self.flow(self.embed(x, extra))
+
+    def log_prob(self, y: torch.Tensor, x: torch.Tensor,
+                 extra: torch.Tensor | None = None) -> torch.Tensor:
+        """Flow head only: ``log p(y | x)``, shape ``(batch,)``; the NLL loss is its negative."""
+        return self.posterior(x, extra).log_prob(y)
 
     def _check(self, x: torch.Tensor, extra: torch.Tensor | None) -> None:
         cfg = self.config
@@ -86,7 +130,7 @@ class TelescopeMLCNN(SpectrumModel):
                 nn.init.xavier_uniform_(module.weight)
                 nn.init.zeros_(module.bias)
 
-    def forward(self, x: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
+    def embed(self, x: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
         self._check(x, extra)
         return self.head(self._join(self.features(x), extra))
 
@@ -162,7 +206,7 @@ class ResNet1D(SpectrumModel):
             n_in = units
         self.head = nn.Sequential(*head, nn.Linear(n_in, config.n_model_outputs))
 
-    def forward(self, x: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
+    def embed(self, x: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
         self._check(x, extra)
         h = self.stages(self.stem(x))
         features = torch.cat([h.mean(dim=2), self.flat(h)], dim=1)
@@ -181,7 +225,7 @@ class MLP(SpectrumModel):
             n_in = units
         self.net = nn.Sequential(*layers, nn.Linear(n_in, config.n_model_outputs))
 
-    def forward(self, x: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
+    def embed(self, x: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
         self._check(x, extra)
         return self.net(self._join(x.flatten(1), extra))
 

@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-HEADS = ("point", "gaussian")
+HEADS = ("point", "gaussian", "flow")
 NORMS = ("batch", "group", "none")
 
 #: Default hyperparameters of each architecture; ``None`` fields of a ModelConfig take these.
@@ -57,6 +57,10 @@ PRESETS: dict[str, dict[str, Any]] = {
 ARCHITECTURES = tuple(PRESETS)
 
 
+def _lists(value: Any) -> Any:
+    return [_lists(v) for v in value] if isinstance(value, tuple) else value
+
+
 def _choice(field: str, value: Any, valid: tuple[str, ...]) -> None:
     if value not in valid:
         raise ValueError(f"{field} {value!r} is not valid; valid: {', '.join(valid)}")
@@ -79,7 +83,9 @@ class ModelConfig:
     n_extra
         Scalar inputs beside the spectrum (``telescopeml``: the spectrum's min and max).
     head
-        ``point`` (one value per parameter) or ``gaussian`` (mean, then log-sigma: 2 x n_outputs).
+        ``point`` (one value per parameter), ``gaussian`` (mean, then log-sigma: 2 x n_outputs)
+        or ``flow`` (a conditional neural spline flow over the parameters; the network's
+        output is the flow's context and ``model(x)`` returns the posterior mean).
     filters, kernel_sizes
         Conv widths and kernel sizes: per layer (``telescopeml``) or per stage (``resnet``).
     layers_per_block
@@ -96,6 +102,17 @@ class ModelConfig:
         Dropout after ``feature_dense`` and after ``dense``.
     norm
         ``batch``, ``group`` or ``none``; used by ``resnet``.
+    bounds
+        ``flow`` head only, required there: the prior box ``((low, high), ...)`` of each
+        output in standardized units; posterior samples never leave it.
+    flow_transforms, flow_hidden, flow_bins
+        ``flow`` head: spline transforms, hidden widths of each transform's MADE, spline bins.
+    flow_context
+        ``flow`` head: width of the network's output that conditions the flow.
+    flow_samples, flow_seed
+        ``flow`` head: ``model(x)`` averages this many posterior samples, drawn from a
+        generator seeded with ``flow_seed`` (the same base draws for every spectrum), so that
+        point predictions are reproducible.
     """
 
     architecture: str = "resnet"
@@ -113,6 +130,13 @@ class ModelConfig:
     feature_dropout: float | None = None
     dropout: float | None = None
     norm: str | None = None
+    bounds: tuple[tuple[float, float], ...] | None = None
+    flow_transforms: int = 3
+    flow_hidden: tuple[int, ...] = (64, 64)
+    flow_bins: int = 8
+    flow_context: int = 32
+    flow_samples: int = 32
+    flow_seed: int = 0
 
     def __post_init__(self) -> None:
         _choice("architecture", self.architecture, ARCHITECTURES)
@@ -120,8 +144,9 @@ class ModelConfig:
         for name, default in PRESETS[self.architecture].items():
             if getattr(self, name) is None:
                 setattr(self, name, default)
-        for name in ("filters", "kernel_sizes", "feature_dense", "dense"):
+        for name in ("filters", "kernel_sizes", "feature_dense", "dense", "flow_hidden"):
             setattr(self, name, tuple(int(v) for v in getattr(self, name)))
+        self._check_flow()
         _choice("norm", self.norm, NORMS)
         if self.in_channels not in (1, 2):
             raise ValueError(f"in_channels {self.in_channels!r} is not valid; valid: 1, 2")
@@ -150,17 +175,37 @@ class ModelConfig:
                     f"{self.layers_per_block} that fit {self.n_wavelengths} wavelengths"
                 )
 
+    def _check_flow(self) -> None:
+        if self.bounds is not None:
+            self.bounds = tuple((float(lo), float(hi)) for lo, hi in self.bounds)
+        if self.head != "flow":
+            if self.bounds is not None:
+                raise ValueError("bounds is for head='flow' only")
+            return
+        if self.bounds is None or len(self.bounds) != self.n_outputs:
+            raise ValueError(
+                f"head='flow' needs bounds: one (low, high) per output ({self.n_outputs}) in "
+                f"standardized units, got {self.bounds!r}"
+            )
+        if any(not lo < hi for lo, hi in self.bounds):
+            raise ValueError(f"bounds must have low < high, got {self.bounds}")
+        for name in ("flow_transforms", "flow_context", "flow_samples"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)!r}")
+        if self.flow_bins < 2 or any(v < 1 for v in self.flow_hidden):
+            raise ValueError("flow_bins must be at least 2 and flow_hidden positive integers")
+
     @property
     def n_model_outputs(self) -> int:
-        """Width of the network's output: ``n_outputs``, doubled for a Gaussian head."""
+        """Width of the network's output: ``n_outputs``, doubled for a Gaussian head,
+        ``flow_context`` for a flow head."""
+        if self.head == "flow":
+            return self.flow_context
         return self.n_outputs * (2 if self.head == "gaussian" else 1)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (tuples become lists)."""
-        return {
-            k: list(v) if isinstance(v, tuple) else v
-            for k, v in dataclasses.asdict(self).items()
-        }
+        return {k: _lists(v) for k, v in dataclasses.asdict(self).items()}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelConfig:

@@ -11,7 +11,7 @@ from telescopeml import tomlio
 from telescopeml.errors import DataError
 
 SCHEDULES = ("onecycle", "cosine", "constant")
-LOSSES = ("mse", "huber", "gaussian_nll")
+LOSSES = ("mse", "huber", "gaussian_nll", "nll")
 DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -26,8 +26,9 @@ class TrainConfig:
     schedule
         ``onecycle``, ``cosine`` (both stepped per batch) or ``constant``.
     loss
-        ``mse``, ``huber`` (``huber_delta``; TelescopeML's loss) or ``gaussian_nll``
-        (needs a ``gaussian`` head).
+        ``mse``, ``huber`` (``huber_delta``; TelescopeML's loss), ``gaussian_nll``
+        (needs a ``gaussian`` head) or ``nll`` (the negative log-posterior of a ``flow`` head,
+        which trains with this loss only).
     patience
         Stop after this many epochs without a lower validation loss (0 = never); the best
         weights are restored at the end either way.

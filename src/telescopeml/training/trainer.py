@@ -257,7 +257,7 @@ class Trainer:
         total = torch.zeros((), device=self.device)
         for i in range(0, len(x), cfg.batch_size):
             idx = order[i : i + cfg.batch_size]
-            loss = self._loss(model(x[idx], None if extra is None else extra[idx]), y[idx])
+            loss = self._loss(x[idx], None if extra is None else extra[idx], y[idx])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.grad_clip:
@@ -275,12 +275,20 @@ class Trainer:
         with torch.inference_mode():
             for i in range(0, len(x), self.config.batch_size):
                 s = slice(i, i + self.config.batch_size)
-                out = self.model(x[s], None if extra is None else extra[s])
-                total += float(self._loss(out, y[s])) * len(y[s])
+                loss = self._loss(x[s], None if extra is None else extra[s], y[s])
+                total += float(loss) * len(y[s])
         return total / len(x)
 
-    def _loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        cfg = self.config
+    def _loss(self, x: torch.Tensor, extra: torch.Tensor | None,
+              y: torch.Tensor) -> torch.Tensor:
+        cfg, model = self.config, self.model
+        flow = getattr(getattr(model, "config", None), "head", None) == "flow"
+        if flow != (cfg.loss == "nll"):
+            raise ValueError("loss 'nll' and a model with head='flow' go together; got loss "
+                             f"{cfg.loss!r} with a {'flow' if flow else 'non-flow'} head")
+        if flow:
+            return -model.log_prob(y, x, extra).mean()
+        out = model(x, extra)
         if out.shape[1] == 2 * y.shape[1]:
             mean, log_sigma = out.chunk(2, dim=1)
         elif out.shape[1] == y.shape[1]:

@@ -1,0 +1,131 @@
+"""Posterior head: a conditional neural spline flow (zuko) confined to the prior box.
+
+The flow models an unconstrained variable ``u`` in R^d; parameters (standardized units) are
+``y = low + (high - low) * sigmoid(u)``, so every sample lies inside the box ``[low, high]``
+by construction, with no rejection step, and the density of ``y`` includes the map's
+log-Jacobian ``log(high - low) + log t + log(1 - t)`` with ``t = (y - low) / (high - low)``.
+Values outside the box have log-probability ``-inf``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+import zuko
+from torch import nn
+from zuko.transforms import Transform
+
+#: ``t`` is clamped to ``[EPS, 1 - EPS]`` before the logit so that targets on the box's edge
+#: keep a finite density; give the box a margin around the training targets (see
+#: :func:`box_bounds`).
+EPS = 1e-6
+_LOG_2PI = float(np.log(2.0 * np.pi))
+
+
+def box_bounds(y: np.ndarray, margin: float = 0.05) -> tuple[tuple[float, float], ...]:
+    """Per-column ``(low, high)`` of ``y`` (``(n, d)``), widened by ``margin`` of the range.
+
+    Use it on the standardized training targets to get a flow head's ``bounds``.
+    """
+    y = np.asarray(y, dtype=np.float64)
+    low, high = y.min(axis=0), y.max(axis=0)
+    pad = margin * np.where(high > low, high - low, 1.0)
+    return tuple((float(lo), float(hi)) for lo, hi in zip(low - pad, high + pad, strict=True))
+
+
+class Posterior:
+    """``p(y | x)`` for a batch of spectra: samples, log-density and summaries.
+
+    Parameters
+    ----------
+    transform
+        The flow conditioned on the batch: maps ``u`` (unconstrained) to the standard normal.
+    low, high
+        The box, ``(d,)`` tensors in standardized units.
+    batch_size
+        Number of spectra the flow is conditioned on.
+    """
+
+    def __init__(self, transform: Transform, low: torch.Tensor, high: torch.Tensor,
+                 batch_size: int) -> None:
+        self.transform = transform
+        self.low, self.high = low, high
+        self.batch_size = batch_size
+
+    @property
+    def n_outputs(self) -> int:
+        """Number of parameters ``d``."""
+        return self.low.numel()
+
+    def from_base(self, z: torch.Tensor) -> torch.Tensor:
+        """Map standard-normal draws ``(..., batch, d)`` to parameter samples (differentiable)."""
+        u = self.transform.inv(z)
+        y = self.low + (self.high - self.low) * torch.sigmoid(u)
+        return torch.minimum(torch.maximum(y, self.low), self.high)  # rounding only
+
+    def rsample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``(n, batch, d)`` samples, differentiable with respect to the network."""
+        z = torch.randn((n, self.batch_size, self.n_outputs), generator=generator,
+                        device=self.low.device, dtype=self.low.dtype)
+        return self.from_base(z)
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``(n, batch, d)`` samples (no gradient)."""
+        with torch.no_grad():
+            return self.rsample(n, generator)
+
+    def log_prob(self, y: torch.Tensor) -> torch.Tensor:
+        """Log-density of ``y`` (``(..., batch, d)``, standardized units): ``(..., batch)``."""
+        width = self.high - self.low
+        t = ((y - self.low) / width).clamp(EPS, 1.0 - EPS)
+        u = torch.log(t) - torch.log1p(-t)
+        z, ladj = self.transform.call_and_ladj(u)
+        log_base = -0.5 * (z.square() + _LOG_2PI).sum(-1)
+        log_box = (torch.log(width) + torch.log(t) + torch.log1p(-t)).sum(-1)
+        inside = ((y >= self.low) & (y <= self.high)).all(-1)
+        return torch.where(inside, log_base + ladj - log_box, -torch.inf)
+
+    def mean(self, n: int = 1000, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``(batch, d)`` posterior mean from ``n`` samples."""
+        return self.sample(n, generator).mean(0)
+
+    def median(self, n: int = 1000, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``(batch, d)`` posterior median from ``n`` samples."""
+        return self.quantile(0.5, n, generator)
+
+    def quantile(self, q: float | Sequence[float], n: int = 1000,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+        """Quantiles from ``n`` samples: ``(batch, d)``, or ``(len(q), batch, d)`` for a list."""
+        samples = self.sample(n, generator)
+        levels = torch.as_tensor(q, dtype=samples.dtype, device=samples.device)
+        return torch.quantile(samples, levels, dim=0)
+
+
+class BoundedFlow(nn.Module):
+    """Conditional NSF over ``d = len(bounds)`` parameters; ``flow(context) -> Posterior``.
+
+    Parameters
+    ----------
+    bounds
+        ``((low, high), ...)`` per parameter, standardized units.
+    context
+        Width of the conditioning vector.
+    transforms, hidden, bins
+        Spline transforms, MADE hidden widths, spline bins (see ``zuko.flows.NSF``).
+    """
+
+    def __init__(self, bounds: Sequence[tuple[float, float]], context: int, transforms: int = 3,
+                 hidden: Sequence[int] = (64, 64), bins: int = 8) -> None:
+        super().__init__()
+        box = torch.tensor(bounds, dtype=torch.float32)
+        # Not persistent: the box belongs to the config, not to the weights.
+        self.register_buffer("low", box[:, 0].contiguous(), persistent=False)
+        self.register_buffer("high", box[:, 1].contiguous(), persistent=False)
+        nsf = zuko.flows.NSF(features=len(box), context=context, transforms=transforms,
+                             hidden_features=tuple(hidden), bins=bins)
+        self.transform = nsf.transform  # the base is the standard normal, drawn in Posterior
+
+    def forward(self, context: torch.Tensor) -> Posterior:
+        return Posterior(self.transform(context), self.low, self.high, len(context))
