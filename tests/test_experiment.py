@@ -36,7 +36,7 @@ def test_config_round_trip_and_presets(tmp_path):
     assert config.train.epochs == 7 and not config.data.uncertainty_channel
     again = ExperimentConfig.from_toml(config.to_toml(tmp_path / "c.toml"), preset="telescopeml")
     assert again.to_dict() == config.to_dict()
-    with pytest.raises(UnknownNameError, match="valid: default, mlp, telescopeml"):
+    with pytest.raises(UnknownNameError, match="valid: default, mlp, posterior, telescopeml"):
         ExperimentConfig.from_dict({}, preset="nope")
     (tmp_path / "bad.toml").write_text("[data]\nnot_a_key = 1\n")
     with pytest.raises(DataError, match=r"bad\.toml: unknown DataConfig keys"):
@@ -99,3 +99,22 @@ def test_cli_train_and_evaluate_json(grid_file, tmp_path, capsys):
     assert set(result["snr"]["30"]["teff"]) == {"rmse", "mae", "bias", "r2"}
     assert main(["evaluate", str(tmp_path / "missing")]) == 2
     assert "telescopeml: error:" in capsys.readouterr().err
+
+
+def test_posterior_preset_trains_a_bounded_flow(grid_file, tmp_path, toy_grid):
+    from telescopeml.predict import Predictor
+
+    sections = {**TINY, "data": {"grid": str(grid_file), "instrument": ""}}
+    sections["model"] = {**TINY["model"], "flow_transforms": 1, "flow_hidden": [16]}
+    sections["train"] = {**TINY["train"], "epochs": 2}
+    config = ExperimentConfig.from_dict(sections, preset="posterior")
+    assert config.model["head"] == "flow" and config.train.loss == "nll"
+    out = train(config, tmp_path / "flow", progress=False)
+    predictor = Predictor(out)
+    flux = toy_grid.flux_array()[:3]
+    samples = predictor.sample_posterior(flux, flux / 30, n_samples=400)
+    assert samples.shape == (3, 400, 3)
+    for j, name in enumerate(("teff", "logg", "mh")):
+        low, high = toy_grid.params[name].min(), toy_grid.params[name].max()
+        pad = 0.011 * (high - low)
+        assert samples[..., j].min() >= low - pad and samples[..., j].max() <= high + pad

@@ -23,7 +23,7 @@ from telescopeml.data.sources import instrument_wavelength, load_grid
 from telescopeml.data.splits import GridSplit, split_grid
 from telescopeml.data.transforms import Normalizer, ParameterScaler
 from telescopeml.errors import DataError, UnknownNameError
-from telescopeml.models import ModelConfig, build_model, count_parameters
+from telescopeml.models import ModelConfig, box_bounds, build_model, count_parameters
 from telescopeml.training.config import TrainConfig
 from telescopeml.training.inputs import InputEncoder
 from telescopeml.training.trainer import Trainer
@@ -83,6 +83,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "data": {"uncertainty_channel": False},
     },
     "mlp": {"model": {"architecture": "mlp"}},
+    "posterior": {"model": {"head": "flow"}, "train": {"loss": "nll"}},
 }
 
 
@@ -252,6 +253,19 @@ def grid_checksum(grid: SpectralGrid) -> str:
     return grid.meta.get("checksum") or grid.checksum()
 
 
+#: Width added on each side of the training box that bounds a flow posterior (fraction of
+#: each parameter's range): samples stay within 1% of the grid's edges.
+FLOW_MARGIN = 0.01
+
+
+def flow_bounds(config: ExperimentConfig, prepared: PreparedData) -> dict[str, Any]:
+    """``{"bounds": ...}`` for a flow head: the box of the scaled training targets."""
+    if config.model.get("head") != "flow":
+        return {}
+    params = prepared.grid.parameter_matrix()[prepared.split.train]
+    return {"bounds": box_bounds(prepared.labels(params), FLOW_MARGIN)}
+
+
 def _batch(prepared: PreparedData, flux, sigma, params, uses_extra: bool):
     x, extra = prepared.inputs(flux, sigma)
     y = prepared.labels(params)
@@ -278,6 +292,7 @@ def train(config: ExperimentConfig, out_dir: str | Path, resume: bool = False,
         "n_wavelengths": prepared.grid.n_wavelengths,
         "n_outputs": len(prepared.targets),
         "in_channels": prepared.encoder.in_channels,
+        **flow_bounds(config, prepared),
     })
     model = build_model(model_config)
     uses_extra = bool(model.config.n_extra)
