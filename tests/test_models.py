@@ -18,6 +18,8 @@ TINY = {
     "resnet": {"filters": (8, 16), "kernel_sizes": (5, 3), "dense": (16,), "n_extra": 3,
                "dropout": 0.5},
     "mlp": {"dense": (16,), "n_extra": 1, "dropout": 0.5},
+    "hybrid": {"filters": (4, 4), "kernel_sizes": (5, 3), "dense": (16,), "n_extra": 1,
+               "dropout": 0.5},
 }
 
 

@@ -230,11 +230,45 @@ class MLP(SpectrumModel):
         return self.net(self._join(x.flatten(1), extra))
 
 
+class HybridCNN(SpectrumModel):
+    """Strided convolutions beside the raw spectrum, into GELU dense layers.
+
+    A few ``same``-padded convolutions, each strided by ``pool``, turn the spectrum into
+    coarse feature maps that keep *where* along the spectrum each feature lies; the
+    flattened maps are concatenated with the flattened input itself, so the dense layers
+    see both the band shapes and the pixel values. On CPU this is several times faster
+    than a ResNet of similar accuracy (benchmarks/BENCHMARKS.md).
+    """
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__(config)
+        layers: list[nn.Module] = []
+        channels, length = config.in_channels, config.n_wavelengths
+        for width, kernel in zip(config.filters, config.kernel_sizes, strict=True):
+            layers += [nn.Conv1d(channels, width, kernel, stride=config.pool,
+                                 padding=kernel // 2), nn.GELU()]
+            channels = width
+            length = (length + 2 * (kernel // 2) - kernel) // config.pool + 1
+        self.conv = nn.Sequential(*layers)
+        n_in = channels * length + config.in_channels * config.n_wavelengths + config.n_extra
+        head: list[nn.Module] = []
+        for units in config.dense:
+            head += [nn.Linear(n_in, units), nn.GELU(), nn.Dropout(config.dropout)]
+            n_in = units
+        self.head = nn.Sequential(*head, nn.Linear(n_in, config.n_model_outputs))
+
+    def embed(self, x: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
+        self._check(x, extra)
+        features = torch.cat([self.conv(x).flatten(1), x.flatten(1)], dim=1)
+        return self.head(self._join(features, extra))
+
+
 #: Architecture name -> model class; every class is built from a :class:`ModelConfig`.
 MODELS: dict[str, type[SpectrumModel]] = {
     "telescopeml": TelescopeMLCNN,
     "resnet": ResNet1D,
     "mlp": MLP,
+    "hybrid": HybridCNN,
 }
 
 

@@ -53,6 +53,18 @@ PRESETS: dict[str, dict[str, Any]] = {
         "dropout": 0.1,
         "norm": "none",
     },
+    "hybrid": {
+        "n_extra": 0,
+        "filters": (32, 32),
+        "kernel_sizes": (5, 5),
+        "layers_per_block": 1,
+        "pool": 4,
+        "feature_dense": (),
+        "dense": (512, 256),
+        "feature_dropout": 0.0,
+        "dropout": 0.0,
+        "norm": "none",
+    },
 }
 ARCHITECTURES = tuple(PRESETS)
 
@@ -73,7 +85,7 @@ class ModelConfig:
     Parameters
     ----------
     architecture
-        One of :data:`ARCHITECTURES`: ``resnet`` (default), ``telescopeml``, ``mlp``.
+        One of :data:`ARCHITECTURES`: ``resnet``, ``hybrid``, ``telescopeml``, ``mlp``.
     n_wavelengths
         Length of each input spectrum.
     n_outputs
