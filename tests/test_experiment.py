@@ -110,6 +110,11 @@ def test_posterior_preset_trains_a_bounded_flow(grid_file, tmp_path, toy_grid):
     config = ExperimentConfig.from_dict(sections, preset="posterior")
     assert config.model["head"] == "flow" and config.train.loss == "nll"
     out = train(config, tmp_path / "flow", progress=False)
+    calibration = json.loads((out / "calibration.json").read_text())
+    assert set(calibration["coverage"]) == {"teff", "logg", "mh"}
+    assert len(calibration["levels"]) == len(calibration["coverage"]["teff"])
+    assert 0 <= calibration["tarp"]["distance"] <= 1
+    assert "passed" in load_bundle(out).manifest["metrics"]["calibration"]["check"]
     predictor = Predictor(out)
     flux = toy_grid.flux_array()[:3]
     samples = predictor.sample_posterior(flux, flux / 30, n_samples=400)

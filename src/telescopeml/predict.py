@@ -25,8 +25,12 @@ MIN_COVERAGE = 0.95
 #: Posterior mass within the outer 5% of a parameter's range that flags an edge pile-up.
 EDGE_MASS = 0.5
 EDGE_FRACTION = 0.05
-#: Reduced χ² above which the best-fitting grid spectrum is judged a poor match.
-CHI2_LIMIT = 20.0
+#: Fractional per-pixel model uncertainty added in quadrature in the fit check: atmosphere
+#: models do not reproduce real brown-dwarf spectra to better than a few percent, so at
+#: high S/N a plain χ² would call every object a poor fit.
+MODEL_SYSTEMATIC = 0.05
+#: Reduced χ² (with the model term) above which the grid spectrum is judged a poor match.
+CHI2_LIMIT = 10.0
 #: Samples used to draw the posterior-predictive band and the radius.
 N_PREDICTIVE = 100
 
@@ -47,7 +51,8 @@ class Prediction:
     names
         Parameter names, one per column.
     chi2_red
-        Reduced χ² of the grid spectrum at the posterior median against the observation.
+        Reduced χ² of the grid spectrum at the posterior median against the observation,
+        with a :data:`MODEL_SYSTEMATIC` model uncertainty added to the observed one.
     flags
         Reasons not to trust the numbers (empty when fine).
     """
@@ -260,7 +265,8 @@ class Predictor:
             prediction.flags.append(f"no grid spectrum to compare with: {exc}")
             return
         f, s = prediction.observed, prediction.uncertainty
-        w = 1.0 / s**2
+        scale = np.sum(f * model / s**2) / np.sum(model**2 / s**2)
+        w = 1.0 / (s**2 + (MODEL_SYSTEMATIC * scale * model) ** 2)
         scale = np.sum(f * model * w) / np.sum(model**2 * w)
         prediction.best_fit = scale * model
         prediction.chi2_red = float(np.sum((f - scale * model) ** 2 * w) / (f.size - 1))

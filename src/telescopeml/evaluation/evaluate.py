@@ -81,6 +81,10 @@ def evaluate_prepared(model: torch.nn.Module, prepared, seed: int = 0, baselines
     names = prepared.targets
     sets = test_sets(prepared, seed)
     net = _report(lambda f, s: predict_parameters(model, prepared, f, s), sets, names)
+    flux30, sigma30, truth30, edge30 = sets["30"]
+    test_predictions = {"30": {"truth": truth30.tolist(), "edge": edge30.tolist(),
+                               "predicted": predict_parameters(model, prepared, flux30,
+                                                               sigma30).tolist()}}
     flux, sigma = sets["30"][0], sets["30"][1]
     big = np.tile(flux, (max(1, 20000 // len(flux)), 1))
     big_sigma = np.tile(sigma, (max(1, 20000 // len(flux)), 1))
@@ -97,13 +101,66 @@ def evaluate_prepared(model: torch.nn.Module, prepared, seed: int = 0, baselines
         "inference": {"spectra_per_second": rate, "threads": torch.get_num_threads()},
         "baselines": {},
         "baselines_interior": {},
+        "test_predictions": test_predictions,
     }
+    if model.config.head == "flow":
+        result["calibration"] = calibrate(model, prepared, flux30, sigma30, truth30)
     if baselines:
         for name, predictor in baseline_predictors(prepared, seed, progress).items():
             table = _report(predictor, sets, names)
             result["baselines"][name] = table["snr"]
             result["baselines_interior"][name] = table["interior"]
     return result
+
+
+#: Posterior samples per test spectrum for the calibration diagnostics.
+CALIBRATION_SAMPLES = 500
+
+
+def calibrate(model: torch.nn.Module, prepared, flux: np.ndarray, sigma: np.ndarray,
+              truth: np.ndarray, n_samples: int = CALIBRATION_SAMPLES, seed: int = 0
+              ) -> dict[str, Any]:
+    """Coverage at every credibility level, TARP and SBC of a flow posterior on test spectra.
+
+    Returns ``{"n", "levels", "coverage": {param: [...]}, "tarp": {"alpha", "ecp",
+    "distance"}, "sbc_pvalues": {param: p}, "check": {"passed", "failures", ...}}``.
+    """
+    from telescopeml.evaluation.calibration import (
+        LEVELS,
+        check_calibration,
+        coverage,
+        sbc_pvalues,
+        sbc_ranks,
+        tarp,
+    )
+
+    x, extra = prepared.inputs(flux, sigma)
+    generator = torch.Generator().manual_seed(seed)
+    chunks = []
+    with torch.inference_mode():
+        for start in range(0, len(x), 256):
+            xb = torch.from_numpy(x[start:start + 256])
+            eb = torch.from_numpy(extra[start:start + 256]) if model.config.n_extra else None
+            chunks.append(model.posterior(xb, eb).sample(n_samples, generator=generator))
+    scaled = torch.cat(chunks, dim=1).numpy()
+    samples = prepared.scaler.inverse_transform(scaled.reshape(-1, scaled.shape[-1]))
+    samples = samples.reshape(scaled.shape)
+    names = prepared.targets
+    cov = coverage(samples, truth, LEVELS)
+    alpha, ecp, distance = tarp(samples, truth, seed=seed)
+    check = check_calibration(samples, truth, names, seed=seed)
+    pvalues = sbc_pvalues(sbc_ranks(samples, truth), n_samples)
+    return {
+        "n": len(truth),
+        "levels": LEVELS.tolist(),
+        "coverage": {n: cov[:, j].tolist() for j, n in enumerate(names)},
+        "tarp": {"alpha": alpha.tolist(), "ecp": ecp.tolist(), "distance": float(distance)},
+        "sbc_pvalues": {n: float(pvalues[j]) for j, n in enumerate(names)},
+        "check": {"passed": bool(check.passed), "failures": list(check.failures),
+                  "tarp_distance": float(check.tarp_distance),
+                  "coverage": {f"{k:g}": [float(v) for v in np.atleast_1d(c)]
+                               for k, c in check.coverage.items()}},
+    }
 
 
 def baseline_predictors(prepared, seed: int = 0, progress: bool = True,

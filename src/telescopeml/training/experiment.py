@@ -319,10 +319,22 @@ def train(config: ExperimentConfig, out_dir: str | Path, resume: bool = False,
     save_bundle(out_dir, model, model.config, **manifest)
     metrics = {"model": str(out_dir),
                **evaluate_prepared(model, prepared, seed=config.train.seed, progress=progress)}
-    manifest["metrics"] = metrics
+    manifest["metrics"] = summary_metrics(metrics)
     save_bundle(out_dir, model, model.config, **manifest)
-    (out_dir / "evaluation.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    (out_dir / "evaluation.json").write_text(json.dumps(metrics, indent=1) + "\n")
+    if "calibration" in metrics:
+        (out_dir / "calibration.json").write_text(json.dumps(metrics["calibration"]) + "\n")
     return out_dir
+
+
+def summary_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The metrics kept in the manifest: tables and verdicts, not per-spectrum arrays."""
+    summary = {k: v for k, v in metrics.items() if k not in ("test_predictions", "calibration")}
+    if "calibration" in metrics:
+        cal = metrics["calibration"]
+        summary["calibration"] = {"check": cal["check"], "tarp_distance": cal["tarp"]["distance"],
+                                  "sbc_pvalues": cal["sbc_pvalues"]}
+    return summary
 
 
 def bundle_sections(prepared: PreparedData, config: ExperimentConfig,
