@@ -199,10 +199,9 @@ def _benchmark(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from telescopeml.data.sources import load_grid
+    from telescopeml.demo import run_demo
 
-    grid = load_grid(DEFAULT_GRID, quiet=args.quiet)
-    print(grid.summary())
+    run_demo(args.out, epochs=args.epochs, retrain=args.retrain, progress=not args.quiet)
     return 0
 
 
@@ -293,9 +292,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object to stdout")
     p.add_argument("--plot", help="write predicted-vs-literature figure here (PNG+PDF)")
 
-    _command(sub, "demo", _demo, "the main job end to end on the default data",
-             "Fetch the default grid (Sonora Diamondback at SpeX prism resolution) and "
-             "summarize it.", [common])
+    p = _command(sub, "demo", _demo, "the main job end to end on the default data",
+                 "Fetch the default grid (Sonora Diamondback at SpeX prism resolution), train "
+                 "the default posterior model, evaluate it on held-out grid points, predict "
+                 "three well-known brown dwarfs (an L, an L/T transition and a T dwarf) from "
+                 "the SpeX library, and write an HTML report.", [common])
+    p.add_argument("--out", default="telescopeml-demo", help="output directory")
+    p.add_argument("--epochs", type=int, default=40, help="training epochs")
+    p.add_argument("--retrain", action="store_true", help="retrain even if a model exists")
     from telescopeml import explore, report
 
     explore.register(sub, common)

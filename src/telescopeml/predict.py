@@ -103,6 +103,25 @@ class Prediction:
         out["flag"] = self.flag
         return out
 
+    def to_json(self) -> dict[str, Any]:
+        """The ``predictions/*.json`` record that ``telescopeml report`` renders."""
+        q = self.quantiles((16, 50, 84))
+        return {
+            "name": self.source,
+            "parameters": {n: {"median": float(q[1, j]), "low": float(q[0, j]),
+                               "high": float(q[2, j]), "level": 0.68}
+                           for j, n in enumerate(self.names)},
+            "spectrum": {"wavelength": self.wavelength.tolist(),
+                         "flux": self.observed.tolist(),
+                         "uncertainty": self.uncertainty.tolist(), "flux_unit": ""},
+            "best_fit": None if self.best_fit is None else {
+                "flux": self.best_fit.tolist(), "parameters": self.median,
+                "reduced_chi2": self.chi2_red},
+            "derived": {k: np.percentile(v, (16, 50, 84)).tolist()
+                        for k, v in self.derived.items()},
+            "warnings": list(self.flags),
+        }
+
     def summary(self) -> str:
         """A small table: median and 68%/95% intervals per parameter, then χ² and flags."""
         q = self.quantiles(PERCENTILES)

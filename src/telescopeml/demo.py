@@ -1,0 +1,87 @@
+"""The main job end to end: grid -> trained posterior model -> real brown dwarfs -> report."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+import warnings
+from pathlib import Path
+
+from telescopeml.data.spectrum import ObservedSpectrum
+from telescopeml.predict import Prediction, Predictor
+
+#: Well-known brown dwarfs of the SpeX library: (name, spectral type, literature Teff, error,
+#: reference). An L dwarf, an L/T transition dwarf and a T dwarf inside the default grid.
+DEMO_OBJECTS = (
+    ("2MASS J00361617+1821104", "L3.5", 1869.0, 64.0,
+     "Filippazzo et al. 2015, ApJ 810, 158"),
+    ("SDSSp J010752.33+004156.1", "L8", 1271.0, 102.0, "Sanghi et al. 2023, ApJ 959, 63"),
+    ("2MASS J15031961+2525196", "T5", 953.0, 76.0, "Sanghi et al. 2023, ApJ 959, 63"),
+)
+
+#: Training budget of the demo model (finishes in a few minutes on 2 CPU cores).
+DEMO_EPOCHS = 40
+
+
+def save_prediction(prediction: Prediction, run_dir: Path) -> Path:
+    """Write ``run_dir/predictions/<name>.json`` for the report."""
+    stem = re.sub(r"[^A-Za-z0-9+._-]+", "_", prediction.source).strip("_")
+    path = run_dir / "predictions" / f"{stem}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(prediction.to_json()) + "\n")
+    return path
+
+
+def run_demo(out: str | Path = "telescopeml-demo", epochs: int = DEMO_EPOCHS,
+             retrain: bool = False, progress: bool = True) -> Path:
+    """Train (or reuse) the demo model, predict the demo objects, write the report.
+
+    Returns the path of ``report.html``.
+    """
+    from telescopeml.explore import explore_grid
+    from telescopeml.plots_predict import save_prediction_plots
+    from telescopeml.report import write_report
+    from telescopeml.training.experiment import ExperimentConfig, train
+
+    run_dir = Path(out) / "model"
+    started = time.time()
+    if retrain or not (run_dir / "manifest.json").is_file():
+        config = ExperimentConfig.from_dict({"train": {"epochs": epochs}}, preset="posterior")
+        train(config, run_dir, progress=progress, command=" ".join(["telescopeml",
+                                                                       *sys.argv[1:]]))
+    predictor = Predictor(run_dir)
+    explore_grid(predictor.grid, run_dir / "explore")
+    rows = []
+    for name, spt, teff, teff_err, reference in DEMO_OBJECTS:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            spectrum = ObservedSpectrum.from_library(name)
+        prediction = predictor.predict(spectrum, n_samples=5000)
+        save_prediction(prediction, run_dir)
+        save_prediction_plots(prediction, run_dir / "plots")
+        rows.append((name, spt, teff, teff_err, reference, prediction))
+    report = write_report(run_dir)
+    print(demo_table(rows))
+    print(f"finished in {time.time() - started:.0f} s; report: {report}")
+    return report
+
+
+def demo_table(rows) -> str:
+    """Predicted against literature Teff and log g for the demo objects."""
+    lines = [f"{'object':28s} {'type':5s} {'Teff (K)':>16s} {'literature':>12s} "
+             f"{'log g':>14s} {'chi2_red':>8s}  flags"]
+    for name, spt, teff, teff_err, _reference, p in rows:
+        q = p.quantiles((16, 50, 84))
+        j = p.names.index("teff")
+        t = f"{q[1, j]:.0f} +{q[2, j] - q[1, j]:.0f}/-{q[1, j] - q[0, j]:.0f}"
+        g = ""
+        if "logg" in p.names:
+            k = p.names.index("logg")
+            g = f"{q[1, k]:.2f} ±{(q[2, k] - q[0, k]) / 2:.2f}"
+        lines.append(f"{name[:28]:28s} {spt:5s} {t:>16s} {teff:7.0f}±{teff_err:<4.0f} "
+                     f"{g:>14s} {p.chi2_red:8.3g}  {p.flag or '-'}")
+    refs = sorted({r[4] for r in rows})
+    lines.append("literature: " + "; ".join(refs))
+    return "\n".join(lines)
