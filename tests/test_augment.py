@@ -228,3 +228,22 @@ def test_sample_test_set(grid, split):
     np.testing.assert_allclose(residual[0], residual[2], atol=1e-3)
     again = sample_test_set(grid, split.test, 30, seed=3)
     np.testing.assert_array_equal(again.flux, batches[30].flux)
+
+
+def test_continuum_tilt_distorts_smoothly_and_reproducibly(grid):
+    split_train = np.arange(len(grid))
+    plain = Augmenter(grid, split_train, AugmentConfig(n_interpolated=0,
+                                                       noise_free_fraction=1.0), seed=3)
+    tilted = Augmenter(grid, split_train, AugmentConfig(n_interpolated=0, noise_free_fraction=1.0,
+                                                        continuum_tilt=0.05), seed=3)
+    ratio = tilted.epoch(0).flux / plain.epoch(0).flux
+    log_ratio = np.log(ratio)
+    # smooth: a quadratic in wavelength explains the distortion exactly
+    u = np.linspace(-1, 1, grid.n_wavelengths)
+    basis = np.column_stack([u, u**2 - 1 / 3])
+    fit = np.linalg.lstsq(basis, log_ratio.T, rcond=None)
+    assert np.allclose(basis @ fit[0], log_ratio.T, atol=1e-5)
+    assert 0.02 < np.std(fit[0][0]) < 0.08  # slopes drawn with std 0.05
+    np.testing.assert_array_equal(tilted.epoch(0).flux, tilted.epoch(0).flux)
+    with pytest.raises(ValueError, match="continuum_tilt"):
+        AugmentConfig(continuum_tilt=-0.1)

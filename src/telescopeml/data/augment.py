@@ -39,6 +39,12 @@ class AugmentConfig:
         Share of spectra kept without noise (their sigma is that of S/N :data:`CLEAN_SNR`).
     include_grid
         Also include the training spectra themselves (with noise) in every epoch.
+    continuum_tilt
+        Standard deviation of a random smooth distortion of each spectrum's continuum,
+        ``exp(a u + b (u^2 - 1/3))`` with ``u`` the wavelength mapped to [-1, 1],
+        ``a ~ N(0, tilt)`` and ``b ~ N(0, tilt / 2)``: real spectra carry flux-calibration
+        and telluric-correction errors of a few percent across the band that no model has,
+        and a network trained only on perfect shapes can read them as physics. 0 = off.
     """
 
     n_interpolated: int | None = None
@@ -46,8 +52,11 @@ class AugmentConfig:
     snr_range: tuple[float, float] = (5.0, 300.0)
     noise_free_fraction: float = 0.0
     include_grid: bool = True
+    continuum_tilt: float = 0.0
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.continuum_tilt < 1.0:
+            raise ValueError(f"continuum_tilt must be in [0, 1), got {self.continuum_tilt}")
         if self.n_interpolated is not None and self.n_interpolated < 0:
             raise ValueError(f"n_interpolated must be >= 0, got {self.n_interpolated}")
         if self.max_axes < 1:
@@ -204,6 +213,7 @@ class Augmenter:
             raise ValueError(f"train_indices must be non-empty and within 0..{len(grid) - 1}")
         self._train = grid.take(train)
         self._flux = self._train.flux_array()
+        self._wavelength = self._train.wavelength
         if np.any(~np.isfinite(self._flux)) or np.any(self._flux <= 0):
             raise DataError(
                 "cannot interpolate in log-flux: training spectra have NaN or non-positive "
@@ -282,6 +292,8 @@ class Augmenter:
             param_parts.append(params)
         flux = np.concatenate(flux_parts)
         n = len(flux)
+        if self.config.continuum_tilt:
+            flux = flux * self._tilts(rng, n)
 
         low, high = np.log(self.config.snr_range)
         snr = np.exp(rng.uniform(low, high, n)).astype(np.float32)
@@ -296,6 +308,14 @@ class Augmenter:
             snr=snr,
             interpolated=np.arange(n) >= n - self.n_interpolated,
         )
+
+    def _tilts(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """Random smooth multiplicative continuum distortions, ``(n, n_wavelengths)``."""
+        w = self._wavelength
+        u = 2.0 * (w - w.min()) / (w.max() - w.min()) - 1.0
+        a = rng.normal(0.0, self.config.continuum_tilt, (n, 1))
+        b = rng.normal(0.0, self.config.continuum_tilt / 2, (n, 1))
+        return np.exp(a * u + b * (u**2 - 1.0 / 3.0)).astype(np.float32)
 
     def _interpolate(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """Draw ``n_interpolated`` cells and fractions; return (flux, labels)."""
