@@ -80,6 +80,10 @@ def _train(args: argparse.Namespace) -> int:
     command = "telescopeml " + " ".join(sys.argv[1:]) if args.record_command else None
     out = train(config, args.out, resume=args.resume, progress=not args.quiet,
                 command=command)
+    from telescopeml.training.trainer import is_main_process
+
+    if not is_main_process():
+        return 0
     print(_metrics_table(json.loads((out / "evaluation.json").read_text())))
     print(f"model written to {out}")
     return 0
@@ -133,8 +137,8 @@ def _predict(args: argparse.Namespace) -> int:
     if not files:
         raise DataError("give spectrum files, or --library")
     predictor = Predictor(args.model)
-    done, failed = predict_files(predictor, files, n_samples=args.samples,
-                                 progress=not args.quiet)
+    samples = args.samples or (10000 if len(files) <= 5 else 1000)
+    done, failed = predict_files(predictor, files, n_samples=samples, progress=not args.quiet)
     for _path, error in failed:
         print(f"telescopeml: skipped {error}", file=sys.stderr)
     if args.out:
@@ -281,7 +285,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="every SpeX prism spectrum in the splat library (see --type)")
     p.add_argument("--type", help="with --library: spectral class or type prefix (L, T, L4)")
     p.add_argument("--out", help="write a CSV (or .parquet) table, one row per spectrum")
-    p.add_argument("--samples", type=int, default=2000, help="posterior samples per spectrum")
+    p.add_argument("--samples", type=int, help="posterior samples per spectrum (default "
+                   "10,000 for up to 5 spectra, 1,000 for larger batches)")
     p.add_argument("--plots", help="directory for corner and spectrum-fit plots")
     p = _command(sub, "benchmark", _benchmark, "accuracy on real objects with literature values",
                  "Predict every object of a table (name, data_file, teff, teff_err, logg, "
@@ -301,9 +306,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=40, help="training epochs")
     p.add_argument("--retrain", action="store_true", help="retrain even if a model exists")
     from telescopeml import explore, report
+    from telescopeml.training import tune
 
     explore.register(sub, common)
     report.register(sub, common)
+    tune.register(sub, common)
     return parser
 
 

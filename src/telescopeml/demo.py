@@ -15,8 +15,7 @@ from telescopeml.predict import Prediction, Predictor
 #: Well-known brown dwarfs of the SpeX library: (name, spectral type, literature Teff, error,
 #: reference). An L dwarf, an L/T transition dwarf and a T dwarf inside the default grid.
 DEMO_OBJECTS = (
-    ("2MASS J00361617+1821104", "L3.5", 1869.0, 64.0,
-     "Filippazzo et al. 2015, ApJ 810, 158"),
+    ("2MASS J22244381-0158521", "L3", 1646.0, 71.0, "Filippazzo et al. 2015, ApJ 810, 158"),
     ("SDSSp J010752.33+004156.1", "L8", 1271.0, 102.0, "Sanghi et al. 2023, ApJ 959, 63"),
     ("2MASS J15031961+2525196", "T5", 953.0, 76.0, "Sanghi et al. 2023, ApJ 959, 63"),
 )

@@ -4,6 +4,10 @@ A checkpoint is the directory ``out_dir/checkpoint/``: ``state.safetensors`` hol
 tensor (model, best model, optimizer and scheduler tensors, torch RNG states as uint8, the
 numpy MT19937 key) and ``state.json`` the rest (epoch, best loss, history, optimizer and
 scheduler scalars, python and numpy RNG scalars). No pickle is involved.
+
+Under ``torchrun`` (``WORLD_SIZE`` > 1) the loop is data-parallel: each rank takes its share
+of every mini-batch, DistributedDataParallel averages the gradients, validation losses are
+summed across ranks, and only rank 0 writes files.
 """
 
 from __future__ import annotations
@@ -20,11 +24,13 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.distributed as dist
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.nn import functional as F
+from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from telescopeml import __version__
@@ -47,6 +53,18 @@ def available_cpus() -> int:
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))
     return os.cpu_count() or 1
+
+
+def distributed_env() -> tuple[int, int, int]:
+    """``(world_size, rank, local_rank)`` as ``torchrun`` sets them; ``(1, 0, 0)`` outside it."""
+    env = os.environ
+    return (int(env.get("WORLD_SIZE", "1")), int(env.get("RANK", "0")),
+            int(env.get("LOCAL_RANK", "0")))
+
+
+def is_main_process() -> bool:
+    """True outside ``torchrun`` and on its rank 0: the process that writes outputs."""
+    return distributed_env()[1] == 0
 
 
 def resolve_device(name: str) -> torch.device:
@@ -93,6 +111,20 @@ def predict(
     return np.concatenate(outputs) if outputs else np.empty((0, 0), np.float32)
 
 
+class _Loss(nn.Module):
+    """The training loss as a module, so that DistributedDataParallel wraps the whole step
+    (a flow head's loss calls ``log_prob``, not ``forward``)."""
+
+    def __init__(self, model: nn.Module, loss: Callable[..., torch.Tensor]) -> None:
+        super().__init__()
+        self.model = model
+        self._loss = loss
+
+    def forward(self, x: torch.Tensor, extra: torch.Tensor | None,
+                y: torch.Tensor) -> torch.Tensor:
+        return self._loss(x, extra, y)
+
+
 class Trainer:
     """Train ``model`` with ``config``, writing everything under ``out_dir``.
 
@@ -106,7 +138,9 @@ class Trainer:
         Receives ``train.toml``, ``history.csv``, ``history.json``, ``loss_curve.png`` and
         ``checkpoint/``.
     on_epoch_end
-        Called as ``on_epoch_end(epoch, row)`` after each epoch (1-based) is recorded.
+        Called as ``on_epoch_end(epoch, row)`` after each epoch (1-based) is recorded (on
+        every rank); an exception it raises (e.g. ``optuna.TrialPruned``) propagates out of
+        :meth:`fit`, leaving the outputs of the epochs completed so far.
     progress
         Show a tqdm bar with train/val loss and ETA.
     """
@@ -133,6 +167,8 @@ class Trainer:
         self._best: dict[str, torch.Tensor] | None = None
         self._shuffle = torch.Generator()
         self._steps_per_epoch = 0
+        self._world, self._rank = 1, 0
+        self._step: DistributedDataParallel | None = None
 
     @property
     def checkpoint_dir(self) -> Path:
@@ -161,13 +197,30 @@ class Trainer:
         On KeyboardInterrupt the state at the end of the last completed epoch is written to
         ``checkpoint/`` and the interrupt is re-raised. At the end the best weights (lowest
         validation loss) are loaded into the model.
+
+        Under ``torchrun`` every rank calls this with the same data; the process group
+        (gloo on CPU, nccl on CUDA, one GPU per local rank) is set up here unless it already
+        is, and destroyed at the end if it was set up here.
         """
         cfg = self.config
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        cfg.to_toml(self.out_dir / CONFIG_FILE)
+        world, rank, local_rank = distributed_env()
+        created = world > 1 and not dist.is_initialized()
+        threads_default = available_cpus()
+        if world > 1:
+            if self.device.type == "cuda":
+                self.device = torch.device("cuda", local_rank)
+                torch.cuda.set_device(self.device)
+            if created:
+                dist.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
+            local_world = int(os.environ.get("LOCAL_WORLD_SIZE", world))
+            threads_default = max(1, threads_default // local_world)
+        self._world, self._rank = world, rank
+        if rank == 0:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            cfg.to_toml(self.out_dir / CONFIG_FILE)
         threads = torch.get_num_threads()
         deterministic = torch.are_deterministic_algorithms_enabled()
-        torch.set_num_threads(cfg.num_threads or available_cpus())
+        torch.set_num_threads(cfg.num_threads or threads_default)
         if cfg.deterministic:
             if self.device.type == "cuda":
                 os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
@@ -177,6 +230,9 @@ class Trainer:
         finally:
             torch.set_num_threads(threads)
             torch.use_deterministic_algorithms(deterministic)
+            self._world, self._rank, self._step = 1, 0, None
+            if created:
+                dist.destroy_process_group()
 
     def evaluate(self, data: tuple[np.ndarray, ...]) -> float:
         """Mean loss of the model on ``(x, y)`` or ``(x, extra, y)``, in eval mode."""
@@ -197,9 +253,12 @@ class Trainer:
             self._shuffle.manual_seed(cfg.seed)
             self.history, self.best_loss, self.best_epoch = [], math.inf, 0
             self._bad_epochs, self._best, self.stopped_early = 0, None, False
+        if self._world > 1:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self._step = DistributedDataParallel(_Loss(model, self._loss), device_ids=ids)
         snapshot = self._capture(start, optimizer, scheduler, finished)
-        bar = tqdm(total=cfg.epochs, initial=start, unit="epoch", disable=not self.progress,
-                   dynamic_ncols=True)
+        bar = tqdm(total=cfg.epochs, initial=start, unit="epoch",
+                   disable=not self.progress or self._rank != 0, dynamic_ncols=True)
         try:
             for epoch in range(start, cfg.epochs if not finished else start):
                 t0 = time.perf_counter()
@@ -257,26 +316,58 @@ class Trainer:
         total = torch.zeros((), device=self.device)
         for i in range(0, len(x), cfg.batch_size):
             idx = order[i : i + cfg.batch_size]
-            loss = self._loss(x[idx], None if extra is None else extra[idx], y[idx])
+            if self._step is None:
+                loss = self._loss(x[idx], None if extra is None else extra[idx], y[idx])
+                objective = loss
+            else:
+                loss, objective, idx = self._shard_loss(x, extra, y, idx)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            objective.backward()
             if cfg.grad_clip:
                 nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             optimizer.step()
             if scheduler is not None:
                 scheduler.step()
             total += loss.detach() * len(idx)
+        if self._world > 1:
+            dist.all_reduce(total)
         return float(total) / len(x)
+
+    def _shard_loss(self, x: torch.Tensor, extra: torch.Tensor | None, y: torch.Tensor,
+                    batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """This rank's share of a mini-batch: ``(loss, weighted loss, indices)``.
+
+        DDP averages gradients over ranks, so the shard's mean loss is weighted by
+        ``world * n_shard / n_batch``: the averaged gradient is then that of the whole
+        mini-batch's mean loss, as in one process. A rank left without samples (a last batch
+        smaller than the world) runs one sample with weight 0, so that every rank joins the
+        gradient all-reduce.
+        """
+        idx = batch[self._rank :: self._world]
+        weight = self._world * len(idx) / len(batch)
+        run = idx if len(idx) else batch[:1]
+        loss = self._step(x[run], None if extra is None else extra[run], y[run])
+        return loss, loss * weight, idx
 
     def _evaluate(self, data: _Batch) -> float:
         x, extra, y = data
         self.model.eval()
         total = 0.0
+        starts = range(0, len(x), self.config.batch_size)
+        if self._world > 1:
+            # rank 0's buffers (batch-norm statistics) are the ones saved
+            for buffer in self.model.buffers():
+                dist.broadcast(buffer, 0)
+            starts = starts[self._rank :: self._world]
         with torch.inference_mode():
-            for i in range(0, len(x), self.config.batch_size):
+            for i in starts:
                 s = slice(i, i + self.config.batch_size)
                 loss = self._loss(x[s], None if extra is None else extra[s], y[s])
                 total += float(loss) * len(y[s])
+        if self._world > 1:
+            summed = torch.tensor(total, dtype=torch.float64, device=self.device)
+            dist.all_reduce(summed)
+            total = float(summed)
         return total / len(x)
 
     def _loss(self, x: torch.Tensor, extra: torch.Tensor | None,
@@ -325,6 +416,8 @@ class Trainer:
 
     # --- outputs ------------------------------------------------------------------------
     def _write_history(self) -> None:
+        if self._rank != 0:
+            return
         fields = ["epoch", "train_loss", "val_loss", "lr", "seconds"]
         with atomic_path(self.out_dir / "history.csv") as tmp:
             with open(tmp, "w", newline="", encoding="utf-8") as fh:
@@ -336,6 +429,8 @@ class Trainer:
 
     def _plot(self) -> Path:
         path = self.out_dir / "loss_curve.png"
+        if self._rank != 0:
+            return path
         fig = Figure(figsize=(6, 4), dpi=100)
         FigureCanvasAgg(fig)
         ax = fig.add_subplot()
@@ -390,6 +485,8 @@ class Trainer:
         return tensors, meta
 
     def _write_checkpoint(self, snapshot: tuple[dict, dict]) -> None:
+        if self._rank != 0:
+            return
         tensors, meta = snapshot
         with atomic_directory(self.checkpoint_dir) as tmp:
             save_file(tensors, str(tmp / "state.safetensors"))

@@ -1,0 +1,46 @@
+"""Speed of prediction on real spectra: one spectrum end to end, and a batch of the library.
+
+One spectrum: read the FITS file, check and resample it, draw 10,000 posterior samples,
+interpolate the grid at the median and compute the reduced chi2. Batch: `predict_files` over
+the first N SpeX library spectra (2,000 samples each), extrapolated to the whole library.
+
+Run: python benchmarks/bench_predict.py MODEL_DIR [--n 200]
+"""
+
+import argparse
+import time
+import warnings
+
+from telescopeml.data.library import library_file, library_index
+from telescopeml.predict import Predictor, predict_files
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("model")
+    parser.add_argument("--n", type=int, default=200)
+    args = parser.parse_args()
+    warnings.simplefilter("ignore")
+    predictor = Predictor(args.model)
+    entries = [e for e in library_index() if e.instrument == "SPEX-PRISM"]
+    files = [library_file(e) for e in entries[: args.n]]
+    predictor.predict(files[0], n_samples=10000)  # warm-up: loads the grid once
+    times = []
+    for path in files[1:11]:
+        start = time.perf_counter()
+        predictor.predict(path, n_samples=10000)
+        times.append(time.perf_counter() - start)
+    times.sort()
+    print(f"one spectrum end to end (read, resample, 10,000 samples, chi2): median "
+          f"{times[len(times) // 2]:.3f} s, max {times[-1]:.3f} s over {len(times)} spectra")
+    start = time.perf_counter()
+    _, failed = predict_files(predictor, files, n_samples=2000, progress=False)
+    elapsed = time.perf_counter() - start
+    per = elapsed / len(files)
+    print(f"batch of {len(files)} library spectra (2,000 samples each): {elapsed:.1f} s "
+          f"({per:.3f} s each, {len(failed)} failed); whole SpeX library ({len(entries)}): "
+          f"~{per * len(entries) / 60:.1f} min")
+
+
+if __name__ == "__main__":
+    main()
