@@ -17,7 +17,7 @@ import numpy as np
 
 from telescopeml import __version__, tomlio
 from telescopeml.bundle import save_bundle
-from telescopeml.data.augment import AugmentConfig, Augmenter, sample_test_set
+from telescopeml.data.augment import AugmentConfig, Augmenter, TrainingBatch, sample_test_set
 from telescopeml.data.grid import SpectralGrid
 from telescopeml.data.resample import outside_coverage
 from telescopeml.data.sources import instrument_wavelength, load_grid
@@ -55,7 +55,8 @@ class DataConfig:
     fractions, split_seed
         Train/validation/test fractions of whole grid points, and the split's seed.
     val_snr
-        S/N of the fixed noisy validation set.
+        S/N levels of the fixed validation set (one noisy copy of each validation spectrum
+        per level; 0 = clean), so that early stopping weighs all of them.
     """
 
     grid: str = "splat-dback24"
@@ -66,13 +67,15 @@ class DataConfig:
     uncertainty_channel: bool = True
     fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
     split_seed: int = 0
-    val_snr: float = 30.0
+    val_snr: tuple[float, ...] = (0.0, 10.0, 30.0, 100.0)
 
     def __post_init__(self) -> None:
         Normalizer.create(self.normalization)
         self.targets = tuple(self.targets)
         self.wavelength_range = tuple(float(x) for x in self.wavelength_range)
         self.fractions = tuple(float(x) for x in self.fractions)
+        levels = self.val_snr if isinstance(self.val_snr, list | tuple) else (self.val_snr,)
+        self.val_snr = tuple(float(x) for x in levels)
 
 
 #: Named starting points; `--preset` picks one, a config file may override any field.
@@ -99,8 +102,9 @@ def _model_defaults() -> dict[str, Any]:
 
 def _augment_defaults() -> dict[str, Any]:
     # Interpolating along up to 4 axes at once gave lower held-out errors on Diamondback
-    # than the 2 of AugmentConfig's default (benchmarks/BENCHMARKS.md).
-    return {"max_axes": 4}
+    # than the 2 of AugmentConfig's default; a few noise-free spectra teach the network
+    # what a clean (S/N 1000) uncertainty channel means (BENCHMARKS.md).
+    return {"max_axes": 4, "noise_free_fraction": 0.05}
 
 
 def _train_defaults() -> dict[str, Any]:
@@ -313,8 +317,10 @@ def fit_model(config: ExperimentConfig, out_dir: str | Path, grid: SpectralGrid 
     seed_everything(config.train.seed)  # the initial weights, as well as the loop
     model = build_model(model_config)
     uses_extra = bool(model.config.n_extra)
-    val = sample_test_set(prepared.grid, prepared.split.val, snr=config.data.val_snr,
-                          seed=config.train.seed + 1)
+    vals = [sample_test_set(prepared.grid, prepared.split.val, snr=level or None,
+                            seed=config.train.seed + 1) for level in config.data.val_snr]
+    val = TrainingBatch(*(np.concatenate([getattr(v, f.name) for v in vals])
+                          for f in dataclasses.fields(TrainingBatch)))
 
     def train_data(epoch: int):
         batch = prepared.augmenter.epoch(epoch)
