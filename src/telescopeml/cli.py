@@ -64,19 +64,9 @@ def _data_spectra(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from telescopeml.training.experiment import ExperimentConfig, train
+    from telescopeml.training.experiment import config_from_options, train
 
-    if args.config:
-        config = ExperimentConfig.from_toml(args.config, preset=args.preset)
-    else:
-        config = ExperimentConfig.from_dict({}, preset=args.preset)
-    if args.grid:
-        config.data.grid = args.grid
-    if args.epochs:
-        config.train.epochs = args.epochs
-    if args.seed is not None:
-        config.train.seed = args.seed
-        config.data.split_seed = args.seed
+    config = config_from_options(args.config, args.preset, args.grid, args.epochs, args.seed)
     command = "telescopeml " + " ".join(sys.argv[1:]) if args.record_command else None
     out = train(config, args.out, resume=args.resume, progress=not args.quiet,
                 command=command)

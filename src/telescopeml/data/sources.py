@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 from telescopeml.cache import cache_dir
 from telescopeml.data.grid import SpectralGrid
 from telescopeml.data.safe_pickle import read_pandas_fixed
+from telescopeml.data.spectrum import _is_number
 from telescopeml.data.wheels import WHEELS, fetch_wheel, open_wheel
 from telescopeml.errors import DataError, UnknownNameError
 
@@ -150,14 +151,6 @@ def _read_splat_text(wheel: zipfile.ZipFile, member: str) -> tuple[np.ndarray, n
     if table.ndim != 2 or table.shape[1] < 2:
         raise DataError("expected two columns (wavelength, flux)", member)
     return table[:, 0], table[:, 1]
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _build_splat(

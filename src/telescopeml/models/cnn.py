@@ -89,6 +89,15 @@ def _dense_stack(n_in: int, widths: tuple[int, ...], act: type[nn.Module]) -> li
     return layers
 
 
+def _gelu_head(n_in: int, config: ModelConfig) -> nn.Sequential:
+    """GELU dense layers of widths ``config.dense`` with dropout, then the output layer."""
+    layers: list[nn.Module] = []
+    for units in config.dense:
+        layers += [nn.Linear(n_in, units), nn.GELU(), nn.Dropout(config.dropout)]
+        n_in = units
+    return nn.Sequential(*layers, nn.Linear(n_in, config.n_model_outputs))
+
+
 class TelescopeMLCNN(SpectrumModel):
     """The CNN of TelescopeML (Gharib-Nezhad et al. 2024, JOSS 9, 6346).
 
@@ -199,12 +208,8 @@ class ResNet1D(SpectrumModel):
             nn.AdaptiveAvgPool1d(self.FLAT_POINTS),
             nn.Flatten(),
         )
-        n_in = width + self.FLAT_CHANNELS * self.FLAT_POINTS + config.n_extra
-        head: list[nn.Module] = []
-        for units in config.dense:
-            head += [nn.Linear(n_in, units), nn.GELU(), nn.Dropout(config.dropout)]
-            n_in = units
-        self.head = nn.Sequential(*head, nn.Linear(n_in, config.n_model_outputs))
+        self.head = _gelu_head(width + self.FLAT_CHANNELS * self.FLAT_POINTS + config.n_extra,
+                               config)
 
     def embed(self, x: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
         self._check(x, extra)
@@ -218,12 +223,7 @@ class MLP(SpectrumModel):
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__(config)
-        n_in = config.in_channels * config.n_wavelengths + config.n_extra
-        layers: list[nn.Module] = []
-        for units in config.dense:
-            layers += [nn.Linear(n_in, units), nn.GELU(), nn.Dropout(config.dropout)]
-            n_in = units
-        self.net = nn.Sequential(*layers, nn.Linear(n_in, config.n_model_outputs))
+        self.net = _gelu_head(config.in_channels * config.n_wavelengths + config.n_extra, config)
 
     def embed(self, x: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
         self._check(x, extra)
@@ -250,12 +250,9 @@ class HybridCNN(SpectrumModel):
             channels = width
             length = (length + 2 * (kernel // 2) - kernel) // config.pool + 1
         self.conv = nn.Sequential(*layers)
-        n_in = channels * length + config.in_channels * config.n_wavelengths + config.n_extra
-        head: list[nn.Module] = []
-        for units in config.dense:
-            head += [nn.Linear(n_in, units), nn.GELU(), nn.Dropout(config.dropout)]
-            n_in = units
-        self.head = nn.Sequential(*head, nn.Linear(n_in, config.n_model_outputs))
+        self.head = _gelu_head(
+            channels * length + config.in_channels * config.n_wavelengths + config.n_extra,
+            config)
 
     def embed(self, x: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
         self._check(x, extra)

@@ -165,6 +165,24 @@ class ExperimentConfig:
         return tomlio.write(path, self.to_dict(), "telescopeml experiment configuration")
 
 
+def config_from_options(config: str | Path | None = None, preset: str = "default",
+                        grid: str | None = None, epochs: int | None = None,
+                        seed: int | None = None) -> ExperimentConfig:
+    """The config of the ``train``/``tune`` command-line options: a TOML file or a preset,
+    then the grid, epochs and seed (split, augmentation and weights) given on top."""
+    if config:
+        result = ExperimentConfig.from_toml(config, preset=preset)
+    else:
+        result = ExperimentConfig.from_dict({}, preset=preset)
+    if grid:
+        result.data.grid = grid
+    if epochs:
+        result.train.epochs = epochs
+    if seed is not None:
+        result.train.seed = result.data.split_seed = seed
+    return result
+
+
 def _build(cls: type, values: dict[str, Any]) -> Any:
     names = [f.name for f in dataclasses.fields(cls)]
     unknown = sorted(set(values) - set(names))

@@ -662,18 +662,9 @@ def _plot_curve(trial: Any, path: Path) -> Path:
 
 # --- command line -----------------------------------------------------------------------
 def _run(args: argparse.Namespace) -> int:
-    from telescopeml.training.experiment import ExperimentConfig
+    from telescopeml.training.experiment import config_from_options
 
-    if args.config:
-        config = ExperimentConfig.from_toml(args.config, preset=args.preset)
-    else:
-        config = ExperimentConfig.from_dict({}, preset=args.preset)
-    if args.grid:
-        config.data.grid = args.grid
-    if args.epochs:
-        config.train.epochs = args.epochs
-    if args.seed is not None:
-        config.train.seed = config.data.split_seed = args.seed
+    config = config_from_options(args.config, args.preset, args.grid, args.epochs, args.seed)
     space = SearchSpace.from_toml(args.space) if args.space else SearchSpace.default()
     trials = args.trials if args.trials is not None or args.timeout else 20
     study = tune(config, space, args.out, trials=trials, timeout=args.timeout,
