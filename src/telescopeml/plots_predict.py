@@ -23,13 +23,15 @@ def corner_plot(prediction: Prediction) -> Figure:
     """Marginal and pairwise posteriors (``corner``), 68% and 95% contours."""
     import corner
 
-    fig = Figure(figsize=(2.4 * len(prediction.names), 2.4 * len(prediction.names)))
+    size = 2.9 * len(prediction.names)
+    fig = Figure(figsize=(size, size))
     fig.subplots(len(prediction.names), len(prediction.names))
     corner.corner(prediction.samples, fig=fig,
                   labels=[parameter_label(n) for n in prediction.names],
-                  quantiles=(0.16, 0.5, 0.84), show_titles=True, title_fmt=".3g",
+                  quantiles=(0.16, 0.5, 0.84), show_titles=True, title_fmt=".4g",
+                  title_kwargs={"fontsize": 9}, label_kwargs={"fontsize": 10},
                   levels=(0.68, 0.95), plot_datapoints=False, smooth=0.8)
-    fig.suptitle(prediction.source)
+    fig.suptitle(prediction.source, y=1.02)
     return fig
 
 
@@ -48,7 +50,7 @@ def prediction_fit(prediction: Prediction) -> Figure:
         top.fill_between(w, prediction.band[0] / peak, prediction.band[1] / peak, color="C1",
                          alpha=0.35, lw=0, label="posterior predictive 68%")
     if prediction.best_fit is not None:
-        median = ", ".join(f"{parameter_label(k, unit=False)}={v:.3g}"
+        median = ", ".join(f"{parameter_label(k, unit=False)}={v:.4g}"
                            for k, v in prediction.median.items())
         top.plot(w, prediction.best_fit / peak, color="C1", lw=1.4,
                  label=rf"grid at posterior median ({median}); $\chi^2_\nu$ = "
