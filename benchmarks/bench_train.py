@@ -6,6 +6,7 @@ split. Prints a Markdown table of mean ± spread over seeds and writes the raw n
 benchmarks/results/train.json.
 
 Run: python benchmarks/bench_train.py [--presets default telescopeml] [--seeds 0 1 2]
+     [--config best.toml --tag -tuned]
 """
 
 import argparse
@@ -21,8 +22,10 @@ from telescopeml.training.experiment import ExperimentConfig, train
 ROOT = Path(__file__).resolve().parent
 
 
-def run(preset: str, seed: int, out_root: Path, epochs: int | None) -> dict:
-    config = ExperimentConfig.from_dict({}, preset=preset)
+def run(preset: str, seed: int, out_root: Path, epochs: int | None,
+        config_file: str | None = None) -> dict:
+    config = (ExperimentConfig.from_toml(config_file, preset=preset) if config_file
+              else ExperimentConfig.from_dict({}, preset=preset))
     config.train.seed = config.data.split_seed = seed
     if epochs:
         config.train.epochs = epochs
@@ -52,17 +55,21 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--out", default="runs/bench")
+    parser.add_argument("--config", help="base config TOML (e.g. a tuned best.toml)")
+    parser.add_argument("--tag", default="", help="name of the results file and rows")
     args = parser.parse_args()
-    results = {p: [run(p, s, Path(args.out), args.epochs) for s in args.seeds]
+    results = {p + args.tag: [run(p, s, Path(args.out) / (args.tag or "."), args.epochs,
+                                  args.config) for s in args.seeds]
                for p in args.presets}
-    first = results[args.presets[0]][0]
+    names = list(results)
+    first = results[names[0]][0]
     params = list(first["snr"]["30"])
     for scope in ("interior", "snr"):
         rows = {f"network: {p}": mean_and_spread([r[scope]["30"] for r in runs])
                 for p, runs in results.items()}
         key = "baselines_interior" if scope == "interior" else "baselines"
         for name in first[key]:
-            rows[name] = mean_and_spread([r[key][name]["30"] for r in results[args.presets[0]]])
+            rows[name] = mean_and_spread([r[key][name]["30"] for r in results[names[0]]])
         label = "interior" if scope == "interior" else "all"
         print(f"\nRMSE at S/N 30, {label} held-out grid points, mean ± std over seeds "
               f"{args.seeds}:\n")
@@ -72,7 +79,7 @@ def main() -> None:
               f"{[r['best_epoch'] for r in runs]}, inference "
               f"{np.mean([r['inference']['spectra_per_second'] for r in runs]):,.0f} spectra/s")
     (ROOT / "results").mkdir(exist_ok=True)
-    name = "train_" + "_".join(args.presets) + ".json"
+    name = "train_" + "_".join(names) + ".json"
     (ROOT / "results" / name).write_text(json.dumps(results, indent=1))
 
 
