@@ -6,7 +6,7 @@ split. Prints a Markdown table of mean ± spread over seeds and writes the raw n
 benchmarks/results/train.json.
 
 Run: python benchmarks/bench_train.py [--presets default telescopeml] [--seeds 0 1 2]
-     [--config best.toml --tag -tuned]
+     [--config best.toml --tag=-tuned]
 """
 
 import argparse
