@@ -33,6 +33,7 @@ def run(preset: str, seed: int, out_root: Path, epochs: int | None,
     out = train(config, out_root / f"{preset}-seed{seed}", progress=False,
                 command=f"python benchmarks/bench_train.py --presets {preset} --seeds {seed}")
     result = json.loads((out / "evaluation.json").read_text())
+    result.pop("test_predictions", None)  # per-spectrum arrays stay in the run directory
     manifest = json.loads((out / "manifest.json").read_text())
     result["wall_seconds"] = time.time() - start
     result["train_seconds"] = manifest["training"]["seconds"]
