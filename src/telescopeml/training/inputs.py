@@ -44,13 +44,19 @@ class InputEncoder:
         return 2 if self.uncertainty else 1
 
     def _features(self, flux: np.ndarray, sigma: np.ndarray | None):
-        norm, norm_sigma, _ = self.normalizer.transform(self.wavelength, flux, sigma)
+        # float32 throughout: these are network inputs, and float64 numpy made the encoding
+        # slower than the network itself (benchmarks/bench_inference.py).
+        offset, scale = self.normalizer.scales(self.wavelength, flux)
+        offset = offset.astype(np.float32)[:, None]
+        scale = scale.astype(np.float32)[:, None]
+        norm = (np.asarray(flux, dtype=np.float32) - offset) / scale
         extra = np.stack([norm.min(axis=1), norm.max(axis=1)], axis=1)
         log_sigma = None
         if self.uncertainty:
-            if norm_sigma is None:
+            if sigma is None:
                 raise ValueError("this model needs per-pixel uncertainties")
-            log_sigma = np.log10(np.maximum(np.abs(norm_sigma), SIGMA_FLOOR))
+            norm_sigma = np.abs(np.asarray(sigma, dtype=np.float32)) / scale
+            log_sigma = np.log10(np.maximum(norm_sigma, np.float32(SIGMA_FLOOR)))
         return norm, log_sigma, extra
 
     def fit(self, flux: np.ndarray, sigma: np.ndarray | None = None) -> InputEncoder:
@@ -68,11 +74,11 @@ class InputEncoder:
         flux = np.atleast_2d(flux)
         sigma = None if sigma is None else np.atleast_2d(sigma)
         norm, log_sigma, extra = self._features(flux, sigma)
-        channels = [self.flux_scaler.transform(norm)]
+        channels = [_standardize(self.flux_scaler, norm)]
         if log_sigma is not None:
-            channels.append(self.sigma_scaler.transform(log_sigma))
-        x = np.stack(channels, axis=1).astype(np.float32)
-        return x, self.extra_scaler.transform(extra).astype(np.float32)
+            channels.append(_standardize(self.sigma_scaler, log_sigma))
+        x = np.stack(channels, axis=1)
+        return x, _standardize(self.extra_scaler, extra)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serializable state (wavelengths are stored by the bundle, not here)."""
@@ -94,3 +100,10 @@ class InputEncoder:
             encoder.sigma_scaler = FeatureStandardizer.from_dict(data["sigma_scaler"])
         encoder.extra_scaler = FeatureStandardizer.from_dict(data["extra_scaler"])
         return encoder
+
+
+def _standardize(scaler: FeatureStandardizer, values: np.ndarray) -> np.ndarray:
+    """``scaler.transform`` in float32."""
+    if scaler.mean_ is None or scaler.std_ is None:
+        return scaler.transform(values).astype(np.float32)  # raises the "not fitted" error
+    return (values - scaler.mean_.astype(np.float32)) / scaler.std_.astype(np.float32)
