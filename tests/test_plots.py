@@ -51,8 +51,6 @@ FIGURES = {
     "parity": lambda g: plots.parity(*_training_arrays(), title="S/N 30"),
     "residuals": lambda g: plots.residuals(*_training_arrays()),
     "metrics_vs_snr": lambda g: plots.metrics_vs_snr(_metrics(), ["teff", "logg"]),
-    "calibration": lambda g: plots.calibration(
-        np.linspace(0.1, 0.9, 9), {"teff": np.linspace(0.1, 0.9, 9) ** 1.1}, n=200),
 }
 
 

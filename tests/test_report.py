@@ -63,7 +63,8 @@ def run_dir(tmp_path) -> Path:
     levels = np.linspace(0.1, 0.9, 9)
     (run / "calibration.json").write_text(json.dumps(
         {"levels": levels.tolist(), "coverage": {"teff": levels.tolist(),
-                                                 "logg": (levels**1.2).tolist()}, "n": 30}))
+                                                 "logg": (levels**1.2).tolist()}, "n": 30,
+         "tarp": {"alpha": levels.tolist(), "ecp": (levels**0.9).tolist(), "distance": 0.05}}))
     flux = np.exp(-wavelength)
     (run / "predictions" / "dwarf.json").write_text(json.dumps({
         "name": "2MASS J0000+0000",
@@ -88,7 +89,7 @@ def test_report_embeds_every_figure_and_makes_no_requests(run_dir):
     text = path.read_text()
     sources = _images(text)
     # loss curves, metrics vs S/N, parity + residuals, calibration, one prediction fit
-    assert len(sources) == 6
+    assert len(sources) == 7  # loss, metrics, parity, residuals, coverage, TARP, fit
     for src in sources:
         assert src.startswith("data:image/png;base64,")
         assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
@@ -121,7 +122,7 @@ def test_explore_figures_in_the_run_are_embedded(run_dir, toy_grid):
 
     explore_grid(toy_grid, run_dir / "explore")
     text = report.write_report(run_dir).read_text()
-    assert len(_images(text)) == 6 + 6
+    assert len(_images(text)) == 7 + 6
 
 
 def test_report_subcommand(run_dir, capsys):
@@ -155,7 +156,7 @@ def test_report_renders_in_headless_chromium(run_dir, tmp_path):
     try:
         driver.get(path.as_uri())
         images = driver.find_elements("tag name", "img")
-        assert len(images) == 6
+        assert len(images) == 7
         widths = [driver.execute_script("return arguments[0].complete && "
                                         "arguments[0].naturalWidth", img) for img in images]
         assert all(w and w > 0 for w in widths), widths

@@ -743,38 +743,3 @@ def metrics_vs_snr(tables: Mapping[str, Mapping[str, Mapping[str, Mapping[str, f
             ax.set_ylim(bottom=0)
     axes.flat[0].legend(loc="best", fontsize=7.5)
     return fig
-
-
-@styled
-def calibration(levels: np.ndarray, coverage: Mapping[str, np.ndarray],
-                n: int | None = None) -> Figure:
-    """Empirical coverage of credible intervals against their nominal level.
-
-    Parameters
-    ----------
-    levels
-        Nominal credible levels, e.g. ``[0.1, ..., 0.9]``.
-    coverage
-        Parameter name -> fraction of test spectra whose true value fell inside.
-    n
-        Number of test spectra: draws the ±2σ binomial band around perfect calibration.
-    """
-    levels = np.asarray(levels, dtype=np.float64)
-    fig = Figure(figsize=(4.8, 4.4), layout="constrained")
-    ax = fig.subplots()
-    if n:
-        band = 2 * np.sqrt(levels * (1 - levels) / n)
-        ax.fill_between(levels, levels - band, levels + band, color="0.85", lw=0,
-                        label=f"±2σ for n = {n}")
-    ax.plot([0, 1], [0, 1], color="k", lw=0.8, ls="--", label="calibrated")
-    for i, (name, values) in enumerate(coverage.items()):
-        ax.plot(levels, values, "o-", ms=3, color=f"C{i}", label=parameter_label(name, False))
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
-    ax.set_aspect("equal")
-    ax.set_xlabel("nominal credible level")
-    ax.set_ylabel("empirical coverage")
-    ax.text(0.97, 0.03, "below: overconfident\nabove: underconfident", transform=ax.transAxes,
-            ha="right", va="bottom", fontsize=8, color="0.35")
-    ax.legend(loc="upper left")
-    return fig

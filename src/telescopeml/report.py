@@ -52,6 +52,7 @@ from matplotlib.figure import Figure
 from telescopeml import __version__, plots
 from telescopeml.data.grid import PARAMETER_LABELS
 from telescopeml.errors import DataError
+from telescopeml.plots_calibration import coverage_curve, tarp_curve
 
 REPORT_FILE = "report.html"
 PNG_DPI = 110
@@ -256,10 +257,19 @@ def _calibration_section(data: Mapping[str, Any]) -> str:
     coverage = {k: np.asarray(v, float) for k, v in data["coverage"].items()}
     rows = [[f"{lv:.2f}"] + [f"{coverage[n][i]:.3f}" for n in coverage]
             for i, lv in enumerate(levels)]
-    return (_figure(plots.calibration(levels, coverage, data.get("n")), "calibration",
-                    "Fraction of test spectra whose true value lies inside the credible "
-                    "interval, against the interval's nominal level.")
-            + _table(["nominal level"] + [_label(n) for n in coverage], rows))
+    figure = coverage_curve(levels, np.column_stack(list(coverage.values())), list(coverage),
+                            data.get("n"))
+    out = (_figure(figure, "calibration",
+                   "Fraction of test spectra whose true value lies inside the credible "
+                   "interval, against the interval's nominal level.")
+           + _table(["nominal level"] + [_label(n) for n in coverage], rows))
+    if "tarp" in data:
+        tarp = data["tarp"]
+        out += _figure(tarp_curve(np.asarray(tarp["alpha"]), np.asarray(tarp["ecp"]),
+                                  tarp.get("distance")), "TARP",
+                       "TARP expected coverage against credibility level (Lemos et al. 2023): "
+                       "on the diagonal when the posterior is calibrated.")
+    return out
 
 
 def _prediction_section(data: Mapping[str, Any], source: Path) -> str:
