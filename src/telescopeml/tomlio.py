@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import tomllib
 from collections.abc import Mapping
@@ -10,6 +11,15 @@ from typing import Any
 
 from telescopeml.cache import atomic_path
 from telescopeml.errors import DataError
+
+
+def dataclass_from_dict(cls: type, data: Mapping[str, Any]) -> Any:
+    """``cls(**data)``, with unknown keys refused by a ValueError naming the valid ones."""
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(data) - set(names))
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} keys {unknown}; valid: {', '.join(names)}")
+    return cls(**data)
 
 
 def _value(value: Any) -> str:

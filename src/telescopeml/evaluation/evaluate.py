@@ -58,9 +58,10 @@ def predict_parameters(model: torch.nn.Module, prepared, flux: np.ndarray,
 
 
 def _report(predictor: Callable[[np.ndarray, np.ndarray], np.ndarray], sets, names):
-    table: dict[str, Any] = {"snr": {}, "interior": {}, "edge": {}}
+    """Metric tables ``{"snr", "interior", "edge"}`` and the predictions, per S/N key."""
+    table: dict[str, Any] = {"snr": {}, "interior": {}, "edge": {}, "predicted": {}}
     for key, (flux, sigma, truth, edge) in sets.items():
-        pred = predictor(flux, sigma)
+        pred = table["predicted"][key] = predictor(flux, sigma)
         table["snr"][key] = regression_metrics(truth, pred, names)
         if (~edge).any():
             table["interior"][key] = regression_metrics(truth[~edge], pred[~edge], names)
@@ -83,11 +84,9 @@ def evaluate_prepared(model: torch.nn.Module, prepared, seed: int = 0, baselines
     net = _report(lambda f, s: predict_parameters(model, prepared, f, s), sets, names)
     flux30, sigma30, truth30, edge30 = sets["30"]
     test_predictions = {"30": {"truth": truth30.tolist(), "edge": edge30.tolist(),
-                               "predicted": predict_parameters(model, prepared, flux30,
-                                                               sigma30).tolist()}}
-    flux, sigma = sets["30"][0], sets["30"][1]
-    big = np.tile(flux, (max(1, 20000 // len(flux)), 1))
-    big_sigma = np.tile(sigma, (max(1, 20000 // len(flux)), 1))
+                               "predicted": net["predicted"]["30"].tolist()}}
+    repeats = max(1, 20000 // len(flux30))
+    big, big_sigma = np.tile(flux30, (repeats, 1)), np.tile(sigma30, (repeats, 1))
     start = time.perf_counter()
     predict_parameters(model, prepared, big, big_sigma)
     rate = len(big) / (time.perf_counter() - start)

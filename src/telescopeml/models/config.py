@@ -6,6 +6,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from telescopeml import tomlio
+
 HEADS = ("point", "gaussian", "flow")
 NORMS = ("batch", "group", "none")
 
@@ -222,8 +224,4 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
         """Inverse of :meth:`to_dict`; unknown keys raise ValueError naming the valid ones."""
-        names = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(data) - set(names))
-        if unknown:
-            raise ValueError(f"unknown ModelConfig keys {unknown}; valid: {', '.join(names)}")
-        return cls(**data)
+        return tomlio.dataclass_from_dict(cls, data)

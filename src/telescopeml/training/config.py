@@ -85,11 +85,7 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         """Inverse of :meth:`to_dict`; unknown keys raise ValueError naming the valid ones."""
-        names = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(data) - set(names))
-        if unknown:
-            raise ValueError(f"unknown TrainConfig keys {unknown}; valid: {', '.join(names)}")
-        return cls(**data)
+        return tomlio.dataclass_from_dict(cls, data)
 
     def to_toml(self, path: str | Path) -> Path:
         """Write the config as flat TOML (``None`` fields are left out)."""

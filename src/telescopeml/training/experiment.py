@@ -184,12 +184,8 @@ def config_from_options(config: str | Path | None = None, preset: str = "default
 
 
 def _build(cls: type, values: dict[str, Any]) -> Any:
-    names = [f.name for f in dataclasses.fields(cls)]
-    unknown = sorted(set(values) - set(names))
-    if unknown:
-        raise ValueError(f"unknown {cls.__name__} keys {unknown}; valid: {', '.join(names)}")
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
-    return cls(**values)
+    return tomlio.dataclass_from_dict(cls, values)
 
 
 @dataclass
