@@ -23,7 +23,7 @@ from telescopeml.training.experiment import ExperimentConfig
 from telescopeml.training.tune import SearchSpace, driver_url, register, tune
 
 BASE = {
-    "model": {"architecture": "mlp", "dense": [32], "dropout": 0.0},
+    "model": {"architecture": "mlp", "dense": [16, 8], "dropout": 0.0},
     "train": {"epochs": 2, "batch_size": 32, "checkpoint_every": 0, "patience": 0,
               "num_threads": 1},
     "augment": {"n_interpolated": 64},
@@ -84,6 +84,11 @@ def test_space_format_and_validation(tmp_path):
     assert config.model["dense"] == [128, 64] and config.model["filters"] == [16, 24]
     assert config.train.lr == 1e-3
     assert SearchSpace.from_dict(space.to_dict()) == space
+    assert space.values_of(config) == {"model.dense": "[128, 64]", "model.filters_0": 16,
+                                       "model.filters_1": 24, "train.lr": 1e-3}
+    outside = space.apply(config, {**values, "model.filters_1": 24})
+    assert space.values_of(ExperimentConfig.from_dict({**outside.to_dict(), "train": {
+        "lr": 0.5}})) is None
     assert len(SearchSpace.default().params) >= 5
     bad = {
         "nope": ({"data": {"nope": {"type": "int", "low": 1, "high": 2}}}, "unknown key"),
@@ -119,6 +124,9 @@ def test_sqlite_study_writes_results_and_resumes(files, tmp_path):
         assert (out / name).is_file(), name
     rows = list(csv.DictReader(open(out / "trials.csv")))
     assert [r["state"] for r in rows] == ["COMPLETE"] * 3
+    base = ExperimentConfig.from_toml(config_file)  # trial 0 is the base config itself
+    assert float(rows[0]["train.lr"]) == base.train.lr
+    assert (int(rows[0]["model.dense_0"]), int(rows[0]["model.dense_1"])) == (16, 8)
     assert {"train.lr", "model.dense_0", "model.dense_1", "model.dropout"} <= set(rows[0])
     best = min(rows, key=lambda r: float(r["value"]))
     config = ExperimentConfig.from_toml(out / "best.toml")

@@ -212,6 +212,38 @@ class SearchSpace:
             sections.setdefault(section, {})[name] = [items[i] for i in range(len(items))]
         return sections
 
+    def values_of(self, config: ExperimentConfig) -> dict[str, Any] | None:
+        """``config``'s own values of the searched parameters, or None when one lies outside
+        the space (then the config cannot be a trial of this study)."""
+        from telescopeml.models.config import PRESETS as MODEL_PRESETS
+        from telescopeml.models.config import ModelConfig
+
+        sections = config.to_dict()
+        model = {"architecture": "hybrid", **sections["model"]}  # as train() resolves it
+        model = {**MODEL_PRESETS.get(model["architecture"], {}), **model}
+        sections["model"] = ModelConfig.from_dict(model).to_dict()
+        values: dict[str, Any] = {}
+        for p in self.params:
+            match = _ELEMENT.match(p.key)
+            if match and match["field"] in _tuple_fields(p.section):
+                items = list(sections[p.section][match["field"]])
+                index = int(match["index"])
+                if index >= len(items):
+                    return None
+                value = items[index]
+            else:
+                value = sections[p.section][p.key]
+            if p.type == "categorical":
+                if isinstance(value, tuple):
+                    value = list(value)
+                if value not in p.choices:
+                    return None
+                value = json.dumps(value) if isinstance(value, list) else value
+            elif not (p.low <= value <= p.high):
+                return None
+            values[p.name] = value
+        return values
+
     def apply(self, base: ExperimentConfig, values: dict[str, Any]) -> ExperimentConfig:
         """``base`` with the drawn ``values``; ValueError when they do not form a valid
         config."""
@@ -288,14 +320,15 @@ def make_pruner(name: str, epochs: int) -> Any:
     """An Optuna pruner by name (:data:`PRUNERS`), scaled to ``epochs`` per trial.
 
     ``median`` stops a trial whose validation loss is worse than the median of earlier
-    trials at the same epoch (after 5 trials and the first fifth of the epochs);
+    trials at the same epoch (after 5 trials and the first half of the epochs: early losses rank learning rates
+    by how fast they start, not where they end);
     ``hyperband`` runs Hyperband brackets from 1 to ``epochs`` epochs; ``none`` never prunes.
     """
     import optuna
 
     if name == "median":
         return optuna.pruners.MedianPruner(n_startup_trials=5,
-                                           n_warmup_steps=max(1, epochs // 5))
+                                           n_warmup_steps=max(1, epochs // 2))
     if name == "hyperband":
         return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=epochs,
                                               reduction_factor=3)
@@ -444,6 +477,10 @@ def tune(
             study_name=study_name, storage=rdb, pruner=pruner,
             sampler=optuna.samplers.TPESampler(seed=sampler_seed, constant_liar=True))
         _check_fingerprint(study, fingerprint, url)
+        baseline = space.values_of(config)
+        if created and baseline is not None:
+            # trial 0 is the base config itself: the study's best is never worse than it
+            study.enqueue_trial(baseline, user_attrs={"baseline": True})
         grids: dict[str, SpectralGrid] = {}
         _grid(config.data, grids, progress)  # fail here, not in every trial
 
