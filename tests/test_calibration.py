@@ -9,6 +9,7 @@ from telescopeml.evaluation.calibration import (
     LEVELS,
     check_calibration,
     coverage,
+    fit_spread,
     sbc_histogram,
     sbc_pvalues,
     sbc_ranks,
@@ -80,3 +81,16 @@ def test_figures_are_written(tmp_path):
         assert all(ax.get_xlabel() and ax.get_ylabel() for ax in fig.axes if ax.get_visible())
         png = save_figure(fig, tmp_path / name)[0]
         assert png.suffix == ".png" and png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_fit_spread_recovers_the_factor_that_calibrates():
+    rng = np.random.default_rng(4)
+    center = rng.uniform(-1.0, 1.0, (2000, 3))
+    truth = center + SIGMA * rng.normal(size=center.shape)
+    widths = np.array([2.0, 0.5, 1.0]) * SIGMA  # too wide, too narrow, right
+    samples = center + widths * rng.normal(size=(300, *center.shape))
+    factors = fit_spread(samples, center, truth)
+    np.testing.assert_allclose(factors, [0.5, 2.0, 1.0], rtol=0.12)
+    stretched = center + factors * (samples - center)
+    cov = coverage(stretched, truth, [0.68, 0.95])
+    assert np.all(np.abs(cov - [[0.68], [0.95]]) < 0.03), cov

@@ -76,3 +76,35 @@ def test_samples_stay_in_the_box_out_of_distribution(trained):
         assert torch.isfinite(post.log_prob(outside[1])).all()  # the edge itself is inside
         mean = trained(x * 10.0)
         assert ((mean >= low) & (mean <= high)).all()
+
+
+def test_spread_stretches_samples_and_density_consistently(trained):
+    x = torch.from_numpy(problem(200, 3)[0])
+    gen = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        plain = trained.posterior(x)
+        wide = plain.sample(400, gen).std(0)
+        y = plain.sample(1, gen)[0]
+        trained.flow.set_spread([0.5, 1.0])
+        try:
+            narrow = trained.posterior(x)
+            spread = narrow.sample(400, gen).std(0)
+            low, high = torch.tensor(trained.config.bounds).T
+            # change of variables: the stretched density at the stretched point equals the
+            # plain density at the original point divided by the stretch (2 x the box map)
+            t = ((y - low) / (high - low)).clamp(1e-6, 1 - 1e-6)
+            u = torch.log(t) - torch.log1p(-t)
+            c = plain.center()
+            u2 = c + torch.tensor([0.5, 1.0]) * (u - c)
+            y2 = narrow.to_box(u2)
+            t2 = (y2 - low) / (high - low)
+            box = lambda t: torch.log(t) + torch.log1p(-t)  # noqa: E731
+            expected = (plain.log_prob(y) + box(t).sum(-1) - box(t2).sum(-1)
+                        - np.log(0.5))
+            torch.testing.assert_close(narrow.log_prob(y2), expected, atol=2e-3, rtol=1e-4)
+        finally:
+            trained.flow.set_spread(None)
+    ratio = (spread / wide).median(0).values
+    assert 0.4 < ratio[0] < 0.6 and 0.9 < ratio[1] < 1.1, ratio
+    with pytest.raises(ValueError, match="2 positive factors"):
+        trained.flow.set_spread([1.0, -1.0])

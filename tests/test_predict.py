@@ -81,7 +81,8 @@ def test_coverage_and_missing_uncertainty(bundle, module_grid, tmp_path):
         predictor.predict(short)
     spectrum = write_spectrum(tmp_path / "n.txt", module_grid, 5, noise=False)
     prediction = predictor.predict(spectrum, n_samples=200)
-    assert any("estimated from the pixel-to-pixel scatter" in f for f in prediction.flags)
+    assert any("estimated from the pixel-to-pixel scatter" in n for n in prediction.notes)
+    assert "pixel-to-pixel" in prediction.row()["note"] and not prediction.flags
 
 
 def test_der_snr_recovers_white_noise():
@@ -94,9 +95,10 @@ def test_edge_flags(bundle):
     predictor = Predictor(bundle, grid=False)
     samples = np.column_stack([np.full(100, 905.0), np.full(100, 4.5), np.zeros(100)])
     flags = predictor.edge_flags(samples)
-    assert len(flags) == 1 and "likely colder than the grid" in flags[0]
+    assert len(flags) == 1 and flags[0][0] == "teff"
+    assert "likely colder than the grid" in flags[0][1]
     samples[:, 1] = 4.99
-    assert len(predictor.edge_flags(samples)) == 2
+    assert [name for name, _ in predictor.edge_flags(samples)] == ["teff", "logg"]
 
 
 def test_radius_and_mass_from_flux_scale(bundle):

@@ -81,7 +81,8 @@ def state_tensors(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 
 def save_bundle(
-    directory: str | Path, model: torch.nn.Module, config: ModelConfig, **sections: Any
+    directory: str | Path, model: torch.nn.Module, config: ModelConfig,
+    weights_dtype: str = "float32", **sections: Any
 ) -> Path:
     """Write ``model`` as a bundle directory, atomically; return its path.
 
@@ -92,6 +93,9 @@ def save_bundle(
         ``manifest.json`` are replaced; other files in it are left alone.
     model, config
         The network and the config it was built from.
+    weights_dtype
+        ``float32``, or ``float16`` for half-size files (the weights load back into a
+        float32 network; used for the models shipped in the package).
     **sections
         JSON-serialisable manifest sections: ``transforms``, ``wavelength``, ``parameters``,
         ``grid``, ``training``, ``metrics``, ``command``, ...
@@ -105,14 +109,19 @@ def save_bundle(
     # same directory (history, plots, checkpoints) stay, and a crash between the two leaves
     # a manifest whose weights checksum no longer matches, which load_bundle refuses.
     with atomic_path(directory / WEIGHTS) as tmp:
-        save_file(state_tensors(model), str(tmp), metadata={"format": FORMAT})
+        tensors = state_tensors(model)
+        if weights_dtype not in ("float32", "float16"):
+            raise ValueError(f"weights_dtype {weights_dtype!r} is not float32 or float16")
+        if weights_dtype == "float16":
+            tensors = {k: v.half() if v.is_floating_point() else v for k, v in tensors.items()}
+        save_file(tensors, str(tmp), metadata={"format": FORMAT})
         digest = sha256_file(tmp)
     manifest = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "telescopeml_version": __version__,
         "config": config.to_dict(),
-        "weights": {"file": WEIGHTS, "sha256": digest},
+        "weights": {"file": WEIGHTS, "sha256": digest, "dtype": weights_dtype},
         **sections,
     }
     with atomic_path(directory / MANIFEST) as tmp:
@@ -175,5 +184,12 @@ def load_bundle(directory: str | Path, device: str | torch.device = "cpu") -> Bu
         model.load_state_dict(load_file(str(weights)))
     except (RuntimeError, SafetensorError) as exc:
         raise DataError(f"weights do not fit the model config: {exc}", weights) from exc
+    spread = (manifest.get("posterior") or {}).get("spread")
+    if spread and model.flow is not None:
+        try:
+            model.flow.set_spread([spread[n] for n in manifest["parameters"]["names"]])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DataError(f"manifest posterior spread is unusable: {exc}",
+                            directory / MANIFEST) from exc
     model.to(device).eval()
     return Bundle(model=model, config=config, manifest=manifest, path=directory)

@@ -54,7 +54,13 @@ class Prediction:
         Reduced χ² of the grid spectrum at the posterior median against the observation,
         with a :data:`MODEL_SYSTEMATIC` model uncertainty added to the observed one.
     flags
-        Reasons not to trust the numbers (empty when fine).
+        Reasons to believe the object lies outside the grid, so that the numbers should not
+        be taken at face value: Teff piling at a grid edge, a poor fit, no grid spectrum
+        to compare with (empty when fine).
+    notes
+        Things to know that do not make the answer wrong: a non-Teff parameter at the
+        grid's edge (the true value may lie beyond it), uncertainties estimated from the
+        data.
     """
 
     source: str
@@ -67,6 +73,7 @@ class Prediction:
     band: np.ndarray | None = None
     chi2_red: float = math.nan
     flags: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     derived: dict[str, np.ndarray] = field(default_factory=dict)
 
     def quantiles(self, percent: float | tuple[float, ...]) -> np.ndarray:
@@ -88,8 +95,14 @@ class Prediction:
         """All flags in one string (``""`` when fine)."""
         return "; ".join(self.flags)
 
+    @property
+    def note(self) -> str:
+        """All notes in one string."""
+        return "; ".join(self.notes)
+
     def row(self) -> dict[str, Any]:
-        """One table row: source, PARAM_p50/p16/p84/p2.5/p97.5, derived, chi2_red, flag."""
+        """One table row: source, PARAM_p50/p16/p84/p2.5/p97.5, derived, chi2_red, flag,
+        note."""
         out: dict[str, Any] = {"source": self.source}
         quantiles = self.quantiles(PERCENTILES)
         derived = {k: np.percentile(v, PERCENTILES) for k, v in self.derived.items()}
@@ -101,6 +114,7 @@ class Prediction:
                 out[f"{name}_{p}"] = float(values[q])
         out["chi2_red"] = self.chi2_red
         out["flag"] = self.flag
+        out["note"] = self.note
         return out
 
     def to_json(self) -> dict[str, Any]:
@@ -119,7 +133,7 @@ class Prediction:
                 "reduced_chi2": self.chi2_red},
             "derived": {k: np.percentile(v, (16, 50, 84)).tolist()
                         for k, v in self.derived.items()},
-            "warnings": list(self.flags),
+            "warnings": [*self.flags, *self.notes],
         }
 
     def summary(self) -> str:
@@ -134,6 +148,7 @@ class Prediction:
             lines.append(f"  {name:9s} {p[1]:10.4g}  68%: {p[0]:.4g}..{p[2]:.4g}")
         lines.append(f"  reduced chi2 of the best-fit grid spectrum: {self.chi2_red:.3g}")
         lines += [f"  FLAG: {f}" for f in self.flags]
+        lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
 
 
@@ -249,8 +264,9 @@ class Predictor:
         return np.stack(out)
 
     # --- checks ------------------------------------------------------------------------
-    def edge_flags(self, samples: np.ndarray) -> list[str]:
-        """Flags for posterior mass piled at the edge of the training range."""
+    def edge_flags(self, samples: np.ndarray) -> list[tuple[str, str]]:
+        """``(parameter, message)`` for each parameter whose posterior mass piles at an edge
+        of the training range."""
         flags = []
         for j, name in enumerate(self.names):
             low, high = self.ranges[name]
@@ -260,11 +276,11 @@ class Predictor:
             at_low = np.mean(samples[:, j] <= low + EDGE_FRACTION * span)
             at_high = np.mean(samples[:, j] >= high - EDGE_FRACTION * span)
             if at_low > EDGE_MASS:
-                flags.append(f"{name} piles at the grid's lower edge ({low:g}): "
-                             f"{_edge_hint(name, 'low')}")
+                flags.append((name, f"{name} piles at the grid's lower edge ({low:g}): "
+                                    f"{_edge_hint(name, 'low')}"))
             if at_high > EDGE_MASS:
-                flags.append(f"{name} piles at the grid's upper edge ({high:g}): "
-                             f"{_edge_hint(name, 'high')}")
+                flags.append((name, f"{name} piles at the grid's upper edge ({high:g}): "
+                                    f"{_edge_hint(name, 'high')}"))
         return flags
 
     def grid_fit(self, prediction: Prediction, seed: int = 0) -> None:
@@ -340,9 +356,12 @@ class Predictor:
             uncertainty=sigma,
         )
         if spectrum.uncertainty is None:
-            prediction.flags.append("no uncertainties in the file; estimated from the "
+            prediction.notes.append("no uncertainties in the file; estimated from the "
                                     "pixel-to-pixel scatter (DER_SNR)")
-        prediction.flags += self.edge_flags(samples)
+        # Teff at an edge means the object is likely outside the grid; log g, [M/H] or
+        # clouds at an edge are common for real objects whose Teff is well inside it.
+        for name, message in self.edge_flags(samples):
+            (prediction.flags if name == "teff" else prediction.notes).append(message)
         self.grid_fit(prediction, seed)
         if distance_pc:
             self.physical_size(prediction, spectrum, distance_pc, distance_err_pc, seed)

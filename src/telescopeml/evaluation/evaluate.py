@@ -162,6 +162,35 @@ def calibrate(model: torch.nn.Module, prepared, flux: np.ndarray, sigma: np.ndar
     }
 
 
+def fit_posterior_spread(model: torch.nn.Module, prepared, flux: np.ndarray, sigma: np.ndarray,
+                         params: np.ndarray, n_samples: int = CALIBRATION_SAMPLES,
+                         seed: int = 0) -> np.ndarray:
+    """Recalibration factors of a flow posterior, one per target, from validation spectra.
+
+    ``params`` are the spectra's grid parameters (all axes, as in ``TrainingBatch``). See
+    :func:`~telescopeml.evaluation.calibration.fit_spread`; the stretch is applied in the
+    flow's unconstrained space, so samples stay inside the prior box.
+    """
+    from telescopeml.evaluation.calibration import fit_spread
+
+    flow = model.flow
+    x, extra = prepared.inputs(flux, sigma)
+    generator = torch.Generator().manual_seed(seed)
+    us, centers = [], []
+    with torch.inference_mode():
+        for start in range(0, len(x), 256):
+            xb = torch.from_numpy(x[start:start + 256])
+            eb = torch.from_numpy(extra[start:start + 256]) if model.config.n_extra else None
+            posterior = model.posterior(xb, eb)
+            z = torch.randn((n_samples, len(xb), posterior.n_outputs), generator=generator)
+            us.append(posterior.unconstrained(z))
+            centers.append(posterior.center())
+    low, high = flow.low.cpu().numpy(), flow.high.cpu().numpy()
+    t = np.clip((prepared.labels(params) - low) / (high - low), 1e-6, 1 - 1e-6)
+    truth = np.log(t) - np.log1p(-t)
+    return fit_spread(torch.cat(us, dim=1).numpy(), torch.cat(centers).numpy(), truth)
+
+
 def baseline_predictors(prepared, seed: int = 0, progress: bool = True,
                         n_interpolated: int = 20000) -> dict[str, Callable]:
     """Nearest-grid χ², interpolated-grid χ² and random forest, fit on training data only."""

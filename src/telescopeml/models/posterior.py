@@ -5,6 +5,10 @@ The flow models an unconstrained variable ``u`` in R^d; parameters (standardized
 by construction, with no rejection step, and the density of ``y`` includes the map's
 log-Jacobian ``log(high - low) + log t + log(1 - t)`` with ``t = (y - low) / (high - low)``.
 Values outside the box have log-probability ``-inf``.
+
+A posterior can be recalibrated after training by a per-parameter ``spread`` ``s``: ``u`` is
+stretched about the flow's centre ``c`` (the image of the base distribution's origin, the
+vector of conditional medians) as ``c + s (u - c)``; the density includes ``-sum log s``.
 """
 
 from __future__ import annotations
@@ -46,24 +50,43 @@ class Posterior:
         The box, ``(d,)`` tensors in standardized units.
     batch_size
         Number of spectra the flow is conditioned on.
+    spread
+        ``(d,)`` recalibration factors (see the module docstring); None = 1.
     """
 
     def __init__(self, transform: Transform, low: torch.Tensor, high: torch.Tensor,
-                 batch_size: int) -> None:
+                 batch_size: int, spread: torch.Tensor | None = None) -> None:
         self.transform = transform
         self.low, self.high = low, high
         self.batch_size = batch_size
+        self.spread = spread
 
     @property
     def n_outputs(self) -> int:
         """Number of parameters ``d``."""
         return self.low.numel()
 
-    def from_base(self, z: torch.Tensor) -> torch.Tensor:
-        """Map standard-normal draws ``(..., batch, d)`` to parameter samples (differentiable)."""
-        u = self.transform.inv(z)
+    def center(self) -> torch.Tensor:
+        """``(batch, d)`` the flow's centre in the unconstrained space (base origin mapped)."""
+        return self.transform.inv(torch.zeros((self.batch_size, self.n_outputs),
+                                              device=self.low.device, dtype=self.low.dtype))
+
+    def unconstrained(self, z: torch.Tensor) -> torch.Tensor:
+        """Map standard-normal draws ``(..., batch, d)`` to ``u``, without the spread."""
+        return self.transform.inv(z)
+
+    def to_box(self, u: torch.Tensor) -> torch.Tensor:
+        """Map ``u`` to parameters inside the box."""
         y = self.low + (self.high - self.low) * torch.sigmoid(u)
         return torch.minimum(torch.maximum(y, self.low), self.high)  # rounding only
+
+    def from_base(self, z: torch.Tensor) -> torch.Tensor:
+        """Map standard-normal draws ``(..., batch, d)`` to parameter samples (differentiable)."""
+        u = self.unconstrained(z)
+        if self.spread is not None:
+            center = self.center()
+            u = center + self.spread * (u - center)
+        return self.to_box(u)
 
     def rsample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """``(n, batch, d)`` samples, differentiable with respect to the network."""
@@ -81,11 +104,16 @@ class Posterior:
         width = self.high - self.low
         t = ((y - self.low) / width).clamp(EPS, 1.0 - EPS)
         u = torch.log(t) - torch.log1p(-t)
+        log_spread = 0.0
+        if self.spread is not None:
+            center = self.center()
+            u = center + (u - center) / self.spread
+            log_spread = torch.log(self.spread).sum()
         z, ladj = self.transform.call_and_ladj(u)
         log_base = -0.5 * (z.square() + _LOG_2PI).sum(-1)
         log_box = (torch.log(width) + torch.log(t) + torch.log1p(-t)).sum(-1)
         inside = ((y >= self.low) & (y <= self.high)).all(-1)
-        return torch.where(inside, log_base + ladj - log_box, -torch.inf)
+        return torch.where(inside, log_base + ladj - log_box - log_spread, -torch.inf)
 
     def mean(self, n: int = 1000, generator: torch.Generator | None = None) -> torch.Tensor:
         """``(batch, d)`` posterior mean from ``n`` samples."""
@@ -126,6 +154,19 @@ class BoundedFlow(nn.Module):
         nsf = zuko.flows.NSF(features=len(box), context=context, transforms=transforms,
                              hidden_features=tuple(hidden), bins=bins)
         self.transform = nsf.transform  # the base is the standard normal, drawn in Posterior
+        #: Recalibration factors (:func:`~telescopeml.evaluation.calibration.fit_spread`);
+        #: kept in the bundle's manifest, not in the weights.
+        self.spread: torch.Tensor | None = None
+
+    def set_spread(self, spread: Sequence[float] | None) -> None:
+        """Stretch every posterior by ``spread`` per parameter (None or ones: off)."""
+        if spread is None or np.allclose(spread, 1.0):
+            self.spread = None
+            return
+        if len(spread) != self.low.numel() or min(spread) <= 0:
+            raise ValueError(f"spread needs {self.low.numel()} positive factors, got {spread}")
+        self.spread = torch.tensor(spread, dtype=self.low.dtype, device=self.low.device)
 
     def forward(self, context: torch.Tensor) -> Posterior:
-        return Posterior(self.transform(context), self.low, self.high, len(context))
+        spread = None if self.spread is None else self.spread.to(context.device)
+        return Posterior(self.transform(context), self.low, self.high, len(context), spread)
