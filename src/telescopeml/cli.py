@@ -115,9 +115,12 @@ def _metrics_table(result: dict) -> str:
 
 def _predict(args: argparse.Namespace) -> int:
     from telescopeml.data.library import library_file, library_index, spectral_class
-    from telescopeml.predict import Predictor, predict_files
+    from telescopeml.predict import predict_files
 
-    files: list[str | Path] = list(args.files)
+    files: list[str | Path] = list(args.inputs)
+    model = args.model
+    if model is None and files and (Path(files[0]) / "manifest.json").is_file():
+        model = files.pop(0)  # the form `predict MODEL FILE...`
     if args.library:
         entries = [e for e in library_index(quiet=args.quiet) if e.instrument == "SPEX-PRISM"]
         if args.type:
@@ -126,7 +129,7 @@ def _predict(args: argparse.Namespace) -> int:
         files += [library_file(e, quiet=True) for e in entries]
     if not files:
         raise DataError("give spectrum files, or --library")
-    predictor = Predictor(args.model)
+    predictor = _predictor(model)
     samples = args.samples or (10000 if len(files) <= 5 else 1000)
     done, failed = predict_files(predictor, files, n_samples=samples, progress=not args.quiet)
     for _path, error in failed:
@@ -143,6 +146,18 @@ def _predict(args: argparse.Namespace) -> int:
         for prediction in done:
             save_prediction_plots(prediction, args.plots)
     return 0 if done else 2
+
+
+def _predictor(model: str | None):
+    """A bundle directory, a shipped model's name, or (None) every shipped model."""
+    from telescopeml import pretrained
+    from telescopeml.predict import Predictor
+
+    if model is None:
+        return pretrained.ModelChooser()
+    if not Path(model).exists() and model in pretrained.available():
+        return pretrained.load(model)
+    return Predictor(model)
 
 
 def write_table(path: str | Path, rows: list[dict]) -> Path:
@@ -169,9 +184,8 @@ def write_table(path: str | Path, rows: list[dict]) -> Path:
 
 def _benchmark(args: argparse.Namespace) -> int:
     from telescopeml.evaluation.benchmark import run_benchmark
-    from telescopeml.predict import Predictor
 
-    result = run_benchmark(Predictor(args.model), args.objects, n_samples=args.samples,
+    result = run_benchmark(_predictor(args.model), args.objects, n_samples=args.samples,
                            progress=not (args.quiet or args.json))
     if args.json:
         print(json.dumps(result, indent=2))
@@ -269,8 +283,12 @@ def build_parser() -> argparse.ArgumentParser:
                  "the posterior, compare the best-fitting grid spectrum (reduced chi2), and "
                  "flag spectra the grid cannot explain. One failing file is reported and "
                  "skipped.", [common])
-    p.add_argument("model", help="model directory (holding manifest.json)")
-    p.add_argument("files", nargs="*", help="spectrum files (SpeX FITS, text/CSV, ECSV)")
+    p.add_argument("inputs", nargs="*", metavar="[MODEL] FILE",
+                   help="spectrum files (SpeX FITS, text/CSV, ECSV), optionally preceded by "
+                   "a model directory; without a model the shipped model whose grid covers "
+                   "each object is chosen")
+    p.add_argument("--model", help="model directory or the name of a shipped model "
+                   "(default: choose among the shipped models)")
     p.add_argument("--library", action="store_true",
                    help="every SpeX prism spectrum in the splat library (see --type)")
     p.add_argument("--type", help="with --library: spectral class or type prefix (L, T, L4)")
@@ -281,7 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = _command(sub, "benchmark", _benchmark, "accuracy on real objects with literature values",
                  "Predict every object of a table (name, data_file, teff, teff_err, logg, "
                  "logg_err) and report bias, RMSE and MAE against the literature.", [common])
-    p.add_argument("model", help="model directory")
+    p.add_argument("model", help="model directory or the name of a shipped model")
     p.add_argument("--objects", required=True, help="CSV table of objects")
     p.add_argument("--samples", type=int, default=2000, help="posterior samples per object")
     p.add_argument("--json", action="store_true", help="print one JSON object to stdout")

@@ -1,0 +1,213 @@
+"""Pre-trained models shipped with the package, and the choice of the one that covers a spectrum.
+
+Each model is a bundle directory under ``telescopeml/pretrained/NAME/``: ``manifest.json``,
+``model.safetensors`` (weights stored as float16 to keep the wheel small; they load into a
+float32 network) and ``grid.safetensors``, the training grid on the model's wavelengths
+(fluxes as float16 relative to each spectrum's median, the medians as float32), so that
+the goodness-of-fit check works offline. ``scripts/build_pretrained.py`` makes them; each
+manifest records the command.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+from safetensors.numpy import load_file, save_file
+
+from telescopeml.bundle import MANIFEST, load_bundle, read_manifest, save_bundle
+from telescopeml.data.grid import SpectralGrid
+from telescopeml.data.spectrum import ObservedSpectrum
+from telescopeml.errors import DataError, OutOfGridError, UnknownNameError
+from telescopeml.predict import CHI2_LIMIT, Prediction, Predictor
+
+GRID_FILE = "grid.safetensors"
+GRID_FORMAT = "telescopeml-compact-grid"
+
+
+def models_dir() -> Path:
+    """The directory holding the shipped bundles."""
+    return Path(str(resources.files("telescopeml") / "pretrained"))
+
+
+def available() -> dict[str, dict]:
+    """Shipped models: ``{name: manifest}``, coldest grid first."""
+    found = {}
+    root = models_dir()
+    for directory in sorted(root.iterdir()) if root.is_dir() else ():
+        if (directory / MANIFEST).is_file():
+            found[directory.name] = read_manifest(directory)
+    return dict(sorted(found.items(),
+                       key=lambda kv: kv[1]["parameters"]["ranges"].get("teff", [0])[0]))
+
+
+def model_path(name: str) -> Path:
+    """The bundle directory of shipped model ``name``."""
+    names = available()
+    if name not in names:
+        raise UnknownNameError("shipped model", name, list(names) or ["none"])
+    return models_dir() / name
+
+
+def load(name: str) -> Predictor:
+    """A :class:`Predictor` for shipped model ``name``, its fit check on the shipped grid."""
+    path = model_path(name)
+    return Predictor(path, grid=read_compact_grid(path / GRID_FILE))
+
+
+# --- choosing a model ---------------------------------------------------------------------
+@dataclass
+class Choice:
+    """The prediction of the model that covers a spectrum best, and why it was chosen.
+
+    Attributes
+    ----------
+    model
+        Name of the chosen shipped model.
+    prediction
+        Its prediction. When no model covers the object, ``prediction.flags`` says so.
+    tried
+        ``{model name: reason it was not chosen}`` for the others.
+    """
+
+    model: str
+    prediction: Prediction
+    tried: dict[str, str] = field(default_factory=dict)
+
+
+class ModelChooser:
+    """Applies every shipped model and keeps the one whose grid covers the object.
+
+    A model covers an object when the spectrum covers its wavelengths, its Teff posterior
+    does not pile at a grid edge, and its best grid spectrum fits (reduced χ² at most
+    :data:`~telescopeml.predict.CHI2_LIMIT`). Among covering models the best fit wins;
+    when none covers, the best fit is returned with a flag saying that none does.
+    """
+
+    def __init__(self, names: list[str] | None = None) -> None:
+        self.predictors = {name: load(name) for name in (names or list(available()))}
+        if not self.predictors:
+            raise DataError("no pre-trained models are installed; train one with "
+                            "`telescopeml train` and pass its directory")
+        self.path = "shipped models: " + ", ".join(self.predictors)
+        lows, highs = zip(*(p.ranges.get("teff", (np.nan, np.nan))
+                            for p in self.predictors.values()), strict=True)
+        #: Teff range covered by the models together (for benchmarks).
+        self.ranges = {"teff": (float(np.nanmin(lows)), float(np.nanmax(highs)))}
+        self.names = [n for n in next(iter(self.predictors.values())).names
+                      if all(n in p.names for p in self.predictors.values())]
+
+    def predict(self, spectrum: ObservedSpectrum | str | Path, n_samples: int = 10000,
+                seed: int = 0) -> Prediction:
+        """The chosen model's prediction (its notes name the model)."""
+        return self.choose(spectrum, n_samples, seed).prediction
+
+    def choose(self, spectrum: ObservedSpectrum | str | Path, n_samples: int = 10000,
+               seed: int = 0) -> Choice:
+        """Predict ``spectrum`` with every model; return the :class:`Choice`."""
+        if not isinstance(spectrum, ObservedSpectrum):
+            spectrum = ObservedSpectrum.read(spectrum)
+        results: dict[str, Prediction] = {}
+        tried: dict[str, str] = {}
+        for name, predictor in self.predictors.items():
+            try:
+                results[name] = predictor.predict(spectrum, n_samples=n_samples, seed=seed)
+            except (DataError, OutOfGridError) as exc:
+                tried[name] = str(exc)
+        if not results:
+            raise DataError("no shipped model can read this spectrum: " + "; ".join(
+                f"{k}: {v}" for k, v in tried.items()), spectrum.source or spectrum.name)
+
+        def fit(name: str) -> float:
+            chi2 = results[name].chi2_red
+            return chi2 if np.isfinite(chi2) else np.inf
+
+        covering = [n for n, p in results.items() if not p.flags and fit(n) <= CHI2_LIMIT]
+        best = min(covering or results, key=fit)
+        for name, prediction in results.items():
+            if name != best:
+                tried[name] = (prediction.flag or f"worse fit (reduced chi2 "
+                               f"{prediction.chi2_red:.3g})")
+        chosen = results[best]
+        if not covering:
+            chosen.flags.insert(0, "none of the shipped models covers this object (" +
+                                ", ".join(_teff_range(self.predictors[n]) for n in results)
+                                + "); showing the best fit")
+        chosen.notes.append(f"model: shipped {best} ({_teff_range(self.predictors[best])})")
+        return Choice(best, chosen, tried)
+
+
+def _teff_range(predictor: Predictor) -> str:
+    low, high = predictor.ranges.get("teff", (np.nan, np.nan))
+    return f"{predictor.manifest['grid'].get('name')}, Teff {low:g}-{high:g} K"
+
+
+# --- writing shipped models ---------------------------------------------------------------
+def export(bundle: str | Path, out_dir: str | Path, grid: SpectralGrid,
+           command: str | None = None) -> Path:
+    """Write a trained bundle as a shippable model: float16 weights + compact grid.
+
+    ``grid`` must be the training grid on the model's wavelengths (``Predictor.grid``).
+    """
+    loaded = load_bundle(bundle)
+    manifest = {k: v for k, v in loaded.manifest.items()
+                if k not in ("format", "format_version", "telescopeml_version", "config",
+                             "weights")}
+    if command:
+        manifest["command"] = command
+    out_dir = Path(out_dir)
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    save_bundle(out_dir, loaded.model, loaded.config, weights_dtype="float16", **manifest)
+    write_compact_grid(grid, out_dir / GRID_FILE)
+    return out_dir
+
+
+def write_compact_grid(grid: SpectralGrid, path: str | Path) -> Path:
+    """Save ``grid`` as float16 fluxes relative to each spectrum's median (safetensors)."""
+    flux = np.asarray(grid.flux_array(), dtype=np.float64)
+    scale = np.median(flux, axis=1, keepdims=True)
+    if not np.all(np.isfinite(flux)) or np.any(flux <= 0):
+        raise DataError("the grid has NaN or non-positive spectra; it cannot be shipped", path)
+    tensors = {"flux": (flux / scale).astype(np.float16),
+               "scale": scale[:, 0].astype(np.float32),
+               "wavelength": grid.wavelength.astype(np.float64)}
+    names = list(grid.params)
+    tensors["params"] = np.column_stack([grid.params[n] for n in names]).astype(np.float64)
+    if not np.all(np.isfinite(tensors["flux"].astype(np.float32))):
+        raise DataError("relative fluxes overflow float16", path)
+    meta = {"format": GRID_FORMAT, "params": json.dumps(names), "flux_unit": grid.flux_unit,
+            "meta": json.dumps(grid.meta, default=str)}
+    save_file(tensors, str(path), metadata=meta)
+    return Path(path)
+
+
+def read_compact_grid(path: str | Path) -> SpectralGrid:
+    """Read a grid written by :func:`write_compact_grid`."""
+    from safetensors import SafetensorError, safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError("the shipped grid file is missing", path)
+    try:
+        with safe_open(str(path), framework="numpy") as fh:
+            meta = fh.metadata() or {}
+        tensors = load_file(str(path))
+        if meta.get("format") != GRID_FORMAT:
+            raise DataError(f"not a {GRID_FORMAT} file", path)
+        names = json.loads(meta["params"])
+        flux = tensors["flux"].astype(np.float32) * tensors["scale"][:, None]
+        return SpectralGrid(
+            params={n: tensors["params"][:, j] for j, n in enumerate(names)},
+            wavelength=tensors["wavelength"], flux=flux, flux_unit=meta["flux_unit"],
+            meta=json.loads(meta["meta"]))
+    except (KeyError, ValueError, OSError, SafetensorError) as exc:
+        raise DataError(f"unreadable shipped grid ({exc})", path) from exc
+
+
+__all__ = ["Choice", "ModelChooser", "available", "export", "load", "model_path",
+           "read_compact_grid", "write_compact_grid"]

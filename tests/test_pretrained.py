@@ -1,0 +1,182 @@
+"""Shipped models: compact grid and float16 weights, choosing the model that covers an object,
+`predict FILE` with no model, and the real shipped models (sizes, provenance, retraining)."""
+
+from __future__ import annotations
+
+import json
+import shlex
+
+import numpy as np
+import pytest
+
+from conftest import analytic_log_flux
+from telescopeml import pretrained
+from telescopeml.bundle import load_bundle, read_manifest
+from telescopeml.cli import main
+from telescopeml.data.grid import SpectralGrid
+from telescopeml.errors import DataError, UnknownNameError
+from telescopeml.predict import Predictor
+from telescopeml.training.experiment import ExperimentConfig, train
+from test_predict import write_spectrum
+
+TOY_TEFF = {"cold": [500.0, 600.0, 700.0, 800.0, 900.0],
+            "warm": [900.0, 1000.0, 1100.0, 1200.0, 1300.0]}
+
+
+def toy(name: str) -> SpectralGrid:
+    teff, logg, mh = np.meshgrid(TOY_TEFF[name], [4.0, 4.5, 5.0], [-0.5, 0.0, 0.5],
+                                 indexing="ij")
+    wavelength = np.linspace(0.9, 2.4, 60)
+    flux = np.exp(analytic_log_flux(teff.ravel(), logg.ravel(), mh.ravel(), wavelength))
+    return SpectralGrid({"teff": teff.ravel(), "logg": logg.ravel(), "mh": mh.ravel()},
+                        wavelength, flux, flux_unit="erg / (s cm2 um)",
+                        meta={"name": f"toy-{name}", "source": "tests"})
+
+
+@pytest.fixture(scope="module")
+def shipped(tmp_path_factory):
+    """Two exported toy models (cold and warm) in a directory laid out like the package's."""
+    root = tmp_path_factory.mktemp("shipped")
+    for name in TOY_TEFF:
+        grid = toy(name)
+        config = ExperimentConfig.from_dict({
+            "data": {"grid": str(grid.to_hdf5(root / f"{name}.h5")), "instrument": ""},
+            "model": {"architecture": "mlp", "dense": [64], "dropout": 0.0,
+                      "head": "gaussian"},
+            "train": {"epochs": 8, "batch_size": 32, "checkpoint_every": 0, "patience": 0,
+                      "loss": "gaussian_nll"},
+            "augment": {"n_interpolated": 256},
+        })
+        run = train(config, root / "runs" / name, progress=False)
+        pretrained.export(run, root / "models" / name, Predictor(run).grid,
+                          command=f"build {name}")
+    return root
+
+
+@pytest.fixture
+def use_shipped(shipped, monkeypatch):
+    monkeypatch.setattr(pretrained, "models_dir", lambda: shipped / "models")
+    return shipped
+
+
+def test_compact_grid_round_trip(tmp_path):
+    grid = toy("warm")
+    path = pretrained.write_compact_grid(grid, tmp_path / "g.safetensors")
+    back = pretrained.read_compact_grid(path)
+    np.testing.assert_allclose(back.flux_array(), grid.flux_array(), rtol=1e-3)
+    assert back.params.keys() == grid.params.keys()
+    np.testing.assert_array_equal(back.params["teff"], grid.params["teff"])
+    assert back.flux_unit == grid.flux_unit and back.meta["name"] == "toy-warm"
+    assert path.stat().st_size < 0.6 * grid.flux_array().nbytes + 8000  # float16
+    bad = grid.with_flux(np.where(np.arange(60) == 3, 0.0, grid.flux_array()))
+    with pytest.raises(DataError, match="non-positive"):
+        pretrained.write_compact_grid(bad, tmp_path / "bad.safetensors")
+    (tmp_path / "junk.safetensors").write_bytes(b"not a file")
+    with pytest.raises(DataError, match="junk.safetensors: unreadable shipped grid"):
+        pretrained.read_compact_grid(tmp_path / "junk.safetensors")
+
+
+def test_export_halves_weights_and_keeps_predictions(shipped, tmp_path):
+    run, out = shipped / "runs" / "warm", shipped / "models" / "warm"
+    assert (out / "model.safetensors").stat().st_size < 0.6 * (
+        run / "model.safetensors").stat().st_size
+    manifest = read_manifest(out)
+    assert manifest["weights"]["dtype"] == "float16" and manifest["command"] == "build warm"
+    spectrum = write_spectrum(tmp_path / "s.txt", toy("warm"), 20)
+    full = Predictor(run).predict(spectrum, n_samples=2000).median
+    half = Predictor(out, grid=pretrained.read_compact_grid(out / pretrained.GRID_FILE))
+    assert half.predict(spectrum, n_samples=2000).median["teff"] == pytest.approx(
+        full["teff"], abs=2.0)
+    assert next(load_bundle(out).model.parameters()).dtype.is_floating_point
+
+
+def test_chooser_picks_the_model_that_covers_the_object(use_shipped, tmp_path):
+    assert list(pretrained.available()) == ["cold", "warm"]  # coldest first
+    chooser = pretrained.ModelChooser()
+    assert chooser.ranges["teff"] == (500.0, 1300.0)
+    for name, index, teff in (("cold", 22, 700.0), ("warm", 31, 1200.0)):
+        grid = toy(name)
+        assert grid.params["teff"][index] == teff
+        choice = chooser.choose(write_spectrum(tmp_path / f"{name}.txt", grid, index))
+        assert choice.model == name, choice.tried
+        assert abs(choice.prediction.median["teff"] - teff) < 100
+        assert not choice.prediction.flags
+        assert f"shipped {name}" in choice.prediction.note
+        assert set(choice.tried) == set(TOY_TEFF) - {name}
+
+
+def test_chooser_says_when_no_model_covers(use_shipped, tmp_path):
+    flat = tmp_path / "flat.txt"  # a spectrum unlike any toy model: rising with wavelength
+    wave = np.linspace(0.85, 2.45, 80)
+    flat.write_text("\n".join(f"{w:.5f} {w**3:.5e} {0.01 * w**3:.5e}" for w in wave))
+    choice = pretrained.ModelChooser().choose(flat, n_samples=500)
+    assert "none of the shipped models covers this object" in choice.prediction.flags[0]
+
+
+def test_cli_predict_without_a_model_uses_the_shipped_ones(use_shipped, tmp_path, capsys):
+    spectrum = tmp_path / "cold.txt"
+    write_spectrum(spectrum, toy("cold"), 22)
+    out = tmp_path / "t.csv"
+    assert main(["-q", "predict", str(spectrum), "--samples", "500", "--out", str(out)]) == 0
+    text = out.read_text()
+    assert "shipped cold" in text
+    assert main(["-q", "predict", "--model", "warm", str(spectrum), "--samples", "500"]) == 0
+    assert "teff" in capsys.readouterr().out
+    with pytest.raises(UnknownNameError, match="unknown shipped model 'nope'; valid: cold"):
+        pretrained.model_path("nope")
+
+
+# --- the models shipped in the package ------------------------------------------------------
+SHIPPED = ("atmo20pp-spex", "dback24-spex")
+
+
+def test_shipped_models_are_small_and_say_how_they_were_made():
+    found = pretrained.available()
+    assert sorted(found) == sorted(SHIPPED)
+    for name, manifest in found.items():
+        directory = pretrained.model_path(name)
+        size = sum(f.stat().st_size for f in directory.iterdir())
+        assert size < 5e6, (name, size)
+        assert manifest["command"] == f"python scripts/build_pretrained.py --only {name}"
+        assert manifest["metrics"]["snr"]["30"]["teff"]["rmse"] < 60
+        load_bundle(directory)  # checksum and config
+    cold, warm = (found[n]["parameters"]["ranges"]["teff"] for n in SHIPPED)
+    assert cold[0] < 500 and cold[1] >= warm[0] and warm[1] >= 2000
+
+
+def test_shipped_models_predict_offline(tmp_path):
+    """The shipped grid copy makes the fit check work with an empty cache."""
+    grid = pretrained.read_compact_grid(pretrained.model_path("dback24-spex") /
+                                        pretrained.GRID_FILE)
+    index = int(np.flatnonzero((grid.params["teff"] == 1500) & (grid.params["logg"] == 5.0)
+                               & (grid.params["mh"] == 0) & (grid.params["inv_fsed"] == 0.5))[0])
+    wave, flux = grid.wavelength, grid.flux_array()[index].astype(np.float64)
+    rng = np.random.default_rng(3)
+    sigma = flux / 50
+    path = tmp_path / "obs.txt"
+    path.write_text("\n".join(f"{w:.6f} {f:.6e} {s:.6e}" for w, f, s in
+                              zip(wave, flux + rng.normal(0, 1, flux.size) * sigma, sigma,
+                                  strict=True)))
+    choice = pretrained.ModelChooser().choose(path, n_samples=2000)
+    assert choice.model == "dback24-spex", choice.tried
+    assert abs(choice.prediction.median["teff"] - 1500) < 60
+    assert choice.prediction.chi2_red < 3
+
+
+@pytest.mark.network
+@pytest.mark.slow
+def test_retraining_with_a_small_budget_approaches_the_shipped_model(network_cache, tmp_path,
+                                                                      monkeypatch):
+    """Rerun the cold model's recorded recipe with a quarter of the epochs."""
+    monkeypatch.setenv("TELESCOPEML_CACHE", str(network_cache))
+    manifest = read_manifest(pretrained.model_path("atmo20pp-spex"))
+    config = ExperimentConfig.from_dict(manifest["training"]["config"])
+    assert shlex.split(manifest["command"])[:2] == ["python", "scripts/build_pretrained.py"]
+    small = ExperimentConfig.from_dict({**config.to_dict(), "train": {
+        **config.train.to_dict(), "epochs": config.train.epochs // 4, "checkpoint_every": 0}})
+    run = train(small, tmp_path / "retrained", progress=False)
+    retrained = json.loads((run / "manifest.json").read_text())["metrics"]["snr"]["30"]
+    shipped = manifest["metrics"]["snr"]["30"]
+    for name in ("teff", "logg", "mh"):
+        assert retrained[name]["rmse"] < 1.5 * shipped[name]["rmse"] + 0.02 * (
+            np.ptp(manifest["parameters"]["ranges"][name])), name
