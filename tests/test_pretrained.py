@@ -72,7 +72,7 @@ def test_compact_grid_round_trip(tmp_path):
     with pytest.raises(DataError, match="non-positive"):
         pretrained.write_compact_grid(bad, tmp_path / "bad.safetensors")
     (tmp_path / "junk.safetensors").write_bytes(b"not a file")
-    with pytest.raises(DataError, match="junk.safetensors: unreadable shipped grid"):
+    with pytest.raises(DataError, match=r"junk\.safetensors: unreadable shipped grid"):
         pretrained.read_compact_grid(tmp_path / "junk.safetensors")
 
 
