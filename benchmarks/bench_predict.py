@@ -3,25 +3,56 @@
 One spectrum: read the FITS file, check and resample it, draw 10,000 posterior samples,
 interpolate the grid at the median and compute the reduced chi2. Batch: `predict_files` over
 the first N SpeX library spectra (2,000 samples each), extrapolated to the whole library.
+With --cli, also the wall time of `telescopeml predict FILE` as a new process (imports
+included) with an empty cache, i.e. offline.
 
-Run: python benchmarks/bench_predict.py MODEL_DIR [--n 200]
+Run: python benchmarks/bench_predict.py MODEL [--n 200] [--cli]
+MODEL is a bundle directory, a shipped model's name, or "shipped" (the model chooser).
 """
 
 import argparse
+import os
+import subprocess
+import tempfile
 import time
 import warnings
 
+from telescopeml import pretrained
 from telescopeml.data.library import library_file, library_index
 from telescopeml.predict import Predictor, predict_files
+
+
+def load(model: str):
+    if model == "shipped":
+        return pretrained.ModelChooser()
+    if model in pretrained.available():
+        return pretrained.load(model)
+    return Predictor(model)
+
+
+def cli_seconds(model: str, path, repeats: int = 3) -> list[float]:
+    """Wall time of `telescopeml -q predict [--model M] FILE` in a fresh process, empty cache."""
+    times = []
+    with tempfile.TemporaryDirectory() as empty:
+        env = {**os.environ, "TELESCOPEML_CACHE": empty}
+        argv = ["telescopeml", "-q", "predict", str(path)]
+        if model != "shipped":
+            argv += ["--model", model]
+        for _ in range(repeats):
+            start = time.perf_counter()
+            subprocess.run(argv, env=env, check=True, capture_output=True)
+            times.append(time.perf_counter() - start)
+    return times
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("model")
     parser.add_argument("--n", type=int, default=200)
+    parser.add_argument("--cli", action="store_true")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
-    predictor = Predictor(args.model)
+    predictor = load(args.model)
     entries = [e for e in library_index() if e.instrument == "SPEX-PRISM"]
     files = [library_file(e) for e in entries[: args.n]]
     predictor.predict(files[0], n_samples=10000)  # warm-up: loads the grid once
@@ -40,6 +71,10 @@ def main() -> None:
     print(f"batch of {len(files)} library spectra (2,000 samples each): {elapsed:.1f} s "
           f"({per:.3f} s each, {len(failed)} failed); whole SpeX library ({len(entries)}): "
           f"~{per * len(entries) / 60:.1f} min")
+    if args.cli:
+        times = cli_seconds(args.model, files[1])
+        print(f"`telescopeml predict FILE` (new process, empty cache, 10,000 samples): "
+              f"{', '.join(f'{t:.2f}' for t in times)} s")
 
 
 if __name__ == "__main__":

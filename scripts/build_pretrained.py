@@ -34,13 +34,15 @@ MODELS = {
 TARGET = Path(__file__).resolve().parents[1] / "src" / "telescopeml" / "pretrained"
 
 
-def build(name: str, work: Path, seed: int = 0) -> dict:
+def build(name: str, work: Path, seed: int = 0, reuse: bool = False) -> dict:
     grid, epochs = MODELS[name]
     config = ExperimentConfig.from_dict(
         {"data": {"grid": grid}, "train": {"epochs": epochs, "seed": seed}}, preset="posterior")
     command = "python scripts/build_pretrained.py --only " + name
     started = time.time()
-    run = train(config, work / name, command=command)
+    run = work / name
+    if not (reuse and (run / "manifest.json").is_file()):
+        train(config, run, command=command)
     seconds = time.time() - started
     out = pretrained.export(run, TARGET / name, Predictor(run).grid, command=command)
     shipped = evaluate_bundle(out, baselines=False, progress=False)
@@ -61,9 +63,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=list(MODELS), action="append")
     parser.add_argument("--work", default="pretrained-build", help="training directories")
+    parser.add_argument("--reuse", action="store_true",
+                        help="export a model already trained in --work instead of retraining")
     args = parser.parse_args(argv)
     work = Path(args.work)
-    results = [build(name, work) for name in args.only or MODELS]
+    results = [build(name, work, reuse=args.reuse) for name in args.only or MODELS]
     for name in args.only or MODELS:
         shutil.rmtree(work / name / "checkpoint", ignore_errors=True)
     print(json.dumps(results, indent=1))

@@ -160,3 +160,18 @@ def test_benchmark_json(bundle, module_grid, tmp_path, capsys):
     (tmp_path / "broken.csv").write_text("name,teff\nx,1\n")
     with pytest.raises(DataError, match="missing columns data_file"):
         run_benchmark(Predictor(bundle), tmp_path / "broken.csv", progress=False)
+
+
+def test_predict_many_keeps_order_and_isolates_failures(bundle, module_grid, tmp_path):
+    predictor = Predictor(bundle)
+    files = [write_spectrum(tmp_path / f"s{i}.txt", module_grid, i, seed=i).source
+             for i in (3, 30)]
+    bad = tmp_path / "bad.txt"
+    bad.write_text("1 nan\n2 nan\n")
+    results = predictor.predict_many([files[0], bad, files[1]], n_samples=300)
+    assert isinstance(results[1], DataError) and "bad.txt" in str(results[1])
+    for result, path, index in zip((results[0], results[2]), files, (3, 30), strict=True):
+        assert isinstance(result, Prediction) and result.samples.shape == (300, 3)
+        single = predictor.predict(path, n_samples=300)
+        assert abs(result.median["teff"] - single.median["teff"]) < 25
+        assert abs(result.median["teff"] - module_grid.params["teff"][index]) < 150

@@ -68,6 +68,12 @@ def test_compact_grid_round_trip(tmp_path):
     np.testing.assert_array_equal(back.params["teff"], grid.params["teff"])
     assert back.flux_unit == grid.flux_unit and back.meta["name"] == "toy-warm"
     assert path.stat().st_size < 0.6 * grid.flux_array().nbytes + 8000  # float16
+    fortran = grid.with_flux(np.asfortranarray(grid.flux_array()))  # as resample() makes
+    back = pretrained.read_compact_grid(pretrained.write_compact_grid(fortran, tmp_path / "f"))
+    np.testing.assert_allclose(back.flux_array(), grid.flux_array(), rtol=1e-3)
+    deep = grid.with_flux(grid.flux_array() * np.where(np.arange(60) == 3, 1e-6, 1.0))
+    back = pretrained.read_compact_grid(pretrained.write_compact_grid(deep, tmp_path / "d"))
+    np.testing.assert_allclose(back.flux_array(), deep.flux_array(), rtol=1e-6)  # float32
     bad = grid.with_flux(np.where(np.arange(60) == 3, 0.0, grid.flux_array()))
     with pytest.raises(DataError, match="non-positive"):
         pretrained.write_compact_grid(bad, tmp_path / "bad.safetensors")

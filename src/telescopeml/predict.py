@@ -15,7 +15,7 @@ from telescopeml.bundle import load_bundle
 from telescopeml.data.grid import SpectralGrid
 from telescopeml.data.spectrum import ObservedSpectrum
 from telescopeml.data.transforms import ParameterScaler
-from telescopeml.errors import DataError, OutOfGridError
+from telescopeml.errors import DataError, OutOfGridError, TelescopeMLError
 from telescopeml.training.inputs import InputEncoder
 
 #: Quantiles reported for every parameter (percent).
@@ -343,10 +343,48 @@ class Predictor:
                 distance_pc: float | None = None, distance_err_pc: float = 0.0,
                 seed: int = 0) -> Prediction:
         """Read (if a path), check, resample, sample the posterior and check the fit."""
-        if not isinstance(spectrum, ObservedSpectrum):
-            spectrum = ObservedSpectrum.read(spectrum)
+        spectrum = as_spectrum(spectrum)
         flux, sigma = self.prepare_spectrum(spectrum)
         samples = self.sample_posterior(flux, sigma, n_samples, seed)[0]
+        prediction = self._finish(spectrum, flux, sigma, samples, seed)
+        if distance_pc:
+            self.physical_size(prediction, spectrum, distance_pc, distance_err_pc, seed)
+        prediction.derived.pop("_scale", None)
+        return prediction
+
+    def predict_many(self, spectra: list[ObservedSpectrum | str | Path], n_samples: int = 2000,
+                     seed: int = 0) -> list[Prediction | TelescopeMLError]:
+        """:meth:`predict` for many spectra, the network run once for all of them.
+
+        Returns one entry per spectrum, in order: its Prediction, or the error that stopped
+        it (unreadable file, too little coverage, ...), so that one bad file costs nothing
+        but itself.
+        """
+        results: list[Prediction | TelescopeMLError] = []
+        ready: list[tuple[int, ObservedSpectrum, np.ndarray, np.ndarray]] = []
+        for spectrum in spectra:
+            try:
+                spectrum = as_spectrum(spectrum)
+                ready.append((len(results), spectrum, *self.prepare_spectrum(spectrum)))
+                results.append(DataError("not predicted"))
+            except TelescopeMLError as exc:
+                results.append(exc)
+        if ready:
+            samples = self.sample_posterior(np.stack([r[2] for r in ready]),
+                                            np.stack([r[3] for r in ready]), n_samples, seed)
+            for (index, spectrum, flux, sigma), draws in zip(ready, samples, strict=True):
+                try:
+                    prediction = self._finish(spectrum, flux, sigma, draws, seed)
+                except TelescopeMLError as exc:
+                    results[index] = exc
+                    continue
+                prediction.derived.pop("_scale", None)
+                results[index] = prediction
+        return results
+
+    def _finish(self, spectrum: ObservedSpectrum, flux: np.ndarray, sigma: np.ndarray,
+                samples: np.ndarray, seed: int) -> Prediction:
+        """The Prediction of one spectrum from its posterior samples: flags, notes, fit."""
         prediction = Prediction(
             source=spectrum.name or str(spectrum.source),
             names=self.names,
@@ -363,10 +401,16 @@ class Predictor:
         for name, message in self.edge_flags(samples):
             (prediction.flags if name == "teff" else prediction.notes).append(message)
         self.grid_fit(prediction, seed)
-        if distance_pc:
-            self.physical_size(prediction, spectrum, distance_pc, distance_err_pc, seed)
-        prediction.derived.pop("_scale", None)
         return prediction
+
+
+def as_spectrum(spectrum: ObservedSpectrum | str | Path) -> ObservedSpectrum:
+    """``spectrum``, read from its file when given a path."""
+    if isinstance(spectrum, ObservedSpectrum):
+        return spectrum
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # non-standard FITS keywords of archive files
+        return ObservedSpectrum.read(spectrum)
 
 
 def der_snr_noise(flux: np.ndarray) -> float:
@@ -406,16 +450,23 @@ def _edge_hint(name: str, side: str) -> str:
 
 
 def predict_files(predictor: Predictor, files: list[str | Path], n_samples: int = 2000,
-                  progress: bool = True) -> tuple[list[Prediction], list[tuple[str, str]]]:
-    """Predict many files; a file that fails is reported and skipped, never fatal."""
+                  progress: bool = True, batch: int = 64,
+                  ) -> tuple[list[Prediction], list[tuple[str, str]]]:
+    """Predict many files, ``batch`` at a time; a file that fails is reported and skipped."""
     from tqdm.auto import tqdm
 
     done, failed = [], []
-    for path in tqdm(files, desc="predicting", unit="spectrum", disable=not progress):
-        try:
+    with tqdm(total=len(files), desc="predicting", unit="spectrum",
+              disable=not progress) as bar:
+        for start in range(0, len(files), batch):
+            chunk = files[start:start + batch]
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                done.append(predictor.predict(path, n_samples=n_samples))
-        except (DataError, OutOfGridError) as exc:
-            failed.append((str(path), str(exc)))
+                results = predictor.predict_many(chunk, n_samples=n_samples)
+            for path, result in zip(chunk, results, strict=True):
+                if isinstance(result, Prediction):
+                    done.append(result)
+                else:
+                    failed.append((str(path), str(result)))
+            bar.update(len(chunk))
     return done, failed

@@ -3,8 +3,8 @@
 Each model is a bundle directory under ``telescopeml/pretrained/NAME/``: ``manifest.json``,
 ``model.safetensors`` (weights stored as float16 to keep the wheel small; they load into a
 float32 network) and ``grid.safetensors``, the training grid on the model's wavelengths
-(fluxes as float16 relative to each spectrum's median, the medians as float32), so that
-the goodness-of-fit check works offline. ``scripts/build_pretrained.py`` makes them; each
+(fluxes relative to each spectrum's median, float16 where they fit), so that the
+goodness-of-fit check works offline. ``scripts/build_pretrained.py`` makes them; each
 manifest records the command.
 """
 
@@ -22,8 +22,8 @@ from safetensors.numpy import load_file, save_file
 from telescopeml.bundle import MANIFEST, load_bundle, read_manifest, save_bundle
 from telescopeml.data.grid import SpectralGrid
 from telescopeml.data.spectrum import ObservedSpectrum
-from telescopeml.errors import DataError, OutOfGridError, UnknownNameError
-from telescopeml.predict import CHI2_LIMIT, Prediction, Predictor
+from telescopeml.errors import DataError, TelescopeMLError, UnknownNameError
+from telescopeml.predict import CHI2_LIMIT, Prediction, Predictor, as_spectrum
 
 GRID_FILE = "grid.safetensors"
 GRID_FORMAT = "telescopeml-compact-grid"
@@ -109,33 +109,60 @@ class ModelChooser:
     def choose(self, spectrum: ObservedSpectrum | str | Path, n_samples: int = 10000,
                seed: int = 0) -> Choice:
         """Predict ``spectrum`` with every model; return the :class:`Choice`."""
-        if not isinstance(spectrum, ObservedSpectrum):
-            spectrum = ObservedSpectrum.read(spectrum)
-        results: dict[str, Prediction] = {}
-        tried: dict[str, str] = {}
-        for name, predictor in self.predictors.items():
+        choice = self.choose_many([spectrum], n_samples, seed)[0]
+        if isinstance(choice, TelescopeMLError):
+            raise choice
+        return choice
+
+    def predict_many(self, spectra: list[ObservedSpectrum | str | Path], n_samples: int = 2000,
+                     seed: int = 0) -> list[Prediction | TelescopeMLError]:
+        """The chosen model's prediction of each spectrum, or the error that stopped it."""
+        return [c.prediction if isinstance(c, Choice) else c
+                for c in self.choose_many(spectra, n_samples, seed)]
+
+    def choose_many(self, spectra: list[ObservedSpectrum | str | Path], n_samples: int = 2000,
+                    seed: int = 0) -> list[Choice | TelescopeMLError]:
+        """:meth:`choose` for many spectra (each model runs once over all of them)."""
+        read: list[ObservedSpectrum | TelescopeMLError] = []
+        for spectrum in spectra:
             try:
-                results[name] = predictor.predict(spectrum, n_samples=n_samples, seed=seed)
-            except (DataError, OutOfGridError) as exc:
-                tried[name] = str(exc)
-        if not results:
-            raise DataError("no shipped model can read this spectrum: " + "; ".join(
+                read.append(as_spectrum(spectrum))
+            except TelescopeMLError as exc:
+                read.append(exc)
+        readable = [s for s in read if isinstance(s, ObservedSpectrum)]
+        per_model = {name: iter(predictor.predict_many(readable, n_samples, seed))
+                     for name, predictor in self.predictors.items()}
+        out: list[Choice | TelescopeMLError] = []
+        for spectrum in read:
+            if isinstance(spectrum, TelescopeMLError):
+                out.append(spectrum)
+                continue
+            results = {name: next(it) for name, it in per_model.items()}
+            out.append(self._pick(spectrum, results))
+        return out
+
+    def _pick(self, spectrum: ObservedSpectrum,
+              results: dict[str, Prediction | TelescopeMLError]) -> Choice | DataError:
+        tried = {n: str(r) for n, r in results.items() if not isinstance(r, Prediction)}
+        good = {n: r for n, r in results.items() if isinstance(r, Prediction)}
+        if not good:
+            return DataError("no shipped model can read this spectrum: " + "; ".join(
                 f"{k}: {v}" for k, v in tried.items()), spectrum.source or spectrum.name)
 
         def fit(name: str) -> float:
-            chi2 = results[name].chi2_red
+            chi2 = good[name].chi2_red
             return chi2 if np.isfinite(chi2) else np.inf
 
-        covering = [n for n, p in results.items() if not p.flags and fit(n) <= CHI2_LIMIT]
-        best = min(covering or results, key=fit)
-        for name, prediction in results.items():
+        covering = [n for n, p in good.items() if not p.flags and fit(n) <= CHI2_LIMIT]
+        best = min(covering or good, key=fit)
+        for name, prediction in good.items():
             if name != best:
                 tried[name] = (prediction.flag or f"worse fit (reduced chi2 "
                                f"{prediction.chi2_red:.3g})")
-        chosen = results[best]
+        chosen = good[best]
         if not covering:
             chosen.flags.insert(0, "none of the shipped models covers this object (" +
-                                ", ".join(_teff_range(self.predictors[n]) for n in results)
+                                ", ".join(_teff_range(self.predictors[n]) for n in good)
                                 + "); showing the best fit")
         chosen.notes.append(f"model: shipped {best} ({_teff_range(self.predictors[best])})")
         return Choice(best, chosen, tried)
@@ -149,7 +176,7 @@ def _teff_range(predictor: Predictor) -> str:
 # --- writing shipped models ---------------------------------------------------------------
 def export(bundle: str | Path, out_dir: str | Path, grid: SpectralGrid,
            command: str | None = None) -> Path:
-    """Write a trained bundle as a shippable model: float16 weights + compact grid.
+    """Write a trained bundle as a shippable model: float16 weights + compact grid copy.
 
     ``grid`` must be the training grid on the model's wavelengths (``Predictor.grid``).
     """
@@ -168,21 +195,25 @@ def export(bundle: str | Path, out_dir: str | Path, grid: SpectralGrid,
 
 
 def write_compact_grid(grid: SpectralGrid, path: str | Path) -> Path:
-    """Save ``grid`` as float16 fluxes relative to each spectrum's median (safetensors)."""
+    """Save ``grid`` as fluxes relative to each spectrum's median (safetensors): float16
+    where every ratio lies in float16's normal range (1e-4..6e4), float32 otherwise (cold
+    grids, whose absorption bands reach far below the median)."""
     flux = np.asarray(grid.flux_array(), dtype=np.float64)
     scale = np.median(flux, axis=1, keepdims=True)
     if not np.all(np.isfinite(flux)) or np.any(flux <= 0):
         raise DataError("the grid has NaN or non-positive spectra; it cannot be shipped", path)
-    tensors = {"flux": (flux / scale).astype(np.float16),
+    relative = flux / scale
+    half = relative.min() > 1e-4 and relative.max() < 6e4
+    tensors = {"flux": relative.astype(np.float16 if half else np.float32),
                "scale": scale[:, 0].astype(np.float32),
                "wavelength": grid.wavelength.astype(np.float64)}
     names = list(grid.params)
     tensors["params"] = np.column_stack([grid.params[n] for n in names]).astype(np.float64)
-    if not np.all(np.isfinite(tensors["flux"].astype(np.float32))):
-        raise DataError("relative fluxes overflow float16", path)
     meta = {"format": GRID_FORMAT, "params": json.dumps(names), "flux_unit": grid.flux_unit,
             "meta": json.dumps(grid.meta, default=str)}
-    save_file(tensors, str(path), metadata=meta)
+    # safetensors writes raw memory: a Fortran-ordered array would come back scrambled
+    save_file({k: np.ascontiguousarray(v) for k, v in tensors.items()}, str(path),
+              metadata=meta)
     return Path(path)
 
 

@@ -320,8 +320,8 @@ def make_pruner(name: str, epochs: int) -> Any:
     """An Optuna pruner by name (:data:`PRUNERS`), scaled to ``epochs`` per trial.
 
     ``median`` stops a trial whose validation loss is worse than the median of earlier
-    trials at the same epoch (after 5 trials and the first half of the epochs: early losses rank learning rates
-    by how fast they start, not where they end);
+    trials at the same epoch (after 5 trials and the first half of the epochs: early
+    losses rank learning rates by how fast they start, not where they end);
     ``hyperband`` runs Hyperband brackets from 1 to ``epochs`` epochs; ``none`` never prunes.
     """
     import optuna
