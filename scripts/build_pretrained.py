@@ -1,4 +1,4 @@
-"""Train the models shipped in the package and write them to src/telescopeml/pretrained/.
+"""Train the models shipped in the package and write them to src/telescopeml/pretrained_models/.
 
     python scripts/build_pretrained.py                 # both models
     python scripts/build_pretrained.py --only atmo20pp-spex
@@ -31,7 +31,7 @@ MODELS = {
     "dback24-spex": ("splat-dback24", 40),
     "atmo20pp-spex": ("ucdmcmc-atmo20pp-spex-prism", 100),
 }
-TARGET = Path(__file__).resolve().parents[1] / "src" / "telescopeml" / "pretrained"
+TARGET = Path(__file__).resolve().parents[1] / "src" / "telescopeml" / "pretrained_models"
 
 
 def build(name: str, work: Path, seed: int = 0, reuse: bool = False) -> dict:
@@ -50,7 +50,7 @@ def build(name: str, work: Path, seed: int = 0, reuse: bool = False) -> dict:
     manifest = {k: v for k, v in bundle.manifest.items()
                 if k not in ("format", "format_version", "telescopeml_version", "config",
                              "weights")}
-    manifest["metrics"] = summary_metrics(shipped)
+    manifest["metrics"] = {**summary_metrics(shipped), "model": name}
     save_bundle(out, bundle.model, bundle.config, weights_dtype="float16", **manifest)
     full = json.loads((work / name / "manifest.json").read_text())["metrics"]
     return {"name": name, "grid": grid, "train_seconds": round(seconds, 1),

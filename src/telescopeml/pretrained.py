@@ -1,6 +1,6 @@
 """Pre-trained models shipped with the package, and the choice of the one that covers a spectrum.
 
-Each model is a bundle directory under ``telescopeml/pretrained/NAME/``: ``manifest.json``,
+Each model is a bundle directory under ``telescopeml/pretrained_models/NAME/``: ``manifest.json``,
 ``model.safetensors`` (weights stored as float16 to keep the wheel small; they load into a
 float32 network) and ``grid.safetensors``, the training grid on the model's wavelengths
 (fluxes relative to each spectrum's median, float16 where they fit), so that the
@@ -31,7 +31,7 @@ GRID_FORMAT = "telescopeml-compact-grid"
 
 def models_dir() -> Path:
     """The directory holding the shipped bundles."""
-    return Path(str(resources.files("telescopeml") / "pretrained"))
+    return Path(str(resources.files("telescopeml") / "pretrained_models"))
 
 
 def available() -> dict[str, dict]:
