@@ -13,9 +13,11 @@ MODEL is a bundle directory, a shipped model's name, or "shipped" (the model cho
 import argparse
 import os
 import subprocess
+import sys
 import tempfile
 import time
 import warnings
+from pathlib import Path
 
 from telescopeml import pretrained
 from telescopeml.data.library import library_file, library_index
@@ -35,7 +37,8 @@ def cli_seconds(model: str, path, repeats: int = 3) -> list[float]:
     times = []
     with tempfile.TemporaryDirectory() as empty:
         env = {**os.environ, "TELESCOPEML_CACHE": empty}
-        argv = ["telescopeml", "-q", "predict", str(path)]
+        exe = Path(sys.executable).with_name("telescopeml")  # the venv's console script
+        argv = [str(exe if exe.exists() else "telescopeml"), "-q", "predict", str(path)]
         if model != "shipped":
             argv += ["--model", model]
         for _ in range(repeats):

@@ -17,13 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
-from telescopeml import plots
 from telescopeml.data.grid import PARAMETER_LABELS, SpectralGrid
 from telescopeml.data.spectrum import ObservedSpectrum
 from telescopeml.errors import DataError
-from telescopeml.evaluation.statistics import chi2_fit
 
 #: At most this many missing combinations are listed in ``summary.json``.
 MAX_LISTED_MISSING = 1000
@@ -47,6 +44,8 @@ def spearman_correlation(flux: np.ndarray, params: np.ndarray) -> np.ndarray:
         ``(n_params, n_wavelengths)``; NaN where a column is constant.
     """
     def standardized_ranks(x: np.ndarray) -> np.ndarray:
+        from scipy import stats  # imported here: `telescopeml --help` stays fast
+
         ranks = stats.rankdata(x, axis=0)
         ranks -= ranks.mean(axis=0)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -138,6 +137,8 @@ def nearest_grid_spectra(grid: SpectralGrid, spectrum: ObservedSpectrum, k: int 
     flux = resampled.flux
     weighted = resampled.uncertainty is not None
     sigma = resampled.uncertainty if weighted else np.where(np.isfinite(flux), 1.0, np.nan)
+    from telescopeml.evaluation.statistics import chi2_fit
+
     fit = chi2_fit(flux, grid.flux_array(), sigma, free_scale=True)
     best = np.argsort(fit.chi2)[:k]
     return GridMatch(
@@ -228,6 +229,8 @@ def explore_grid(grid: SpectralGrid | str | Path, out_dir: str | Path,
     dict
         The content of ``summary.json`` (with ``figures``: name -> PNG path).
     """
+    from telescopeml import plots
+
     if not isinstance(grid, SpectralGrid):
         from telescopeml.data.sources import load_grid
 
