@@ -247,3 +247,24 @@ def test_continuum_tilt_distorts_smoothly_and_reproducibly(grid):
     np.testing.assert_array_equal(tilted.epoch(0).flux, tilted.epoch(0).flux)
     with pytest.raises(ValueError, match="continuum_tilt"):
         AugmentConfig(continuum_tilt=-0.1)
+
+
+def test_background_noise_flattens_the_uncertainty_shape(grid, split):
+    flux = grid.flux_array()[:3].astype(np.float32)
+    photon = noise_sigma(flux, 50.0)
+    flat = noise_sigma(flux, 50.0, background=1.0)  # all background: constant sigma
+    expected = np.broadcast_to(np.median(flux, axis=1, keepdims=True) / 50.0, flat.shape)
+    np.testing.assert_allclose(flat, expected, rtol=1e-6)
+    mixed = noise_sigma(flux, 50.0, background=np.array([0.0, 0.5, 1.0]))
+    np.testing.assert_allclose(mixed[0], photon[0], rtol=1e-6)
+    np.testing.assert_allclose(mixed[2], flat[2], rtol=1e-6)
+    faint = flux[1] < np.median(flux[1])  # relatively more noise where the flux is low
+    assert np.all(mixed[1][faint] >= photon[1][faint] * (1 - 1e-6))
+    augmenter = Augmenter(grid, split.train, AugmentConfig(background_noise=1.0), 0)
+    batch = augmenter.epoch(0)
+    ratio = batch.sigma / np.sqrt(np.abs(batch.flux) + 1e-30)  # constant for photon noise
+    spread = np.std(np.log(ratio), axis=1)
+    assert spread.max() > 3 * spread.min()  # shapes differ from spectrum to spectrum
+    np.testing.assert_array_equal(augmenter.epoch(0).sigma, batch.sigma)
+    with pytest.raises(ValueError, match="background_noise"):
+        AugmentConfig(background_noise=1.5)

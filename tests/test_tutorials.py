@@ -88,6 +88,20 @@ def check_process_data(out: Path) -> None:
     assert n == summary["epoch_size"] and channels == 2 and pixels == summary["n_spex_pixels"]
 
 
+def check_predict_observed(out: Path) -> None:
+    """The shipped models: the L3 dwarf goes to Diamondback, the T8 dwarf (621 K, colder
+    than Diamondback's 900 K floor) to ATMO 2020++; both land within 300 K of the
+    literature, the model-data systematics measured by the dev benchmark."""
+    summary = load_summary(out, "02_predict_observed")
+    assert summary["l_dwarf"]["model"] == "dback24-spex" and not summary["l_dwarf"]["flags"]
+    assert abs(summary["l_dwarf"]["teff"] - 1646) < 300
+    assert summary["t_dwarf"]["model"] == "atmo20pp-spex"
+    assert abs(summary["t_dwarf"]["teff"] - 621) < 300
+    assert summary["failed"] == 0 and len(summary["batch"]) == 3
+    teffs = [row["teff"] for row in summary["batch"]]  # L3, L8, T5: cooler down the sequence
+    assert teffs == sorted(teffs, reverse=True)
+
+
 #: The part of Diamondback that tutorial 4 trains on in quick mode.
 QUICK_SLICE = {"teff": (1200, 1600), "logg": (4.0, 5.0), "mh": (-0.5, 0.5), "inv_fsed": (0, 0.5)}
 
@@ -158,6 +172,7 @@ def check_any(out: Path) -> None:
 
 CHECKS: dict[str, Callable[[Path], None]] = {
     "01_explore_grid": check_explore_grid,
+    "02_predict_observed": check_predict_observed,
     "03_process_data": check_process_data,
     "04_train_and_tune": check_train_and_tune,
     "05_jwst_wolf1130c": check_jwst,

@@ -36,7 +36,7 @@ from telescopeml import ObservedSpectrum, pretrained
 from telescopeml.plots_predict import corner_plot, prediction_fit
 
 QUICK = os.environ.get("TELESCOPEML_TUTORIAL_QUICK") == "1"
-OUT = Path(os.environ.get("TELESCOPEML_TUTORIAL_OUT", "tutorial-output")) / "02"
+OUT = Path(os.environ.get("TELESCOPEML_TUTORIAL_OUT", "tutorial-output")) / "02_predict_observed"
 OUT.mkdir(parents=True, exist_ok=True)
 N_SAMPLES = 2000 if QUICK else 10000
 
@@ -132,6 +132,7 @@ summary = {
                 "flags": cold.prediction.flags},
     "batch": [{"source": r["source"], "teff": r["teff_p50"]} for r in rows],
     "failed": len(failed),
+    "figures": ["corner_l3.png", "fit_l3.png", "fit_t8.png"],
 }
 (OUT / "summary.json").write_text(json.dumps(summary, indent=1))
 print(json.dumps(summary, indent=1))

@@ -149,11 +149,12 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _predictor(model: str | None):
-    """A bundle directory, a shipped model's name, or (None) every shipped model."""
+    """A bundle directory, a shipped model's name, or (None or "shipped") the shipped models
+    with the chooser."""
     from telescopeml import pretrained
     from telescopeml.predict import Predictor
 
-    if model is None:
+    if model is None or (model == "shipped" and not Path(model).exists()):
         return pretrained.ModelChooser()
     if not Path(model).exists() and model in pretrained.available():
         return pretrained.load(model)
@@ -299,7 +300,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = _command(sub, "benchmark", _benchmark, "accuracy on real objects with literature values",
                  "Predict every object of a table (name, data_file, teff, teff_err, logg, "
                  "logg_err) and report bias, RMSE and MAE against the literature.", [common])
-    p.add_argument("model", help="model directory or the name of a shipped model")
+    p.add_argument("model", help="model directory, the name of a shipped model, or "
+                   "'shipped' (each object gets the shipped model that covers it)")
     p.add_argument("--objects", required=True, help="CSV table of objects")
     p.add_argument("--samples", type=int, default=2000, help="posterior samples per object")
     p.add_argument("--json", action="store_true", help="print one JSON object to stdout")

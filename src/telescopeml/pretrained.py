@@ -23,7 +23,7 @@ from telescopeml.bundle import MANIFEST, load_bundle, read_manifest, save_bundle
 from telescopeml.data.grid import SpectralGrid
 from telescopeml.data.spectrum import ObservedSpectrum
 from telescopeml.errors import DataError, TelescopeMLError, UnknownNameError
-from telescopeml.predict import CHI2_LIMIT, Prediction, Predictor, as_spectrum
+from telescopeml.predict import Prediction, Predictor, as_spectrum
 
 GRID_FILE = "grid.safetensors"
 GRID_FORMAT = "telescopeml-compact-grid"
@@ -82,10 +82,10 @@ class Choice:
 class ModelChooser:
     """Applies every shipped model and keeps the one whose grid covers the object.
 
-    A model covers an object when the spectrum covers its wavelengths, its Teff posterior
-    does not pile at a grid edge, and its best grid spectrum fits (reduced χ² at most
-    :data:`~telescopeml.predict.CHI2_LIMIT`). Among covering models the best fit wins;
-    when none covers, the best fit is returned with a flag saying that none does.
+    A model covers an object when the spectrum covers its wavelengths and its Teff
+    posterior does not pile at a grid edge. Among covering models the best fit (lowest
+    reduced χ² of the grid spectrum at the posterior median) wins; when none covers, the
+    best fit is returned with a flag saying that none does.
     """
 
     def __init__(self, names: list[str] | None = None) -> None:
@@ -153,7 +153,11 @@ class ModelChooser:
             chi2 = good[name].chi2_red
             return chi2 if np.isfinite(chi2) else np.inf
 
-        covering = [n for n, p in good.items() if not p.flags and fit(n) <= CHI2_LIMIT]
+        # a model covers the object when its Teff posterior does not pile at a grid edge;
+        # the fit decides between covering models (real spectra often fit poorly even
+        # inside a grid, so a poor fit alone does not rule a model out)
+        covering = [n for n, p in good.items() if not any(f.startswith("teff piles")
+                                                           for f in p.flags)]
         best = min(covering or good, key=fit)
         for name, prediction in good.items():
             if name != best:

@@ -45,6 +45,14 @@ class AugmentConfig:
         ``a ~ N(0, tilt)`` and ``b ~ N(0, tilt / 2)``: real spectra carry flux-calibration
         and telluric-correction errors of a few percent across the band that no model has,
         and a network trained only on perfect shapes can read them as physics. 0 = off.
+    background_noise
+        Largest share of background (flux-independent) noise variance: each noisy spectrum
+        draws a share ``b`` uniformly in ``[0, background_noise]`` and gets
+        ``sigma ∝ sqrt((1 - b) f / median(f) + b)``. With 0 (the default) sigma is pure
+        photon noise, a fixed function of the clean spectrum that a network can read as
+        the noiseless spectrum itself; real spectra, faint T dwarfs above all, are
+        background-limited in their absorption bands, and a network that never saw such
+        uncertainties misreads them (BENCHMARKS.md).
     """
 
     n_interpolated: int | None = None
@@ -53,8 +61,11 @@ class AugmentConfig:
     noise_free_fraction: float = 0.0
     include_grid: bool = True
     continuum_tilt: float = 0.0
+    background_noise: float = 0.0
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.background_noise <= 1.0:
+            raise ValueError(f"background_noise must be in [0, 1], got {self.background_noise}")
         if not 0.0 <= self.continuum_tilt < 1.0:
             raise ValueError(f"continuum_tilt must be in [0, 1), got {self.continuum_tilt}")
         if self.n_interpolated is not None and self.n_interpolated < 0:
@@ -99,12 +110,15 @@ class TrainingBatch:
         return int(self.flux.shape[0])
 
 
-def noise_sigma(flux: np.ndarray, snr: float | np.ndarray) -> np.ndarray:
+def noise_sigma(flux: np.ndarray, snr: float | np.ndarray,
+                background: float | np.ndarray = 0.0) -> np.ndarray:
     """Per-pixel uncertainty of spectra observed at a given S/N.
 
     ``sigma = median(flux) / snr * sqrt(flux / median(flux))``: photon-noise-like, brighter
     pixels have larger sigma but higher flux/sigma, and the median over pixels of
-    ``flux / sigma`` is ``snr``. This is the S/N definition used throughout.
+    ``flux / sigma`` is ``snr``. This is the S/N definition used throughout. With a
+    ``background`` share ``b`` (scalar or one per spectrum) the variance is
+    ``(1 - b) f / median + b`` in the same units: the faintest pixels get relatively more.
 
     Parameters
     ----------
@@ -123,19 +137,24 @@ def noise_sigma(flux: np.ndarray, snr: float | np.ndarray) -> np.ndarray:
         snr = snr[..., None]
     median = np.median(flux, axis=-1, keepdims=True)
     sigma = flux / median
+    background = np.asarray(background, dtype=np.float32)
+    if np.any(background):
+        share = background[..., None] if background.ndim else background
+        sigma = (1 - share) * sigma + share
     np.sqrt(sigma, out=sigma)
     sigma *= median / snr
     return sigma
 
 
 def add_noise(
-    flux: np.ndarray, snr: float | np.ndarray, rng: np.random.Generator
+    flux: np.ndarray, snr: float | np.ndarray, rng: np.random.Generator,
+    background: float | np.ndarray = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Add Gaussian noise of the :func:`noise_sigma` shape; return ``(noisy_flux, sigma)``.
 
     At low S/N the noisy flux of faint pixels can be negative, as in real data.
     """
-    sigma = noise_sigma(flux, snr)
+    sigma = noise_sigma(flux, snr, background)
     noisy = rng.standard_normal(sigma.shape, dtype=np.float32)
     noisy *= sigma
     noisy += flux
@@ -299,7 +318,9 @@ class Augmenter:
         snr = np.exp(rng.uniform(low, high, n)).astype(np.float32)
         clean = rng.random(n) < self.config.noise_free_fraction
         snr[clean] = np.inf
-        noisy, sigma = add_noise(flux, np.where(clean, CLEAN_SNR, snr), rng)
+        background = (rng.uniform(0.0, self.config.background_noise, n).astype(np.float32)
+                      if self.config.background_noise else 0.0)
+        noisy, sigma = add_noise(flux, np.where(clean, CLEAN_SNR, snr), rng, background)
         noisy[clean] = flux[clean]
         return TrainingBatch(
             flux=noisy,
