@@ -268,3 +268,13 @@ def test_background_noise_flattens_the_uncertainty_shape(grid, split):
     np.testing.assert_array_equal(augmenter.epoch(0).sigma, batch.sigma)
     with pytest.raises(ValueError, match="background_noise"):
         AugmentConfig(background_noise=1.5)
+
+
+def test_interpolated_per_spectrum_scales_the_epoch(grid, split):
+    for per in (2.0, 6.0):
+        augmenter = Augmenter(grid, split.train, AugmentConfig(interpolated_per_spectrum=per), 0)
+        assert augmenter.n_interpolated == round(per * split.train.size)
+    fixed = AugmentConfig(n_interpolated=10, interpolated_per_spectrum=6.0)
+    assert Augmenter(grid, split.train, fixed, 0).n_interpolated == 10
+    with pytest.raises(ValueError, match="interpolated_per_spectrum"):
+        AugmentConfig(interpolated_per_spectrum=-1.0)

@@ -30,7 +30,11 @@ class AugmentConfig:
     Parameters
     ----------
     n_interpolated
-        Interpolated spectra per epoch; None means 4 per training spectrum.
+        Interpolated spectra per epoch; None means ``interpolated_per_spectrum`` per
+        training spectrum.
+    interpolated_per_spectrum
+        Interpolated spectra per training spectrum and epoch when ``n_interpolated`` is
+        None (a grid-independent way to set, or search, the amount).
     max_axes
         Interpolate along at most this many axes at once (between 1 and this many).
     snr_range
@@ -56,6 +60,7 @@ class AugmentConfig:
     """
 
     n_interpolated: int | None = None
+    interpolated_per_spectrum: float = 4.0
     max_axes: int = 2
     snr_range: tuple[float, float] = (5.0, 300.0)
     noise_free_fraction: float = 0.0
@@ -68,6 +73,9 @@ class AugmentConfig:
             raise ValueError(f"background_noise must be in [0, 1], got {self.background_noise}")
         if not 0.0 <= self.continuum_tilt < 1.0:
             raise ValueError(f"continuum_tilt must be in [0, 1), got {self.continuum_tilt}")
+        if self.interpolated_per_spectrum < 0:
+            raise ValueError("interpolated_per_spectrum must be >= 0, got "
+                             f"{self.interpolated_per_spectrum}")
         if self.n_interpolated is not None and self.n_interpolated < 0:
             raise ValueError(f"n_interpolated must be >= 0, got {self.n_interpolated}")
         if self.max_axes < 1:
@@ -253,7 +261,8 @@ class Augmenter:
         self._enumerate_cells([j for j, v in enumerate(values) if v.size > 1])
 
         wanted = self.config.n_interpolated
-        self.n_interpolated = 4 * train.size if wanted is None else wanted
+        self.n_interpolated = (round(self.config.interpolated_per_spectrum * train.size)
+                               if wanted is None else wanted)
         if self.n_interpolated and not self._cell_base.size:
             if not self.config.include_grid:
                 raise ValueError("no training cell to interpolate in, and include_grid=False")
