@@ -91,6 +91,7 @@ def run_benchmark(predictor: Predictor, objects: str | Path, n_samples: int = 20
         record["in_range"] = bool(low <= float(row["teff"]) <= high)
         record["chi2_red"] = prediction.chi2_red
         record["flag"] = prediction.flag
+        record["note"] = prediction.note
         records.append(record)
 
     def block(subset: list[dict]) -> dict[str, dict[str, float]]:
