@@ -155,8 +155,9 @@ def test_benchmark_json(bundle, module_grid, tmp_path, capsys):
     assert {"name", "teff_p50", "teff_p16", "teff_p84", "flag"} <= set(result["objects"][0])
     assert set(result["flagged"]) | set(result["missed"]) >= {"cold"}
     assert main(["benchmark", str(bundle), "--objects", str(table), "--json",
-                 "--samples", "200"]) == 0
-    assert json.loads(capsys.readouterr().out)["n"] == 4
+                 "--samples", "200", "--plot", str(tmp_path / "bench.png")]) == 0
+    assert json.loads(capsys.readouterr().out)["n"] == 4  # stdout is the JSON alone
+    assert (tmp_path / "bench.png").stat().st_size > 1000
     (tmp_path / "broken.csv").write_text("name,teff\nx,1\n")
     with pytest.raises(DataError, match="missing columns data_file"):
         run_benchmark(Predictor(bundle), tmp_path / "broken.csv", progress=False)

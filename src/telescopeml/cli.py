@@ -188,6 +188,12 @@ def _benchmark(args: argparse.Namespace) -> int:
 
     result = run_benchmark(_predictor(args.model), args.objects, n_samples=args.samples,
                            progress=not (args.quiet or args.json))
+    if args.plot:
+        from telescopeml.plots_predict import benchmark_plot
+
+        plot = benchmark_plot(result, args.plot)
+        if not args.json:
+            print(f"plot: {plot}")
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
@@ -200,10 +206,6 @@ def _benchmark(args: argparse.Namespace) -> int:
         print(f"  {label:10s} {cells}")
     print(f"  flagged: {len(result['flagged'])}; outside the range but not flagged: "
           f"{len(result['missed'])}; failed: {len(result['failed'])}")
-    if args.plot:
-        from telescopeml.plots_predict import benchmark_plot
-
-        print(f"plot: {benchmark_plot(result, args.plot)}")
     return 0
 
 
