@@ -215,13 +215,14 @@ class SearchSpace:
     def values_of(self, config: ExperimentConfig) -> dict[str, Any] | None:
         """``config``'s own values of the searched parameters, or None when one lies outside
         the space (then the config cannot be a trial of this study)."""
-        from telescopeml.models.config import PRESETS as MODEL_PRESETS
         from telescopeml.models.config import ModelConfig
 
         sections = config.to_dict()
-        model = {"architecture": "hybrid", **sections["model"]}  # as train() resolves it
-        model = {**MODEL_PRESETS.get(model["architecture"], {}), **model}
-        sections["model"] = ModelConfig.from_dict(model).to_dict()
+        # ModelConfig fills what the section leaves out from the architecture's preset; the
+        # head changes no searchable field, and a flow head's bounds exist only once the
+        # data are prepared, so resolve with a point head
+        sections["model"] = ModelConfig.from_dict(
+            {**sections["model"], "head": "point", "bounds": None}).to_dict()
         values: dict[str, Any] = {}
         for p in self.params:
             match = _ELEMENT.match(p.key)
