@@ -360,13 +360,13 @@ class Predictor:
         it (unreadable file, too little coverage, ...), so that one bad file costs nothing
         but itself.
         """
-        results: list[Prediction | TelescopeMLError] = []
+        results: list[Prediction | TelescopeMLError | None] = []
         ready: list[tuple[int, ObservedSpectrum, np.ndarray, np.ndarray]] = []
         for spectrum in spectra:
             try:
                 spectrum = as_spectrum(spectrum)
                 ready.append((len(results), spectrum, *self.prepare_spectrum(spectrum)))
-                results.append(DataError("not predicted"))
+                results.append(None)  # filled in below
             except TelescopeMLError as exc:
                 results.append(exc)
         if ready:

@@ -47,10 +47,10 @@ def available() -> dict[str, dict]:
 
 def model_path(name: str) -> Path:
     """The bundle directory of shipped model ``name``."""
-    names = available()
-    if name not in names:
-        raise UnknownNameError("shipped model", name, list(names) or ["none"])
-    return models_dir() / name
+    path = models_dir() / name
+    if not (path / MANIFEST).is_file():
+        raise UnknownNameError("shipped model", name, list(available()) or ["none"])
+    return path
 
 
 def load(name: str) -> Predictor:
@@ -156,8 +156,8 @@ class ModelChooser:
         # a model covers the object when its Teff posterior does not pile at a grid edge;
         # the fit decides between covering models (real spectra often fit poorly even
         # inside a grid, so a poor fit alone does not rule a model out)
-        covering = [n for n, p in good.items() if not any(f.startswith("teff piles")
-                                                           for f in p.flags)]
+        covering = [n for n, p in good.items()
+                    if all(name != "teff" for name, _ in self.predictors[n].edge_flags(p.samples))]
         best = min(covering or good, key=fit)
         for name, prediction in good.items():
             if name != best:
