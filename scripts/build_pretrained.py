@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from telescopeml import pretrained
-from telescopeml.bundle import load_bundle, save_bundle
+from telescopeml.bundle import load_bundle, manifest_sections, save_bundle
 from telescopeml.evaluation.evaluate import evaluate_bundle
 from telescopeml.predict import Predictor
 from telescopeml.training.experiment import ExperimentConfig, summary_metrics, train
@@ -52,9 +52,7 @@ def build(name: str, work: Path, seed: int = 0, reuse: bool = False) -> dict:
     out = pretrained.export(run, TARGET / name, Predictor(run).grid, command=command)
     shipped = evaluate_bundle(out, baselines=False, progress=False)
     bundle = load_bundle(out)
-    manifest = {k: v for k, v in bundle.manifest.items()
-                if k not in ("format", "format_version", "telescopeml_version", "config",
-                             "weights")}
+    manifest = manifest_sections(bundle.manifest)
     manifest["metrics"] = {**summary_metrics(shipped), "model": name}
     save_bundle(out, bundle.model, bundle.config, weights_dtype="float16", **manifest)
     full = json.loads((work / name / "manifest.json").read_text())["metrics"]

@@ -130,6 +130,12 @@ def save_bundle(
     return directory
 
 
+def manifest_sections(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The sections of a manifest that :func:`save_bundle` takes back (all but
+    :data:`RESERVED`, which it writes itself)."""
+    return {k: v for k, v in manifest.items() if k not in RESERVED}
+
+
 def read_manifest(directory: str | Path) -> dict[str, Any]:
     """Read and check a bundle's ``manifest.json`` (format name and version) without weights."""
     path = Path(directory) / MANIFEST

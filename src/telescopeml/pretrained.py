@@ -19,7 +19,13 @@ from pathlib import Path
 import numpy as np
 from safetensors.numpy import load_file, save_file
 
-from telescopeml.bundle import MANIFEST, load_bundle, read_manifest, save_bundle
+from telescopeml.bundle import (
+    MANIFEST,
+    load_bundle,
+    manifest_sections,
+    read_manifest,
+    save_bundle,
+)
 from telescopeml.data.grid import SpectralGrid
 from telescopeml.data.spectrum import ObservedSpectrum
 from telescopeml.errors import DataError, TelescopeMLError, UnknownNameError
@@ -185,9 +191,7 @@ def export(bundle: str | Path, out_dir: str | Path, grid: SpectralGrid,
     ``grid`` must be the training grid on the model's wavelengths (``Predictor.grid``).
     """
     loaded = load_bundle(bundle)
-    manifest = {k: v for k, v in loaded.manifest.items()
-                if k not in ("format", "format_version", "telescopeml_version", "config",
-                             "weights")}
+    manifest = manifest_sections(loaded.manifest)
     if command:
         manifest["command"] = command
     out_dir = Path(out_dir)
