@@ -133,14 +133,10 @@ def calibrate(model: torch.nn.Module, prepared, flux: np.ndarray, sigma: np.ndar
         tarp,
     )
 
-    x, extra = prepared.inputs(flux, sigma)
     generator = torch.Generator().manual_seed(seed)
-    chunks = []
     with torch.inference_mode():
-        for start in range(0, len(x), 256):
-            xb = torch.from_numpy(x[start:start + 256])
-            eb = torch.from_numpy(extra[start:start + 256]) if model.config.n_extra else None
-            chunks.append(model.posterior(xb, eb).sample(n_samples, generator=generator))
+        chunks = [posterior.sample(n_samples, generator=generator)
+                  for posterior in _posteriors(model, prepared, flux, sigma)]
     scaled = torch.cat(chunks, dim=1).numpy()
     samples = prepared.scaler.inverse_transform(scaled.reshape(-1, scaled.shape[-1]))
     samples = samples.reshape(scaled.shape)
@@ -173,22 +169,30 @@ def fit_posterior_spread(model: torch.nn.Module, prepared, flux: np.ndarray, sig
     """
     from telescopeml.evaluation.calibration import fit_spread
 
-    flow = model.flow
-    x, extra = prepared.inputs(flux, sigma)
     generator = torch.Generator().manual_seed(seed)
-    us, centers = [], []
+    us, centers, truths = [], [], []
+    labels = torch.from_numpy(prepared.labels(params))
+    start = 0
     with torch.inference_mode():
-        for start in range(0, len(x), 256):
-            xb = torch.from_numpy(x[start:start + 256])
-            eb = torch.from_numpy(extra[start:start + 256]) if model.config.n_extra else None
-            posterior = model.posterior(xb, eb)
-            z = torch.randn((n_samples, len(xb), posterior.n_outputs), generator=generator)
+        for posterior in _posteriors(model, prepared, flux, sigma):
+            n = posterior.batch_size
+            z = torch.randn((n_samples, n, posterior.n_outputs), generator=generator)
             us.append(posterior.unconstrained(z))
             centers.append(posterior.center())
-    low, high = flow.low.cpu().numpy(), flow.high.cpu().numpy()
-    t = np.clip((prepared.labels(params) - low) / (high - low), 1e-6, 1 - 1e-6)
-    truth = np.log(t) - np.log1p(-t)
-    return fit_spread(torch.cat(us, dim=1).numpy(), torch.cat(centers).numpy(), truth)
+            truths.append(posterior.to_unconstrained(labels[start:start + n]))
+            start += n
+    return fit_spread(torch.cat(us, dim=1).numpy(), torch.cat(centers).numpy(),
+                      torch.cat(truths).numpy())
+
+
+def _posteriors(model: torch.nn.Module, prepared, flux: np.ndarray, sigma: np.ndarray,
+                chunk: int = 256):
+    """The flow posteriors of the spectra, ``chunk`` at a time (call in inference mode)."""
+    x, extra = prepared.inputs(flux, sigma)
+    for start in range(0, len(x), chunk):
+        xb = torch.from_numpy(x[start:start + chunk])
+        eb = torch.from_numpy(extra[start:start + chunk]) if model.config.n_extra else None
+        yield model.posterior(xb, eb)
 
 
 def baseline_predictors(prepared, seed: int = 0, progress: bool = True,

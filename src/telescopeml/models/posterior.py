@@ -75,6 +75,15 @@ class Posterior:
         """Map standard-normal draws ``(..., batch, d)`` to ``u``, without the spread."""
         return self.transform.inv(z)
 
+    def _fraction(self, y: torch.Tensor) -> torch.Tensor:
+        """Where ``y`` lies in the box, in [EPS, 1 - EPS]."""
+        return ((y - self.low) / (self.high - self.low)).clamp(EPS, 1.0 - EPS)
+
+    def to_unconstrained(self, y: torch.Tensor) -> torch.Tensor:
+        """Inverse of :meth:`to_box`: ``u = logit((y - low) / (high - low))``."""
+        t = self._fraction(y)
+        return torch.log(t) - torch.log1p(-t)
+
     def to_box(self, u: torch.Tensor) -> torch.Tensor:
         """Map ``u`` to parameters inside the box."""
         y = self.low + (self.high - self.low) * torch.sigmoid(u)
@@ -102,7 +111,7 @@ class Posterior:
     def log_prob(self, y: torch.Tensor) -> torch.Tensor:
         """Log-density of ``y`` (``(..., batch, d)``, standardized units): ``(..., batch)``."""
         width = self.high - self.low
-        t = ((y - self.low) / width).clamp(EPS, 1.0 - EPS)
+        t = self._fraction(y)
         u = torch.log(t) - torch.log1p(-t)
         log_spread = 0.0
         if self.spread is not None:
