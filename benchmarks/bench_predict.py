@@ -21,15 +21,7 @@ from pathlib import Path
 
 from telescopeml import pretrained
 from telescopeml.data.library import library_file, library_index
-from telescopeml.predict import Predictor, predict_files
-
-
-def load(model: str):
-    if model == "shipped":
-        return pretrained.ModelChooser()
-    if model in pretrained.available():
-        return pretrained.load(model)
-    return Predictor(model)
+from telescopeml.predict import predict_files
 
 
 def cli_seconds(model: str, path, repeats: int = 3) -> list[float]:
@@ -55,7 +47,7 @@ def main() -> None:
     parser.add_argument("--cli", action="store_true")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
-    predictor = load(args.model)
+    predictor = pretrained.predictor(args.model)
     entries = [e for e in library_index() if e.instrument == "SPEX-PRISM"]
     files = [library_file(e) for e in entries[: args.n]]
     predictor.predict(files[0], n_samples=10000)  # warm-up: loads the grid once

@@ -114,6 +114,7 @@ def _metrics_table(result: dict) -> str:
 
 
 def _predict(args: argparse.Namespace) -> int:
+    from telescopeml import pretrained
     from telescopeml.data.library import library_file, library_index, spectral_class
     from telescopeml.predict import predict_files
 
@@ -129,7 +130,7 @@ def _predict(args: argparse.Namespace) -> int:
         files += [library_file(e, quiet=True) for e in entries]
     if not files:
         raise DataError("give spectrum files, or --library")
-    predictor = _predictor(model)
+    predictor = pretrained.predictor(model)
     samples = args.samples or (10000 if len(files) <= 5 else 1000)
     done, failed = predict_files(predictor, files, n_samples=samples, progress=not args.quiet)
     for _path, error in failed:
@@ -146,19 +147,6 @@ def _predict(args: argparse.Namespace) -> int:
         for prediction in done:
             save_prediction_plots(prediction, args.plots)
     return 0 if done else 2
-
-
-def _predictor(model: str | None):
-    """A bundle directory, a shipped model's name, or (None or "shipped") the shipped models
-    with the chooser."""
-    from telescopeml import pretrained
-    from telescopeml.predict import Predictor
-
-    if model is None or (model == "shipped" and not Path(model).exists()):
-        return pretrained.ModelChooser()
-    if not Path(model).exists() and model in pretrained.available():
-        return pretrained.load(model)
-    return Predictor(model)
 
 
 def write_table(path: str | Path, rows: list[dict]) -> Path:
@@ -184,9 +172,10 @@ def write_table(path: str | Path, rows: list[dict]) -> Path:
 
 
 def _benchmark(args: argparse.Namespace) -> int:
+    from telescopeml import pretrained
     from telescopeml.evaluation.benchmark import run_benchmark
 
-    result = run_benchmark(_predictor(args.model), args.objects, n_samples=args.samples,
+    result = run_benchmark(pretrained.predictor(args.model), args.objects, n_samples=args.samples,
                            progress=not (args.quiet or args.json))
     if args.plot:
         from telescopeml.plots_predict import benchmark_plot

@@ -65,6 +65,16 @@ def load(name: str) -> Predictor:
     return Predictor(path, grid=read_compact_grid(path / GRID_FILE))
 
 
+def predictor(model: str | Path | None = None) -> Predictor | ModelChooser:
+    """What ``telescopeml predict/benchmark`` apply: a bundle directory, a shipped model's
+    name, or (None or ``"shipped"``) the :class:`ModelChooser` over the shipped models."""
+    if model is None or (model == "shipped" and not Path(model).exists()):
+        return ModelChooser()
+    if not Path(model).exists() and model in available():
+        return load(str(model))
+    return Predictor(model)
+
+
 # --- choosing a model ---------------------------------------------------------------------
 @dataclass
 class Choice:
@@ -248,5 +258,5 @@ def read_compact_grid(path: str | Path) -> SpectralGrid:
         raise DataError(f"unreadable shipped grid ({exc})", path) from exc
 
 
-__all__ = ["Choice", "ModelChooser", "available", "export", "load", "model_path",
+__all__ = ["Choice", "ModelChooser", "available", "export", "load", "model_path", "predictor",
            "read_compact_grid", "write_compact_grid"]
