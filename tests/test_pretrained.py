@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import json
 import shlex
+import subprocess
+import sys
 
 import numpy as np
 import pytest
+from astropy.io import fits
 
 from conftest import analytic_log_flux
 from telescopeml import pretrained
@@ -167,6 +170,32 @@ def test_shipped_models_predict_offline(tmp_path):
     assert choice.model == "dback24-spex", choice.tried
     assert abs(choice.prediction.median["teff"] - 1500) < 60
     assert choice.prediction.chi2_red < 3
+
+
+def test_cli_predict_runs_without_torch(tmp_path):
+    """`telescopeml predict FILE` on a SpeX-format file needs neither PyTorch nor the network:
+    the shipped models run on the NumPy engine (importing torch alone takes over a second)."""
+    grid = pretrained.read_compact_grid(pretrained.model_path("dback24-spex") /
+                                        pretrained.GRID_FILE)
+    index = int(np.flatnonzero((grid.params["teff"] == 1800) & (grid.params["logg"] == 5.0)
+                               & (grid.params["mh"] == 0) & (grid.params["inv_fsed"] == 0.5))[0])
+    flux = grid.flux_array()[index].astype(np.float64)
+    sigma = flux / 40
+    noisy = flux + np.random.default_rng(4).normal(0, 1, flux.size) * sigma
+    path = tmp_path / "spex.fits"
+    fits.PrimaryHDU(np.vstack([grid.wavelength, noisy, sigma]),
+                    fits.Header({"XUNITS": "Micron", "OBJECT": "toy L dwarf"})).writeto(path)
+    code = ("import sys; from telescopeml.cli import main; "
+            f"code = main(['predict', {str(path)!r}]); "
+            "print('torch imported:', 'torch' in sys.modules); sys.exit(code)")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, check=False)
+    assert run.returncode == 0, run.stderr
+    assert "torch imported: False" in run.stdout
+    teff = float(next(line.split()[1] for line in run.stdout.splitlines()
+                      if line.strip().startswith("teff")))
+    assert abs(teff - 1800) < 80, run.stdout
+    assert "shipped dback24-spex" in run.stdout
 
 
 @pytest.mark.network

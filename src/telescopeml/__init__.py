@@ -1,29 +1,17 @@
 """telescopeml: atmospheric parameters of brown dwarfs and exoplanets from their spectra."""
 
-from telescopeml.data.formats import read_grid
-from telescopeml.data.grid import SpectralGrid
-from telescopeml.data.sources import list_grids, load_grid
-from telescopeml.data.spectrum import ObservedSpectrum
-from telescopeml.errors import (
-    ChecksumError,
-    DataError,
-    OutOfGridError,
-    TelescopeMLError,
-    UnknownNameError,
-)
+from telescopeml.lazy import lazy_exports
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "ChecksumError",
-    "DataError",
-    "ObservedSpectrum",
-    "OutOfGridError",
-    "SpectralGrid",
-    "TelescopeMLError",
-    "UnknownNameError",
-    "__version__",
-    "list_grids",
-    "load_grid",
-    "read_grid",
-]
+_EXPORTS = {
+    "read_grid": "telescopeml.data.formats",
+    "SpectralGrid": "telescopeml.data.grid",
+    "list_grids": "telescopeml.data.sources",
+    "load_grid": "telescopeml.data.sources",
+    "ObservedSpectrum": "telescopeml.data.spectrum",
+    **{name: "telescopeml.errors" for name in (
+        "ChecksumError", "DataError", "OutOfGridError", "TelescopeMLError", "UnknownNameError")},
+}
+__getattr__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted([*_EXPORTS, "__version__"])

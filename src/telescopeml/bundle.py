@@ -15,17 +15,18 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
 
 from telescopeml import __version__
 from telescopeml.cache import atomic_path, sha256_file
 from telescopeml.errors import DataError
-from telescopeml.models import ModelConfig, build_model
+from telescopeml.models.config import ModelConfig
+
+if TYPE_CHECKING:  # reading a bundle for NumPy inference must not import torch
+    import torch
 
 MANIFEST = "manifest.json"
 WEIGHTS = "model.safetensors"
@@ -103,6 +104,8 @@ def save_bundle(
     clash = sorted(set(sections) & set(RESERVED))
     if clash:
         raise ValueError(f"manifest sections {clash} are reserved; reserved: {', '.join(RESERVED)}")
+    from safetensors.torch import save_file
+
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     # Weights first, manifest last, each renamed into place: a run's other outputs in the
@@ -163,6 +166,44 @@ def read_manifest(directory: str | Path) -> dict[str, Any]:
     return manifest
 
 
+def model_config(manifest: dict[str, Any], directory: str | Path) -> ModelConfig:
+    """The :class:`ModelConfig` a manifest records (DataError when unusable)."""
+    try:
+        return ModelConfig.from_dict(manifest["config"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DataError(f"manifest model config is unusable: {exc}",
+                        Path(directory) / MANIFEST) from exc
+
+
+def read_weights(directory: str | Path, manifest: dict[str, Any]) -> dict[str, np.ndarray]:
+    """The bundle's weights as NumPy arrays, after checking their SHA-256 (no torch needed)."""
+    from safetensors.numpy import load_file
+
+    weights = Path(directory) / WEIGHTS
+    if not weights.is_file():
+        raise DataError(f"{WEIGHTS} is missing", directory)
+    expected = (manifest.get("weights") or {}).get("sha256")
+    if sha256_file(weights) != expected:
+        raise DataError("weights do not match the manifest's SHA-256: the file is damaged",
+                        weights)
+    try:
+        return load_file(str(weights))
+    except SafetensorError as exc:
+        raise DataError(f"unreadable weights ({exc})", weights) from exc
+
+
+def posterior_spread(manifest: dict[str, Any], directory: str | Path) -> list[float] | None:
+    """The flow's recalibration factors recorded in the manifest, in parameter order."""
+    spread = (manifest.get("posterior") or {}).get("spread")
+    if not spread:
+        return None
+    try:
+        return [float(spread[n]) for n in manifest["parameters"]["names"]]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DataError(f"manifest posterior spread is unusable: {exc}",
+                        Path(directory) / MANIFEST) from exc
+
+
 def load_bundle(directory: str | Path, device: str | torch.device = "cpu") -> Bundle:
     """Load a bundle written by :func:`save_bundle`; the model comes back in eval mode.
 
@@ -172,29 +213,25 @@ def load_bundle(directory: str | Path, device: str | torch.device = "cpu") -> Bu
         Missing directory or file, bad JSON, wrong format name, newer format version,
         weights whose SHA-256 differs from the manifest, or weights that do not fit the config.
     """
+    import torch
+
+    from telescopeml.models.cnn import build_model
+
     directory = Path(directory)
     manifest = read_manifest(directory)
-    weights = directory / WEIGHTS
-    if not weights.is_file():
-        raise DataError(f"{WEIGHTS} is missing", directory)
-    expected = (manifest.get("weights") or {}).get("sha256")
-    if sha256_file(weights) != expected:
-        raise DataError("weights do not match the manifest's SHA-256: the file is damaged",
-                        weights)
-    try:
-        config = ModelConfig.from_dict(manifest["config"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise DataError(f"manifest model config is unusable: {exc}", directory / MANIFEST) from exc
+    config = model_config(manifest, directory)
+    state = {k: torch.from_numpy(v) for k, v in read_weights(directory, manifest).items()}
     model = build_model(config)
     try:
-        model.load_state_dict(load_file(str(weights)))
-    except (RuntimeError, SafetensorError) as exc:
-        raise DataError(f"weights do not fit the model config: {exc}", weights) from exc
-    spread = (manifest.get("posterior") or {}).get("spread")
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        raise DataError(f"weights do not fit the model config: {exc}",
+                        directory / WEIGHTS) from exc
+    spread = posterior_spread(manifest, directory)
     if spread and model.flow is not None:
         try:
-            model.flow.set_spread([spread[n] for n in manifest["parameters"]["names"]])
-        except (KeyError, TypeError, ValueError) as exc:
+            model.flow.set_spread(spread)
+        except ValueError as exc:
             raise DataError(f"manifest posterior spread is unusable: {exc}",
                             directory / MANIFEST) from exc
     model.to(device).eval()

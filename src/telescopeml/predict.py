@@ -9,13 +9,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
-from telescopeml.bundle import load_bundle
+from telescopeml.bundle import (
+    load_bundle,
+    model_config,
+    posterior_spread,
+    read_manifest,
+    read_weights,
+)
 from telescopeml.data.grid import SpectralGrid
 from telescopeml.data.spectrum import ObservedSpectrum
 from telescopeml.data.transforms import ParameterScaler
 from telescopeml.errors import DataError, OutOfGridError, TelescopeMLError
+from telescopeml.models import numpy_model
 from telescopeml.training.inputs import InputEncoder
 
 #: Quantiles reported for every parameter (percent).
@@ -38,6 +44,9 @@ R_JUP_CM = 7.1492e9
 G_CGS = 6.674e-8
 M_JUP_G = 1.898e30
 PC_CM = 3.0857e18
+#: How a Predictor runs the network: ``numpy`` (no PyTorch import; hybrid and MLP models),
+#: ``torch``, or ``auto`` (numpy where it can).
+ENGINES = ("auto", "numpy", "torch")
 
 
 @dataclass
@@ -163,13 +172,25 @@ class Predictor:
         The grid used for the goodness-of-fit check; by default the bundle's own grid,
         loaded from the cache and resampled to the model's wavelengths. ``False`` skips
         the check.
+    engine
+        One of :data:`ENGINES`. The NumPy engine computes the same posterior as the torch
+        model without importing PyTorch, which alone takes longer than a whole prediction.
     """
 
-    def __init__(self, bundle: str | Path, grid: SpectralGrid | bool | None = None) -> None:
-        loaded = load_bundle(bundle)
+    def __init__(self, bundle: str | Path, grid: SpectralGrid | bool | None = None,
+                 engine: str = "auto") -> None:
+        if engine not in ENGINES:
+            raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
         self.path = Path(bundle)
-        self.model = loaded.model
-        self.manifest = loaded.manifest
+        self.manifest = read_manifest(self.path)
+        self.config = model_config(self.manifest, self.path)
+        self._model: Any = None
+        if engine == "torch" or (engine == "auto" and not numpy_model.supports(self.config)):
+            self.network: numpy_model.NumpyModel | TorchNetwork = TorchNetwork(self.model)
+        else:
+            self.network = numpy_model.NumpyModel(
+                self.config, read_weights(self.path, self.manifest),
+                posterior_spread(self.manifest, self.path))
         self.wavelength = np.asarray(self.manifest["wavelength"], dtype=np.float64)
         transforms = self.manifest["transforms"]
         self.encoder = InputEncoder.from_dict(transforms["encoder"], self.wavelength)
@@ -179,6 +200,13 @@ class Predictor:
         self.flux_unit: str = self.manifest.get("flux_unit", "")
         self._grid = grid if isinstance(grid, SpectralGrid) else None
         self._use_grid = grid is not False
+
+    @property
+    def model(self) -> Any:
+        """The bundle's torch model (loaded on first use; the NumPy engine does not need it)."""
+        if self._model is None:
+            self._model = load_bundle(self.path).model
+        return self._model
 
     @property
     def grid(self) -> SpectralGrid | None:
@@ -230,37 +258,32 @@ class Predictor:
         """``(n_spectra, n_samples, n_params)`` posterior samples in physical units."""
         flux, sigma = np.atleast_2d(flux), np.atleast_2d(sigma)
         x, extra = self.encoder.encode(flux, sigma)
-        xt = torch.from_numpy(x)
-        et = torch.from_numpy(extra) if self.model.config.n_extra else None
-        head = self.model.config.head
-        generator = torch.Generator().manual_seed(seed)
-        with torch.inference_mode():
-            if head == "flow":
-                posterior = self.model.posterior(xt, et)
-                scaled = posterior.sample(n_samples).permute(1, 0, 2).numpy()
-            elif head == "gaussian":
-                out = self.model(xt, et)
-                k = len(self.names)
-                mean, log_sigma = out[:, :k], out[:, k:2 * k]
-                noise = torch.randn((len(x), n_samples, k), generator=generator)
-                scaled = (mean[:, None] + noise * log_sigma.exp()[:, None]).numpy()
-            else:
-                scaled = self._noise_resampled(flux, sigma, n_samples, seed)
+        extra = extra if self.config.n_extra else None
+        rng = np.random.default_rng(seed)
+        if self.config.head == "flow":
+            scaled = self.network.sample(x, extra, n_samples, rng).transpose(1, 0, 2)
+        elif self.config.head == "gaussian":
+            out = self.network.embed(x, extra)
+            k = len(self.names)
+            mean, log_sigma = out[:, :k], out[:, k:2 * k]
+            noise = rng.standard_normal((len(x), n_samples, k), dtype=np.float32)
+            scaled = mean[:, None] + noise * np.exp(log_sigma)[:, None]
+        else:
+            scaled = self._noise_resampled(flux, sigma, n_samples, rng)
         physical = self.scaler.inverse_transform(scaled.reshape(-1, scaled.shape[-1]))
         return physical.reshape(len(x), n_samples, -1)
 
-    def _noise_resampled(self, flux, sigma, n_samples: int, seed: int) -> np.ndarray:
+    def _noise_resampled(self, flux: np.ndarray, sigma: np.ndarray, n_samples: int,
+                         rng: np.random.Generator) -> np.ndarray:
         """Point-estimate models: the spread of predictions over noisy copies of the input
         (TelescopeML's approach; not a calibrated posterior)."""
-        rng = np.random.default_rng(seed)
         draws = min(n_samples, 500)
         out = []
         for f, s in zip(flux, sigma, strict=True):
             noisy = f + rng.standard_normal((draws, f.size)) * s
             x, extra = self.encoder.encode(noisy, np.broadcast_to(s, noisy.shape))
-            pred = self.model(torch.from_numpy(x),
-                              torch.from_numpy(extra) if self.model.config.n_extra else None)
-            out.append(pred.numpy()[rng.integers(0, draws, n_samples)])
+            pred = self.network.embed(x, extra if self.config.n_extra else None)
+            out.append(pred[rng.integers(0, draws, n_samples)])
         return np.stack(out)
 
     # --- checks ------------------------------------------------------------------------
@@ -402,6 +425,37 @@ class Predictor:
             (prediction.flags if name == "teff" else prediction.notes).append(message)
         self.grid_fit(prediction, seed)
         return prediction
+
+
+class TorchNetwork:
+    """A torch model behind :class:`~telescopeml.models.numpy_model.NumpyModel`'s interface
+    (for architectures the NumPy engine does not evaluate)."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+        self.config = model.config
+
+    def embed(self, x: np.ndarray, extra: np.ndarray | None = None) -> np.ndarray:
+        """The network's output before the head."""
+        import torch
+
+        with torch.inference_mode():
+            return self.model.embed(*self._tensors(x, extra)).numpy()
+
+    def sample(self, x: np.ndarray, extra: np.ndarray | None, n: int,
+               rng: np.random.Generator) -> np.ndarray:
+        """Flow head: ``(n, batch, d)`` samples in standardized units."""
+        import torch
+
+        generator = torch.Generator().manual_seed(int(rng.integers(2**63)))
+        with torch.inference_mode():
+            return self.model.posterior(*self._tensors(x, extra)).sample(n, generator).numpy()
+
+    @staticmethod
+    def _tensors(x: np.ndarray, extra: np.ndarray | None) -> tuple[Any, Any]:
+        import torch
+
+        return torch.from_numpy(x), None if extra is None else torch.from_numpy(extra)
 
 
 def as_spectrum(spectrum: ObservedSpectrum | str | Path) -> ObservedSpectrum:

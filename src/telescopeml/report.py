@@ -43,16 +43,21 @@ import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import matplotlib as mpl
 import numpy as np
-from matplotlib.figure import Figure
 
-from telescopeml import __version__, plots
+from telescopeml import __version__
 from telescopeml.data.grid import PARAMETER_LABELS
 from telescopeml.errors import DataError
-from telescopeml.plots_calibration import coverage_curve, tarp_curve
+from telescopeml.lazy import lazy_module
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+# figures are drawn only when a report is written, not when the CLI builds its parser
+plots = lazy_module("telescopeml.plots")
+plots_calibration = lazy_module("telescopeml.plots_calibration")
 
 REPORT_FILE = "report.html"
 PNG_DPI = 110
@@ -78,6 +83,8 @@ ul.contents li.absent { color: #888; }
 
 
 def _png(fig: Figure) -> str:
+    import matplotlib as mpl
+
     buffer = io.BytesIO()
     with mpl.rc_context(plots.STYLE):
         fig.savefig(buffer, format="png", dpi=PNG_DPI, bbox_inches="tight")
@@ -257,16 +264,17 @@ def _calibration_section(data: Mapping[str, Any]) -> str:
     coverage = {k: np.asarray(v, float) for k, v in data["coverage"].items()}
     rows = [[f"{lv:.2f}"] + [f"{coverage[n][i]:.3f}" for n in coverage]
             for i, lv in enumerate(levels)]
-    figure = coverage_curve(levels, np.column_stack(list(coverage.values())), list(coverage),
-                            data.get("n"))
+    figure = plots_calibration.coverage_curve(
+        levels, np.column_stack(list(coverage.values())), list(coverage), data.get("n"))
     out = (_figure(figure, "calibration",
                    "Fraction of test spectra whose true value lies inside the credible "
                    "interval, against the interval's nominal level.")
            + _table(["nominal level"] + [_label(n) for n in coverage], rows))
     if "tarp" in data:
         tarp = data["tarp"]
-        out += _figure(tarp_curve(np.asarray(tarp["alpha"]), np.asarray(tarp["ecp"]),
-                                  tarp.get("distance")), "TARP",
+        curve = plots_calibration.tarp_curve(np.asarray(tarp["alpha"]),
+                                             np.asarray(tarp["ecp"]), tarp.get("distance"))
+        out += _figure(curve, "TARP",
                        "TARP expected coverage against credibility level (Lemos et al. 2023): "
                        "on the diagonal when the posterior is calibrated.")
     return out

@@ -5,12 +5,12 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import h5py
 import numpy as np
 
 from telescopeml.cache import atomic_path
@@ -91,7 +91,7 @@ class SpectralGrid:
             raise DataError("wavelength contains NaN or inf", origin)
         if np.any(np.diff(self.wavelength) <= 0):
             raise DataError("wavelengths are not strictly increasing", origin)
-        if not isinstance(self.flux, h5py.Dataset):
+        if not _on_disk(self.flux):
             self.flux = np.asarray(self.flux, dtype=np.float32)
         if len(self.flux.shape) != 2 or self.flux.shape[1] != self.wavelength.size:
             raise DataError(
@@ -256,7 +256,7 @@ class SpectralGrid:
         """A new in-memory grid holding the spectra at ``indices``."""
         idx = np.asarray(indices, dtype=np.int64)
         order = np.argsort(idx)
-        flux = np.asarray(self.flux[idx[order].tolist()] if isinstance(self.flux, h5py.Dataset)
+        flux = np.asarray(self.flux[idx[order].tolist()] if _on_disk(self.flux)
                           else self.flux[idx[order]], dtype=np.float32)
         flux = flux[np.argsort(order)]
         return SpectralGrid(
@@ -412,6 +412,8 @@ class SpectralGrid:
     # --- HDF5 ----------------------------------------------------------------------------
     def to_hdf5(self, path: str | Path) -> Path:
         """Write the grid to HDF5 (chunked, atomically: no partial file on failure)."""
+        import h5py
+
         path = Path(path)
         with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
             h5.attrs["format"] = HDF5_FORMAT
@@ -440,6 +442,8 @@ class SpectralGrid:
 
         With ``stream=True`` the flux stays on disk and is read in chunks as needed.
         """
+        import h5py
+
         path = Path(path)
         if not path.is_file():
             raise DataError("no such file", path)
@@ -503,6 +507,12 @@ class SpectralGrid:
         for note in self.meta.get("notes", []):
             lines.append(f"note       {note}")
         return "\n".join(lines)
+
+
+def _on_disk(flux: Any) -> bool:
+    """Whether ``flux`` is an open h5py dataset (h5py is imported only by HDF5 grids)."""
+    h5py = sys.modules.get("h5py")
+    return h5py is not None and isinstance(flux, h5py.Dataset)
 
 
 def _json_default(obj: Any) -> Any:

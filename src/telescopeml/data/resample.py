@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.ndimage import gaussian_filter1d
 from spectres import spectres
 
 from telescopeml.errors import DataError
@@ -98,6 +97,8 @@ def smooth_to_resolution(
     numpy.ndarray
         Smoothed flux, same shape and wavelengths as the input.
     """
+    from scipy.ndimage import gaussian_filter1d
+
     wavelength = _increasing(wavelength, "wavelength")
     flux = np.asarray(flux, dtype=np.float64)
     if flux.ndim not in (1, 2) or flux.shape[-1] != wavelength.size:

@@ -15,8 +15,6 @@ from typing import Any
 import astropy.units as u
 import numpy as np
 from astropy.io import fits
-from astropy.nddata import StdDevUncertainty
-from astropy.table import Table
 from astropy.utils.exceptions import AstropyWarning
 
 from telescopeml.data.resample import outside_coverage, resample
@@ -256,6 +254,8 @@ class ObservedSpectrum:
         flux = np.array(spectrum.flux.value, dtype=np.float64)
         uncertainty = None
         if spectrum.uncertainty is not None:
+            from astropy.nddata import StdDevUncertainty
+
             std = spectrum.uncertainty.represent_as(StdDevUncertainty)
             uncertainty = np.array(std.array, dtype=np.float64)
             if std.unit is not None:
@@ -273,6 +273,8 @@ class ObservedSpectrum:
 
     def to_specutils(self) -> Any:
         """This spectrum as a ``specutils.Spectrum`` (``Spectrum1D`` in specutils 1.x)."""
+        from astropy.nddata import StdDevUncertainty
+
         specutils = _specutils()
         spectrum_class = getattr(specutils, "Spectrum", None) or specutils.Spectrum1D
         unit = u.Unit(self.flux_unit)
@@ -452,6 +454,8 @@ def read_spex_fits(path: Path) -> ObservedSpectrum:
                  sniff=lambda head: head.startswith(b"# %ECSV"))
 def read_ecsv(path: Path) -> ObservedSpectrum:
     """Astropy ECSV table: wavelength and flux columns with units, optional uncertainty."""
+    from astropy.table import Table
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", AstropyWarning)
         table = Table.read(path, format="ascii.ecsv")

@@ -1,30 +1,15 @@
 """Networks that map spectra to atmospheric parameters."""
 
-from telescopeml.models.cnn import (
-    MLP,
-    MODELS,
-    ResNet1D,
-    SpectrumModel,
-    TelescopeMLCNN,
-    build_model,
-    count_parameters,
-)
-from telescopeml.models.config import ARCHITECTURES, HEADS, PRESETS, ModelConfig
-from telescopeml.models.posterior import BoundedFlow, Posterior, box_bounds
+from telescopeml.lazy import lazy_exports
 
-__all__ = [
-    "ARCHITECTURES",
-    "HEADS",
-    "MLP",
-    "MODELS",
-    "PRESETS",
-    "BoundedFlow",
-    "ModelConfig",
-    "Posterior",
-    "ResNet1D",
-    "SpectrumModel",
-    "TelescopeMLCNN",
-    "box_bounds",
-    "build_model",
-    "count_parameters",
-]
+_EXPORTS = {
+    **{name: "telescopeml.models.cnn" for name in (
+        "MLP", "MODELS", "ResNet1D", "SpectrumModel", "TelescopeMLCNN", "build_model",
+        "count_parameters")},
+    **{name: "telescopeml.models.config" for name in (
+        "ARCHITECTURES", "HEADS", "PRESETS", "ModelConfig")},
+    **{name: "telescopeml.models.posterior" for name in ("BoundedFlow", "Posterior", "box_bounds")},
+    "NumpyModel": "telescopeml.models.numpy_model",
+}
+__getattr__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)

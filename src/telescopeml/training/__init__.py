@@ -1,22 +1,12 @@
 """Training: configuration, the training loop with checkpoints, batched prediction."""
 
-from telescopeml.training.config import DEVICES, LOSSES, SCHEDULES, TrainConfig
-from telescopeml.training.trainer import (
-    Trainer,
-    available_cpus,
-    predict,
-    resolve_device,
-    seed_everything,
-)
+from telescopeml.lazy import lazy_exports
 
-__all__ = [
-    "DEVICES",
-    "LOSSES",
-    "SCHEDULES",
-    "TrainConfig",
-    "Trainer",
-    "available_cpus",
-    "predict",
-    "resolve_device",
-    "seed_everything",
-]
+_EXPORTS = {
+    **{name: "telescopeml.training.config" for name in (
+        "DEVICES", "LOSSES", "SCHEDULES", "TrainConfig")},
+    **{name: "telescopeml.training.trainer" for name in (
+        "Trainer", "available_cpus", "predict", "resolve_device", "seed_everything")},
+}
+__getattr__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)

@@ -1,0 +1,123 @@
+"""The NumPy engine computes what the torch modules compute, from the same safetensors file."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from telescopeml.bundle import posterior_spread, read_manifest, read_weights, save_bundle
+from telescopeml.data.transforms import Normalizer, ParameterScaler
+from telescopeml.models import ModelConfig, build_model
+from telescopeml.models.numpy_model import NumpyModel, conv1d, gelu, supports
+from telescopeml.predict import Predictor, TorchNetwork
+from telescopeml.training.inputs import InputEncoder
+
+N_WL = 57
+BOUNDS = ((-2.0, 2.0), (-1.5, 1.0), (-2.5, 2.5))
+
+
+def config(architecture: str, head: str) -> ModelConfig:
+    extra = {"filters": (8, 4), "kernel_sizes": (5, 3), "pool": 2} if architecture == "hybrid" \
+        else {}
+    flow = {"bounds": BOUNDS, "flow_transforms": 3, "flow_hidden": (16, 16),
+            "flow_context": 12, "flow_bins": 6} if head == "flow" else {}
+    return ModelConfig(architecture=architecture, n_wavelengths=N_WL, n_outputs=3, in_channels=2,
+                       dense=(24, 16), dropout=0.0, head=head, **extra, **flow)
+
+
+def torch_model(cfg: ModelConfig, seed: int = 0, perturb: float = 0.3) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    model = build_model(cfg)
+    with torch.no_grad():  # fresh flows are near the identity; perturb them to test splines
+        for p in model.parameters():
+            p.add_(perturb * torch.randn_like(p))
+    return model.eval()
+
+
+def inputs(n: int = 4, seed: int = 1) -> np.ndarray:
+    return np.random.default_rng(seed).normal(size=(n, 2, N_WL)).astype(np.float32)
+
+
+def test_layers_match_torch():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(3, 2, 41)).astype(np.float32)
+    weight = rng.normal(size=(5, 2, 5)).astype(np.float32)
+    bias = rng.normal(size=5).astype(np.float32)
+    expected = torch.nn.functional.conv1d(torch.from_numpy(x), torch.from_numpy(weight),
+                                          torch.from_numpy(bias), stride=3, padding=2).numpy()
+    np.testing.assert_allclose(conv1d(x, weight, bias, 3, 2), expected, atol=1e-5)
+    grid = np.linspace(-8, 8, 2001, dtype=np.float32)
+    exact = np.array([v * 0.5 * math.erfc(-v / math.sqrt(2)) for v in grid.astype(float)])
+    np.testing.assert_allclose(gelu(grid), exact, rtol=1e-5, atol=3e-7)
+    # torch's float32 1 + erf cancels in the negative tail, hence the looser match
+    np.testing.assert_allclose(gelu(grid), torch.nn.functional.gelu(torch.from_numpy(grid)),
+                               atol=3e-6)
+
+
+@pytest.mark.parametrize("architecture,head", [("hybrid", "flow"), ("mlp", "flow"),
+                                               ("hybrid", "gaussian"), ("mlp", "point")])
+def test_same_outputs_as_torch_from_the_bundle(architecture, head, tmp_path):
+    cfg = config(architecture, head)
+    model = torch_model(cfg)
+    spread = {"teff": 1.3, "logg": 0.8, "mh": 1.0}
+    save_bundle(tmp_path, model, cfg, parameters={"names": list(spread)},
+                posterior={"spread": spread})
+    manifest = read_manifest(tmp_path)
+    numpy_net = NumpyModel(cfg, read_weights(tmp_path, manifest),
+                           posterior_spread(manifest, tmp_path))
+    x = inputs()
+    with torch.no_grad():
+        expected = model.embed(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(numpy_net.embed(x), expected, atol=2e-5, rtol=1e-5)
+    if head != "flow":
+        return
+    model.flow.set_spread(list(spread.values()))
+    z = np.random.default_rng(2).standard_normal((500, len(x), 3)).astype(np.float32)
+    with torch.no_grad():
+        expected = model.posterior(torch.from_numpy(x)).from_base(torch.from_numpy(z)).numpy()
+    got = numpy_net.flow.sample(numpy_net.embed(x), z)
+    # the splines were exercised: samples are far from a plain logistic of z
+    assert np.abs(expected - (np.tanh(z / 2))).max() > 0.5
+    # float32 rounding through three steep splines: typically 1e-7, at worst ~1e-4
+    assert np.median(np.abs(got - expected)) < 1e-6
+    np.testing.assert_allclose(got, expected, atol=5e-4)
+    low, high = np.array(BOUNDS).T
+    assert np.all((got >= low) & (got <= high))
+
+
+def test_predictor_engines_agree_and_fall_back(tmp_path):
+    cfg = config("hybrid", "flow")
+    names = ["teff", "logg", "mh"]
+    rng = np.random.default_rng(0)
+    wavelength = np.linspace(1.0, 2.0, N_WL)
+    flux = np.exp(rng.normal(0, 0.2, (50, N_WL)))
+    encoder = InputEncoder(wavelength, Normalizer.from_dict({"name": "median"}), True)
+    scaler = ParameterScaler(names).fit(rng.uniform([900, 3.5, -0.5], [2400, 5.5, 0.5],
+                                                    (50, 3)))
+    save_bundle(tmp_path / "flow", torch_model(cfg, perturb=0.05), cfg, wavelength=wavelength,
+                transforms={"encoder": encoder.fit(flux, flux / 30).to_dict(),
+                            "parameters": scaler.to_dict()},
+                parameters={"names": names,
+                            "ranges": {"teff": [900, 2400], "logg": [3.5, 5.5],
+                                       "mh": [-0.5, 0.5]}})
+    flux = flux[:2]
+    quantiles = {}
+    for engine in ("numpy", "torch"):
+        predictor = Predictor(tmp_path / "flow", grid=False, engine=engine)
+        expected = NumpyModel if engine == "numpy" else TorchNetwork
+        assert isinstance(predictor.network, expected)
+        samples = predictor.sample_posterior(flux, flux / 30, n_samples=4000, seed=5)
+        assert samples.shape == (2, 4000, 3)
+        quantiles[engine] = np.percentile(samples, [16, 50, 84], axis=1)
+    # different random streams, the same distribution
+    spread = quantiles["numpy"][2] - quantiles["numpy"][0]
+    assert np.all(np.abs(quantiles["numpy"] - quantiles["torch"]) < 0.1 * spread)
+    resnet = config("resnet", "point")
+    assert not supports(resnet)
+    with pytest.raises(ValueError, match="NumpyModel evaluates"):
+        NumpyModel(resnet, {})
+    with pytest.raises(ValueError, match="engine must be one of"):
+        Predictor(tmp_path / "flow", engine="jax")
