@@ -9,12 +9,13 @@ from telescopeml.evaluation.calibration import (
     LEVELS,
     check_calibration,
     coverage,
-    fit_spread,
     sbc_histogram,
     sbc_pvalues,
     sbc_ranks,
     tarp,
 )
+from telescopeml.models.recalibration import LEVELS as STRETCH_LEVELS
+from telescopeml.models.recalibration import apply_stretch, fit_stretch
 from telescopeml.plots import save_figure
 from telescopeml.plots_calibration import coverage_curve, sbc_rank_histograms, tarp_curve
 
@@ -83,14 +84,24 @@ def test_figures_are_written(tmp_path):
         assert png.suffix == ".png" and png.read_bytes()[:4] == b"\x89PNG"
 
 
-def test_fit_spread_recovers_the_factor_that_calibrates():
+def test_level_dependent_stretch_calibrates_heavy_tails():
+    """Gaussian posteriors for Student-t errors: one factor cannot fix 68% and 95% at once;
+    the level-dependent stretch, fitted on one half, calibrates the other half."""
     rng = np.random.default_rng(4)
-    center = rng.uniform(-1.0, 1.0, (2000, 3))
-    truth = center + SIGMA * rng.normal(size=center.shape)
-    widths = np.array([2.0, 0.5, 1.0]) * SIGMA  # too wide, too narrow, right
+    center = rng.uniform(-1.0, 1.0, (4000, 3))
+    truth = center + rng.standard_t(3, size=center.shape) * SIGMA
+    widths = np.array([2.0, 0.5, 1.0]) * SIGMA  # too wide, too narrow, right but light-tailed
     samples = center + widths * rng.normal(size=(300, *center.shape))
-    factors = fit_spread(samples, center, truth)
-    np.testing.assert_allclose(factors, [0.5, 2.0, 1.0], rtol=0.12)
-    stretched = center + factors * (samples - center)
-    cov = coverage(stretched, truth, [0.68, 0.95])
-    assert np.all(np.abs(cov - [[0.68], [0.95]]) < 0.03), cov
+    fit, check = slice(0, 2000), slice(2000, None)
+    before = coverage(samples[:, check], truth[check], [0.68, 0.95])
+    assert np.any(np.abs(before - [[0.68], [0.95]]) > 0.05)
+    factors = fit_stretch(samples[:, fit], truth[fit])
+    assert factors.shape == (len(STRETCH_LEVELS), 3)
+    assert factors[-1, 2] > 1.3 * factors[0, 2]  # tails widened more than the core
+    stretched = apply_stretch(samples[:, check], STRETCH_LEVELS, factors)
+    cov = coverage(stretched, truth[check], [0.68, 0.95])
+    assert np.all(np.abs(cov - [[0.68], [0.95]]) < 0.025), cov
+    # ranks (the dependence between parameters) are kept; tails reach past the samples
+    np.testing.assert_array_equal(np.argsort(stretched[:, 0], axis=0),
+                                  np.argsort(samples[:, check][:, 0], axis=0))
+    assert np.abs(stretched[:, :, 2]).max() > np.abs(samples[:, check][:, :, 2]).max()

@@ -43,6 +43,7 @@ API_MODULES = [
     "telescopeml.models.cnn",
     "telescopeml.models.posterior",
     "telescopeml.models.numpy_model",
+    "telescopeml.models.recalibration",
     "telescopeml.training",
     "telescopeml.training.config",
     "telescopeml.training.trainer",

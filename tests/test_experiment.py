@@ -116,10 +116,11 @@ def test_posterior_preset_trains_a_bounded_flow(grid_file, tmp_path, toy_grid):
     assert 0 <= calibration["tarp"]["distance"] <= 1
     bundle = load_bundle(out)
     assert "passed" in bundle.manifest["metrics"]["calibration"]["check"]
-    spread = bundle.manifest["posterior"]["spread"]  # recalibrated on validation points
-    assert set(spread) == {"teff", "logg", "mh"} and all(0.2 < v < 5 for v in spread.values())
-    if not np.allclose(list(spread.values()), 1.0):
-        assert bundle.model.flow.spread.tolist() == pytest.approx(list(spread.values()))
+    stretch = bundle.manifest["posterior"]["stretch"]  # recalibrated on validation points
+    assert set(stretch["factors"]) == {"teff", "logg", "mh"}
+    assert all(len(v) == len(stretch["levels"]) for v in stretch["factors"].values())
+    _, factors = bundle.model.flow.stretch
+    assert factors[:, 0].tolist() == pytest.approx(stretch["factors"]["teff"])
     predictor = Predictor(out)
     flux = toy_grid.flux_array()[:3]
     samples = predictor.sample_posterior(flux, flux / 30, n_samples=400)

@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from telescopeml.bundle import posterior_spread, read_manifest, read_weights, save_bundle
+from telescopeml.bundle import (
+    posterior_spread,
+    posterior_stretch,
+    read_manifest,
+    read_weights,
+    save_bundle,
+)
 from telescopeml.data.transforms import Normalizer, ParameterScaler
 from telescopeml.models import ModelConfig, build_model
 from telescopeml.models.numpy_model import NumpyModel, conv1d, gelu, supports
@@ -63,11 +69,14 @@ def test_same_outputs_as_torch_from_the_bundle(architecture, head, tmp_path):
     cfg = config(architecture, head)
     model = torch_model(cfg)
     spread = {"teff": 1.3, "logg": 0.8, "mh": 1.0}
+    levels = [0.1, 0.68, 0.95]
+    factors = {"teff": [0.8, 1.0, 1.6], "logg": [1.0, 1.0, 1.0], "mh": [1.2, 0.9, 0.7]}
     save_bundle(tmp_path, model, cfg, parameters={"names": list(spread)},
-                posterior={"spread": spread})
+                posterior={"spread": spread, "stretch": {"levels": levels, "factors": factors}})
     manifest = read_manifest(tmp_path)
+    stretch = posterior_stretch(manifest, tmp_path)
     numpy_net = NumpyModel(cfg, read_weights(tmp_path, manifest),
-                           posterior_spread(manifest, tmp_path))
+                           posterior_spread(manifest, tmp_path), stretch)
     x = inputs()
     with torch.no_grad():
         expected = model.embed(torch.from_numpy(x)).numpy()
@@ -75,9 +84,11 @@ def test_same_outputs_as_torch_from_the_bundle(architecture, head, tmp_path):
     if head != "flow":
         return
     model.flow.set_spread(list(spread.values()))
-    z = np.random.default_rng(2).standard_normal((500, len(x), 3)).astype(np.float32)
-    with torch.no_grad():
-        expected = model.posterior(torch.from_numpy(x)).from_base(torch.from_numpy(z)).numpy()
+    model.flow.set_stretch(*stretch)
+    with torch.no_grad():  # torch draws z itself: draw the same z for numpy
+        expected = model.posterior(torch.from_numpy(x)).sample(
+            500, torch.Generator().manual_seed(2)).numpy()
+        z = torch.randn((500, len(x), 3), generator=torch.Generator().manual_seed(2)).numpy()
     got = numpy_net.flow.sample(numpy_net.embed(x), z)
     # the splines were exercised: samples are far from a plain logistic of z
     assert np.abs(expected - (np.tanh(z / 2))).max() > 0.5

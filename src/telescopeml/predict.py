@@ -14,6 +14,7 @@ from telescopeml.bundle import (
     load_bundle,
     model_config,
     posterior_spread,
+    posterior_stretch,
     read_manifest,
     read_weights,
 )
@@ -190,7 +191,8 @@ class Predictor:
         else:
             self.network = numpy_model.NumpyModel(
                 self.config, read_weights(self.path, self.manifest),
-                posterior_spread(self.manifest, self.path))
+                posterior_spread(self.manifest, self.path),
+                posterior_stretch(self.manifest, self.path))
         self.wavelength = np.asarray(self.manifest["wavelength"], dtype=np.float64)
         transforms = self.manifest["transforms"]
         self.encoder = InputEncoder.from_dict(transforms["encoder"], self.wavelength)

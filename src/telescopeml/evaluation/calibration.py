@@ -101,37 +101,6 @@ def coverage(samples: np.ndarray, truth: np.ndarray,
     return (np.abs(u - 0.5) <= half).mean(axis=1)
 
 
-#: Candidate spread factors of :func:`fit_spread`.
-SPREADS = np.geomspace(0.25, 4.0, 49)
-
-
-def fit_spread(samples: np.ndarray, center: np.ndarray, truth: np.ndarray,
-               levels: Sequence[float] = (0.68, 0.95),
-               candidates: np.ndarray = SPREADS) -> np.ndarray:
-    """Per-parameter factor ``s`` that calibrates posteriors stretched as ``c + s (x - c)``.
-
-    Recalibration on held-out data in the spirit of Kuleshov et al. (2018, ICML): for each
-    candidate ``s`` the samples (``(n_samples, n_spectra, n_params)``) are stretched about
-    ``center`` (``(n_spectra, n_params)``), and the ``s`` whose central intervals at
-    ``levels`` cover ``truth`` closest to nominal (summed absolute error) is kept. Use
-    validation spectra, never the test set, and a space in which the stretch is natural
-    (the flow's unconstrained space).
-
-    Returns
-    -------
-    numpy.ndarray
-        ``(n_params,)`` factors: below 1 where the posteriors were too wide.
-    """
-    samples, truth = _arrays(samples, truth)
-    center = np.asarray(center, dtype=np.float64)
-    levels = np.asarray(levels, dtype=np.float64)
-    errors = np.empty((len(candidates), truth.shape[1]))
-    for i, factor in enumerate(candidates):
-        stretched = center + factor * (samples - center)
-        errors[i] = np.abs(coverage(stretched, truth, levels) - levels[:, None]).sum(axis=0)
-    return np.asarray(candidates)[errors.argmin(axis=0)]
-
-
 def tarp(samples: np.ndarray, truth: np.ndarray, n_references: int = 10, seed: int = 0,
          alpha: np.ndarray = TARP_ALPHA) -> tuple[np.ndarray, np.ndarray, float]:
     """TARP expected coverage probability (Lemos et al. 2023, arXiv:2302.03026).

@@ -158,19 +158,20 @@ def calibrate(model: torch.nn.Module, prepared, flux: np.ndarray, sigma: np.ndar
     }
 
 
-def fit_posterior_spread(model: torch.nn.Module, prepared, flux: np.ndarray, sigma: np.ndarray,
-                         params: np.ndarray, n_samples: int = CALIBRATION_SAMPLES,
-                         seed: int = 0) -> np.ndarray:
-    """Recalibration factors of a flow posterior, one per target, from validation spectra.
+def fit_posterior_stretch(model: torch.nn.Module, prepared, flux: np.ndarray,
+                          sigma: np.ndarray, params: np.ndarray,
+                          n_samples: int = CALIBRATION_SAMPLES, seed: int = 0) -> np.ndarray:
+    """Level-dependent recalibration of a flow posterior from validation spectra:
+    ``(len(recalibration.LEVELS), n_targets)`` factors.
 
     ``params`` are the spectra's grid parameters (all axes, as in ``TrainingBatch``). See
-    :func:`~telescopeml.evaluation.calibration.fit_spread`; the stretch is applied in the
-    flow's unconstrained space, so samples stay inside the prior box.
+    :mod:`telescopeml.models.recalibration`; the stretch acts in the flow's unconstrained
+    space, so samples stay inside the prior box.
     """
-    from telescopeml.evaluation.calibration import fit_spread
+    from telescopeml.models.recalibration import fit_stretch
 
     generator = torch.Generator().manual_seed(seed)
-    us, centers, truths = [], [], []
+    us, truths = [], []
     labels = torch.from_numpy(prepared.labels(params))
     start = 0
     with torch.inference_mode():
@@ -178,11 +179,9 @@ def fit_posterior_spread(model: torch.nn.Module, prepared, flux: np.ndarray, sig
             n = posterior.batch_size
             z = torch.randn((n_samples, n, posterior.n_outputs), generator=generator)
             us.append(posterior.unconstrained(z))
-            centers.append(posterior.center())
             truths.append(posterior.to_unconstrained(labels[start:start + n]))
             start += n
-    return fit_spread(torch.cat(us, dim=1).numpy(), torch.cat(centers).numpy(),
-                      torch.cat(truths).numpy())
+    return fit_stretch(torch.cat(us, dim=1).numpy(), torch.cat(truths).numpy())
 
 
 def _posteriors(model: torch.nn.Module, prepared, flux: np.ndarray, sigma: np.ndarray,

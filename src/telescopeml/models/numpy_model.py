@@ -21,6 +21,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from telescopeml.models.config import ModelConfig
+from telescopeml.models.recalibration import apply_stretch
 
 #: Architectures :class:`NumpyModel` evaluates.
 ARCHITECTURES = ("hybrid", "mlp")
@@ -71,10 +72,14 @@ class NumpyModel:
         Its state dict, as read from ``model.safetensors`` (any float dtype).
     spread
         The flow's per-parameter recalibration factors (None: none).
+    stretch
+        The flow's level-dependent recalibration, ``(levels, factors)``
+        (:mod:`telescopeml.models.recalibration`; None: none).
     """
 
     def __init__(self, config: ModelConfig, weights: dict[str, np.ndarray],
-                 spread: Sequence[float] | None = None) -> None:
+                 spread: Sequence[float] | None = None,
+                 stretch: tuple[np.ndarray, np.ndarray] | None = None) -> None:
         if not supports(config):
             raise ValueError(f"NumpyModel evaluates {ARCHITECTURES}, not "
                              f"{config.architecture!r}")
@@ -90,7 +95,8 @@ class NumpyModel:
                 self.convs = []
                 self.dense = [(w[f"net.{i}.weight"], w[f"net.{i}.bias"])
                               for i in _indices(w, "net")]
-            self.flow = _SplineFlow(config, w, spread) if config.head == "flow" else None
+            self.flow = (_SplineFlow(config, w, spread, stretch) if config.head == "flow"
+                         else None)
         except KeyError as exc:
             raise ValueError(f"the weights lack {exc} for a {config.architecture} model") from exc
 
@@ -140,8 +146,10 @@ class _SplineFlow:
     """
 
     def __init__(self, config: ModelConfig, w: dict[str, np.ndarray],
-                 spread: Sequence[float] | None) -> None:
+                 spread: Sequence[float] | None,
+                 stretch: tuple[np.ndarray, np.ndarray] | None) -> None:
         self.d = config.n_outputs
+        self.stretch = stretch
         self.bins = config.flow_bins
         box = np.asarray(config.bounds, dtype=np.float32)
         self.low, self.high = box[:, 0], box[:, 1]
@@ -179,6 +187,8 @@ class _SplineFlow:
         if self.spread is not None:
             center = self.unconstrained(context, np.zeros((1, *z.shape[1:]), np.float32))
             u = center + self.spread * (u - center)
+        if self.stretch is not None:
+            u = apply_stretch(u, *self.stretch)
         y = self.low + (self.high - self.low) * (0.5 + 0.5 * np.tanh(0.5 * u))
         return np.clip(y, self.low, self.high)
 

@@ -9,6 +9,9 @@ Values outside the box have log-probability ``-inf``.
 A posterior can be recalibrated after training by a per-parameter ``spread`` ``s``: ``u`` is
 stretched about the flow's centre ``c`` (the image of the base distribution's origin, the
 vector of conditional medians) as ``c + s (u - c)``; the density includes ``-sum log s``.
+Models trained now carry a level-dependent ``stretch`` instead
+(:mod:`telescopeml.models.recalibration`), applied to samples drawn with :meth:`sample`;
+:meth:`Posterior.log_prob` is then the flow's own density, before recalibration.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ import torch
 import zuko
 from torch import nn
 from zuko.transforms import Transform
+
+from telescopeml.models.recalibration import apply_stretch
 
 #: ``t`` is clamped to ``[EPS, 1 - EPS]`` before the logit so that targets on the box's edge
 #: keep a finite density; give the box a margin around the training targets (see
@@ -52,14 +57,19 @@ class Posterior:
         Number of spectra the flow is conditioned on.
     spread
         ``(d,)`` recalibration factors (see the module docstring); None = 1.
+    stretch
+        ``(levels, factors)`` of :func:`~telescopeml.models.recalibration.apply_stretch`,
+        applied by :meth:`sample`; None = none.
     """
 
     def __init__(self, transform: Transform, low: torch.Tensor, high: torch.Tensor,
-                 batch_size: int, spread: torch.Tensor | None = None) -> None:
+                 batch_size: int, spread: torch.Tensor | None = None,
+                 stretch: tuple[np.ndarray, np.ndarray] | None = None) -> None:
         self.transform = transform
         self.low, self.high = low, high
         self.batch_size = batch_size
         self.spread = spread
+        self.stretch = stretch
 
     @property
     def n_outputs(self) -> int:
@@ -90,12 +100,15 @@ class Posterior:
         return torch.minimum(torch.maximum(y, self.low), self.high)  # rounding only
 
     def from_base(self, z: torch.Tensor) -> torch.Tensor:
-        """Map standard-normal draws ``(..., batch, d)`` to parameter samples (differentiable)."""
-        u = self.unconstrained(z)
-        if self.spread is not None:
-            center = self.center()
-            u = center + self.spread * (u - center)
-        return self.to_box(u)
+        """Map standard-normal draws ``(..., batch, d)`` to parameter samples (differentiable;
+        without the level-dependent ``stretch``, which only :meth:`sample` applies)."""
+        return self.to_box(self._spread(self.unconstrained(z)))
+
+    def _spread(self, u: torch.Tensor) -> torch.Tensor:
+        if self.spread is None:
+            return u
+        center = self.center()
+        return center + self.spread * (u - center)
 
     def rsample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """``(n, batch, d)`` samples, differentiable with respect to the network."""
@@ -104,9 +117,15 @@ class Posterior:
         return self.from_base(z)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """``(n, batch, d)`` samples (no gradient)."""
+        """``(n, batch, d)`` samples (no gradient), recalibrated by ``stretch`` if set."""
         with torch.no_grad():
-            return self.rsample(n, generator)
+            if self.stretch is None:
+                return self.rsample(n, generator)
+            z = torch.randn((n, self.batch_size, self.n_outputs), generator=generator,
+                            device=self.low.device, dtype=self.low.dtype)
+            u = self._spread(self.unconstrained(z)).cpu().numpy()
+            stretched = torch.from_numpy(apply_stretch(u, *self.stretch)).to(self.low.device)
+            return self.to_box(stretched)
 
     def log_prob(self, y: torch.Tensor) -> torch.Tensor:
         """Log-density of ``y`` (``(..., batch, d)``, standardized units): ``(..., batch)``."""
@@ -166,6 +185,21 @@ class BoundedFlow(nn.Module):
         #: Recalibration factors (:func:`~telescopeml.evaluation.calibration.fit_spread`);
         #: kept in the bundle's manifest, not in the weights.
         self.spread: torch.Tensor | None = None
+        #: Level-dependent recalibration (:mod:`telescopeml.models.recalibration`).
+        self.stretch: tuple[np.ndarray, np.ndarray] | None = None
+
+    def set_stretch(self, levels: Sequence[float] | None,
+                    factors: np.ndarray | None = None) -> None:
+        """Recalibrate samples by ``factors`` ``(len(levels), d)`` (None: off)."""
+        if levels is None:
+            self.stretch = None
+            return
+        levels = np.asarray(levels, dtype=np.float64)
+        factors = np.asarray(factors, dtype=np.float64)
+        if factors.shape != (len(levels), self.low.numel()) or np.any(factors <= 0):
+            raise ValueError(f"stretch needs positive factors of shape ({len(levels)}, "
+                             f"{self.low.numel()}), got {factors.shape}")
+        self.stretch = (levels, factors)
 
     def set_spread(self, spread: Sequence[float] | None) -> None:
         """Stretch every posterior by ``spread`` per parameter (None or ones: off)."""
@@ -178,4 +212,5 @@ class BoundedFlow(nn.Module):
 
     def forward(self, context: torch.Tensor) -> Posterior:
         spread = None if self.spread is None else self.spread.to(context.device)
-        return Posterior(self.transform(context), self.low, self.high, len(context), spread)
+        return Posterior(self.transform(context), self.low, self.high, len(context), spread,
+                         self.stretch)

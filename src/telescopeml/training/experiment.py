@@ -358,6 +358,28 @@ def fit_model(config: ExperimentConfig, out_dir: str | Path, grid: SpectralGrid 
     return prepared, trainer
 
 
+def recalibrate(model: Any, config: ExperimentConfig, prepared: PreparedData) -> dict[str, Any]:
+    """Fit a flow model's level-dependent recalibration on the validation points, set it on
+    the model, and return the manifest's ``posterior`` section.
+
+    NLL-trained flows come out too wide or too narrow, differently at each credibility
+    level (:mod:`telescopeml.models.recalibration`); the test points stay untouched.
+    """
+    from telescopeml.evaluation.evaluate import fit_posterior_stretch
+    from telescopeml.models.recalibration import LEVELS
+
+    model.flow.set_spread(None)
+    model.flow.set_stretch(None)
+    val = validation_set(config, prepared)
+    factors = fit_posterior_stretch(model, prepared, val.flux, val.sigma, val.params,
+                                    seed=config.train.seed)
+    model.flow.set_stretch(LEVELS, factors)
+    return {"stretch": {"levels": LEVELS.tolist(),
+                        "factors": {n: factors[:, j].tolist()
+                                    for j, n in enumerate(prepared.targets)}},
+            "fitted_on": "validation grid points at data.val_snr"}
+
+
 def train(config: ExperimentConfig, out_dir: str | Path, resume: bool = False,
           progress: bool = True, command: str | None = None) -> Path:
     """Train a model as ``config`` says and write a bundle to ``out_dir``; return its path.
@@ -367,7 +389,7 @@ def train(config: ExperimentConfig, out_dir: str | Path, resume: bool = False,
     ``checkpoint/`` and ``evaluation.json``. Under ``torchrun`` every rank trains and
     rank 0 alone writes the bundle and evaluation.
     """
-    from telescopeml.evaluation.evaluate import evaluate_prepared, fit_posterior_spread
+    from telescopeml.evaluation.evaluate import evaluate_prepared
 
     out_dir = Path(out_dir)
     started = time.time()
@@ -381,15 +403,7 @@ def train(config: ExperimentConfig, out_dir: str | Path, resume: bool = False,
     manifest["training"]["best_epoch"] = trainer.best_epoch
     manifest["command"] = command
     if model.config.head == "flow":
-        # NLL-trained flows come out too wide or too narrow per parameter; stretch them to
-        # nominal coverage on the validation points (the test points stay untouched)
-        val = validation_set(config, prepared)
-        spread = fit_posterior_spread(model, prepared, val.flux, val.sigma, val.params,
-                                      seed=config.train.seed)
-        model.flow.set_spread(spread.tolist())
-        manifest["posterior"] = {"spread": dict(zip(prepared.targets, spread.tolist(),
-                                                    strict=True)),
-                                 "fitted_on": "validation grid points at data.val_snr"}
+        manifest["posterior"] = recalibrate(model, config, prepared)
     save_bundle(out_dir, model, model.config, **manifest)
     metrics = {"model": str(out_dir),
                **evaluate_prepared(model, prepared, seed=config.train.seed, progress=progress)}
