@@ -15,7 +15,7 @@ from telescopeml.evaluation.calibration import (
     tarp,
 )
 from telescopeml.models.recalibration import LEVELS as STRETCH_LEVELS
-from telescopeml.models.recalibration import apply_stretch, fit_stretch
+from telescopeml.models.recalibration import Recalibration, apply_stretch, fit_stretch
 from telescopeml.plots import save_figure
 from telescopeml.plots_calibration import coverage_curve, sbc_rank_histograms, tarp_curve
 
@@ -105,3 +105,26 @@ def test_level_dependent_stretch_calibrates_heavy_tails():
     np.testing.assert_array_equal(np.argsort(stretched[:, 0], axis=0),
                                   np.argsort(samples[:, check][:, 0], axis=0))
     assert np.abs(stretched[:, :, 2]).max() > np.abs(samples[:, check][:, :, 2]).max()
+
+
+def test_recalibration_interpolates_between_snr_curves():
+    """Posteriors too narrow at low S/N and too wide at high S/N get one curve each."""
+    rng = np.random.default_rng(5)
+    snr_nodes = np.array([10.0, 100.0])
+    snr = np.repeat(snr_nodes, 1500)
+    center = rng.uniform(-1.0, 1.0, (snr.size, 2))
+    truth = center + rng.normal(size=center.shape) * SIGMA
+    width = np.where(snr == 10.0, 0.5, 2.0)[:, None] * SIGMA
+    samples = center + width * rng.normal(size=(300, *center.shape))
+    recalibration = Recalibration.fit(samples, truth, snr)
+    np.testing.assert_allclose(recalibration.snr, snr_nodes)
+    fixed = recalibration.apply(samples, snr)
+    for node in snr_nodes:
+        cov = coverage(fixed[:, snr == node], truth[snr == node], [0.68, 0.95])
+        assert np.all(np.abs(cov - [[0.68], [0.95]]) < 0.03), (node, cov)
+    middle = recalibration.factors_at(np.array([5.0, np.sqrt(1000.0), 1000.0]))
+    np.testing.assert_allclose(middle[0], recalibration.factors[0])  # constant beyond nodes
+    np.testing.assert_allclose(middle[2], recalibration.factors[1])
+    np.testing.assert_allclose(middle[1], recalibration.factors.mean(axis=0))  # log-midpoint
+    again = Recalibration.from_dict(recalibration.to_dict(["a", "b"]), ["a", "b"])
+    np.testing.assert_allclose(again.factors, recalibration.factors)

@@ -118,9 +118,11 @@ def test_posterior_preset_trains_a_bounded_flow(grid_file, tmp_path, toy_grid):
     assert "passed" in bundle.manifest["metrics"]["calibration"]["check"]
     stretch = bundle.manifest["posterior"]["stretch"]  # recalibrated on validation points
     assert set(stretch["factors"]) == {"teff", "logg", "mh"}
-    assert all(len(v) == len(stretch["levels"]) for v in stretch["factors"].values())
-    _, factors = bundle.model.flow.stretch
-    assert factors[:, 0].tolist() == pytest.approx(stretch["factors"]["teff"])
+    assert len(stretch["snr"]) == len(config.data.val_snr)  # one curve per validation S/N
+    assert all(np.shape(v) == (len(stretch["snr"]), len(stretch["levels"]))
+               for v in stretch["factors"].values())
+    factors = bundle.model.flow.recalibration.factors
+    assert factors[..., 0].tolist() == pytest.approx(stretch["factors"]["teff"])
     predictor = Predictor(out)
     flux = toy_grid.flux_array()[:3]
     samples = predictor.sample_posterior(flux, flux / 30, n_samples=400)

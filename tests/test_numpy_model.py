@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from telescopeml.bundle import (
+    posterior_recalibration,
     posterior_spread,
-    posterior_stretch,
     read_manifest,
     read_weights,
     save_bundle,
@@ -69,14 +69,16 @@ def test_same_outputs_as_torch_from_the_bundle(architecture, head, tmp_path):
     cfg = config(architecture, head)
     model = torch_model(cfg)
     spread = {"teff": 1.3, "logg": 0.8, "mh": 1.0}
-    levels = [0.1, 0.68, 0.95]
-    factors = {"teff": [0.8, 1.0, 1.6], "logg": [1.0, 1.0, 1.0], "mh": [1.2, 0.9, 0.7]}
+    stretch = {"levels": [0.1, 0.68, 0.95], "snr": [10.0, 100.0],
+               "factors": {"teff": [[0.8, 1.0, 1.6], [1.0, 1.0, 1.0]],
+                           "logg": [[1.0, 1.0, 1.0], [0.5, 0.6, 0.7]],
+                           "mh": [[1.2, 0.9, 0.7], [1.0, 1.1, 1.2]]}}
     save_bundle(tmp_path, model, cfg, parameters={"names": list(spread)},
-                posterior={"spread": spread, "stretch": {"levels": levels, "factors": factors}})
+                posterior={"spread": spread, "stretch": stretch})
     manifest = read_manifest(tmp_path)
-    stretch = posterior_stretch(manifest, tmp_path)
+    recalibration = posterior_recalibration(manifest, tmp_path)
     numpy_net = NumpyModel(cfg, read_weights(tmp_path, manifest),
-                           posterior_spread(manifest, tmp_path), stretch)
+                           posterior_spread(manifest, tmp_path), recalibration)
     x = inputs()
     with torch.no_grad():
         expected = model.embed(torch.from_numpy(x)).numpy()
@@ -84,12 +86,13 @@ def test_same_outputs_as_torch_from_the_bundle(architecture, head, tmp_path):
     if head != "flow":
         return
     model.flow.set_spread(list(spread.values()))
-    model.flow.set_stretch(*stretch)
+    model.flow.set_recalibration(recalibration)
+    snr = np.array([5.0, 20.0, 60.0, 300.0])
     with torch.no_grad():  # torch draws z itself: draw the same z for numpy
         expected = model.posterior(torch.from_numpy(x)).sample(
-            500, torch.Generator().manual_seed(2)).numpy()
+            500, torch.Generator().manual_seed(2), snr).numpy()
         z = torch.randn((500, len(x), 3), generator=torch.Generator().manual_seed(2)).numpy()
-    got = numpy_net.flow.sample(numpy_net.embed(x), z)
+    got = numpy_net.flow.sample(numpy_net.embed(x), z, snr)
     # the splines were exercised: samples are far from a plain logistic of z
     assert np.abs(expected - (np.tanh(z / 2))).max() > 0.5
     # float32 rounding through three steep splines: typically 1e-7, at worst ~1e-4

@@ -28,6 +28,8 @@ from telescopeml.models.config import ModelConfig
 if TYPE_CHECKING:  # reading a bundle for NumPy inference must not import torch
     import torch
 
+    from telescopeml.models.recalibration import Recalibration
+
 MANIFEST = "manifest.json"
 WEIGHTS = "model.safetensors"
 FORMAT = "telescopeml-model"
@@ -204,24 +206,19 @@ def posterior_spread(manifest: dict[str, Any], directory: str | Path) -> list[fl
                         Path(directory) / MANIFEST) from exc
 
 
-def posterior_stretch(manifest: dict[str, Any], directory: str | Path
-                      ) -> tuple[np.ndarray, np.ndarray] | None:
-    """The flow's level-dependent recalibration ``(levels, factors)`` from the manifest
-    (:mod:`telescopeml.models.recalibration`), factors in parameter order."""
+def posterior_recalibration(manifest: dict[str, Any], directory: str | Path
+                            ) -> Recalibration | None:
+    """The flow's recalibration recorded in the manifest (``posterior.stretch``)."""
+    from telescopeml.models.recalibration import Recalibration
+
     stretch = (manifest.get("posterior") or {}).get("stretch")
     if not stretch:
         return None
     try:
-        levels = np.asarray(stretch["levels"], dtype=np.float64)
-        factors = np.column_stack([np.asarray(stretch["factors"][n], dtype=np.float64)
-                                   for n in manifest["parameters"]["names"]])
+        return Recalibration.from_dict(stretch, manifest["parameters"]["names"])
     except (KeyError, TypeError, ValueError) as exc:
         raise DataError(f"manifest posterior stretch is unusable: {exc}",
                         Path(directory) / MANIFEST) from exc
-    if factors.shape[0] != levels.size or np.any(factors <= 0) or np.any(np.diff(levels) <= 0):
-        raise DataError("manifest posterior stretch needs increasing levels and one positive "
-                        "factor per level and parameter", Path(directory) / MANIFEST)
-    return levels, factors
 
 
 def load_bundle(directory: str | Path, device: str | torch.device = "cpu") -> Bundle:
@@ -248,11 +245,11 @@ def load_bundle(directory: str | Path, device: str | torch.device = "cpu") -> Bu
         raise DataError(f"weights do not fit the model config: {exc}",
                         directory / WEIGHTS) from exc
     spread = posterior_spread(manifest, directory)
-    stretch = posterior_stretch(manifest, directory)
+    recalibration = posterior_recalibration(manifest, directory)
     if model.flow is not None:
         try:
             model.flow.set_spread(spread)
-            model.flow.set_stretch(*(stretch or (None,)))
+            model.flow.set_recalibration(recalibration)
         except ValueError as exc:
             raise DataError(f"manifest posterior recalibration is unusable: {exc}",
                             directory / MANIFEST) from exc

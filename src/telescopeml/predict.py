@@ -13,8 +13,8 @@ import numpy as np
 from telescopeml.bundle import (
     load_bundle,
     model_config,
+    posterior_recalibration,
     posterior_spread,
-    posterior_stretch,
     read_manifest,
     read_weights,
 )
@@ -23,6 +23,7 @@ from telescopeml.data.spectrum import ObservedSpectrum
 from telescopeml.data.transforms import ParameterScaler
 from telescopeml.errors import DataError, OutOfGridError, TelescopeMLError
 from telescopeml.models import numpy_model
+from telescopeml.models.recalibration import spectrum_snr
 from telescopeml.training.inputs import InputEncoder
 
 #: Quantiles reported for every parameter (percent).
@@ -192,7 +193,7 @@ class Predictor:
             self.network = numpy_model.NumpyModel(
                 self.config, read_weights(self.path, self.manifest),
                 posterior_spread(self.manifest, self.path),
-                posterior_stretch(self.manifest, self.path))
+                posterior_recalibration(self.manifest, self.path))
         self.wavelength = np.asarray(self.manifest["wavelength"], dtype=np.float64)
         transforms = self.manifest["transforms"]
         self.encoder = InputEncoder.from_dict(transforms["encoder"], self.wavelength)
@@ -263,7 +264,8 @@ class Predictor:
         extra = extra if self.config.n_extra else None
         rng = np.random.default_rng(seed)
         if self.config.head == "flow":
-            scaled = self.network.sample(x, extra, n_samples, rng).transpose(1, 0, 2)
+            snr = spectrum_snr(flux, sigma)
+            scaled = self.network.sample(x, extra, n_samples, rng, snr).transpose(1, 0, 2)
         elif self.config.head == "gaussian":
             out = self.network.embed(x, extra)
             k = len(self.names)
@@ -445,13 +447,14 @@ class TorchNetwork:
             return self.model.embed(*self._tensors(x, extra)).numpy()
 
     def sample(self, x: np.ndarray, extra: np.ndarray | None, n: int,
-               rng: np.random.Generator) -> np.ndarray:
+               rng: np.random.Generator, snr: np.ndarray | None = None) -> np.ndarray:
         """Flow head: ``(n, batch, d)`` samples in standardized units."""
         import torch
 
         generator = torch.Generator().manual_seed(int(rng.integers(2**63)))
         with torch.inference_mode():
-            return self.model.posterior(*self._tensors(x, extra)).sample(n, generator).numpy()
+            posterior = self.model.posterior(*self._tensors(x, extra))
+            return posterior.sample(n, generator, snr).numpy()
 
     @staticmethod
     def _tensors(x: np.ndarray, extra: np.ndarray | None) -> tuple[Any, Any]:

@@ -132,11 +132,13 @@ def calibrate(model: torch.nn.Module, prepared, flux: np.ndarray, sigma: np.ndar
         sbc_ranks,
         tarp,
     )
+    from telescopeml.models.recalibration import spectrum_snr
 
     generator = torch.Generator().manual_seed(seed)
+    snr = spectrum_snr(flux, sigma)
     with torch.inference_mode():
-        chunks = [posterior.sample(n_samples, generator=generator)
-                  for posterior in _posteriors(model, prepared, flux, sigma)]
+        chunks = [posterior.sample(n_samples, generator, snr[i * CHUNK:(i + 1) * CHUNK])
+                  for i, posterior in enumerate(_posteriors(model, prepared, flux, sigma))]
     scaled = torch.cat(chunks, dim=1).numpy()
     samples = prepared.scaler.inverse_transform(scaled.reshape(-1, scaled.shape[-1]))
     samples = samples.reshape(scaled.shape)
@@ -158,34 +160,36 @@ def calibrate(model: torch.nn.Module, prepared, flux: np.ndarray, sigma: np.ndar
     }
 
 
-def fit_posterior_stretch(model: torch.nn.Module, prepared, flux: np.ndarray,
-                          sigma: np.ndarray, params: np.ndarray,
-                          n_samples: int = CALIBRATION_SAMPLES, seed: int = 0) -> np.ndarray:
-    """Level-dependent recalibration of a flow posterior from validation spectra:
-    ``(len(recalibration.LEVELS), n_targets)`` factors.
-
-    ``params`` are the spectra's grid parameters (all axes, as in ``TrainingBatch``). See
-    :mod:`telescopeml.models.recalibration`; the stretch acts in the flow's unconstrained
-    space, so samples stay inside the prior box.
-    """
-    from telescopeml.models.recalibration import fit_stretch
+def fit_posterior_recalibration(model: torch.nn.Module, prepared, batch,
+                                n_samples: int = CALIBRATION_SAMPLES, seed: int = 0):
+    """The :class:`~telescopeml.models.recalibration.Recalibration` of a flow posterior,
+    fitted on validation spectra ``batch`` (a ``TrainingBatch`` at several S/N): one
+    level-dependent stretch per S/N, in the flow's unconstrained space, so samples stay
+    inside the prior box."""
+    from telescopeml.data.augment import CLEAN_SNR
+    from telescopeml.models.recalibration import Recalibration
 
     generator = torch.Generator().manual_seed(seed)
     us, truths = [], []
-    labels = torch.from_numpy(prepared.labels(params))
+    labels = torch.from_numpy(prepared.labels(batch.params))
     start = 0
     with torch.inference_mode():
-        for posterior in _posteriors(model, prepared, flux, sigma):
+        for posterior in _posteriors(model, prepared, batch.flux, batch.sigma):
             n = posterior.batch_size
             z = torch.randn((n_samples, n, posterior.n_outputs), generator=generator)
             us.append(posterior.unconstrained(z))
             truths.append(posterior.to_unconstrained(labels[start:start + n]))
             start += n
-    return fit_stretch(torch.cat(us, dim=1).numpy(), torch.cat(truths).numpy())
+    snr = np.where(np.isfinite(batch.snr), batch.snr, CLEAN_SNR)
+    return Recalibration.fit(torch.cat(us, dim=1).numpy(), torch.cat(truths).numpy(), snr)
+
+
+#: Spectra per network call in the posterior loops.
+CHUNK = 256
 
 
 def _posteriors(model: torch.nn.Module, prepared, flux: np.ndarray, sigma: np.ndarray,
-                chunk: int = 256):
+                chunk: int = CHUNK):
     """The flow posteriors of the spectra, ``chunk`` at a time (call in inference mode)."""
     x, extra = prepared.inputs(flux, sigma)
     for start in range(0, len(x), chunk):

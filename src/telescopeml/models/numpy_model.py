@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from telescopeml.models.config import ModelConfig
-from telescopeml.models.recalibration import apply_stretch
+from telescopeml.models.recalibration import Recalibration
 
 #: Architectures :class:`NumpyModel` evaluates.
 ARCHITECTURES = ("hybrid", "mlp")
@@ -72,14 +72,13 @@ class NumpyModel:
         Its state dict, as read from ``model.safetensors`` (any float dtype).
     spread
         The flow's per-parameter recalibration factors (None: none).
-    stretch
-        The flow's level-dependent recalibration, ``(levels, factors)``
-        (:mod:`telescopeml.models.recalibration`; None: none).
+    recalibration
+        The flow's recalibration (:mod:`telescopeml.models.recalibration`; None: none).
     """
 
     def __init__(self, config: ModelConfig, weights: dict[str, np.ndarray],
                  spread: Sequence[float] | None = None,
-                 stretch: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+                 recalibration: Recalibration | None = None) -> None:
         if not supports(config):
             raise ValueError(f"NumpyModel evaluates {ARCHITECTURES}, not "
                              f"{config.architecture!r}")
@@ -95,8 +94,8 @@ class NumpyModel:
                 self.convs = []
                 self.dense = [(w[f"net.{i}.weight"], w[f"net.{i}.bias"])
                               for i in _indices(w, "net")]
-            self.flow = (_SplineFlow(config, w, spread, stretch) if config.head == "flow"
-                         else None)
+            self.flow = (_SplineFlow(config, w, spread, recalibration)
+                         if config.head == "flow" else None)
         except KeyError as exc:
             raise ValueError(f"the weights lack {exc} for a {config.architecture} model") from exc
 
@@ -124,14 +123,15 @@ class NumpyModel:
         return h
 
     def sample(self, x: np.ndarray, extra: np.ndarray | None, n: int,
-               rng: np.random.Generator) -> np.ndarray:
-        """Flow head: ``(n, batch, d)`` posterior samples in standardized units."""
+               rng: np.random.Generator, snr: np.ndarray | None = None) -> np.ndarray:
+        """Flow head: ``(n, batch, d)`` posterior samples in standardized units, recalibrated
+        for spectra of S/N ``snr`` (one per spectrum; None: S/N 30)."""
         if self.flow is None:
             raise ValueError(f"sample() needs head='flow', this model has "
                              f"head={self.config.head!r}")
         context = self.embed(x, extra)
         z = rng.standard_normal((n, len(context), self.config.n_outputs), dtype=np.float32)
-        return self.flow.sample(context, z)
+        return self.flow.sample(context, z, snr)
 
 
 def _indices(weights: dict[str, np.ndarray], prefix: str) -> list[int]:
@@ -147,9 +147,9 @@ class _SplineFlow:
 
     def __init__(self, config: ModelConfig, w: dict[str, np.ndarray],
                  spread: Sequence[float] | None,
-                 stretch: tuple[np.ndarray, np.ndarray] | None) -> None:
+                 recalibration: Recalibration | None) -> None:
         self.d = config.n_outputs
-        self.stretch = stretch
+        self.recalibration = recalibration
         self.bins = config.flow_bins
         box = np.asarray(config.bounds, dtype=np.float32)
         self.low, self.high = box[:, 0], box[:, 1]
@@ -181,14 +181,15 @@ class _SplineFlow:
                 "settle": [int(f) for f in np.argsort(order, kind="stable")],
             })
 
-    def sample(self, context: np.ndarray, z: np.ndarray) -> np.ndarray:
+    def sample(self, context: np.ndarray, z: np.ndarray,
+               snr: np.ndarray | None = None) -> np.ndarray:
         """Map base draws ``z`` ``(n, batch, d)`` to parameters inside the box."""
         u = self.unconstrained(context, z)
         if self.spread is not None:
             center = self.unconstrained(context, np.zeros((1, *z.shape[1:]), np.float32))
             u = center + self.spread * (u - center)
-        if self.stretch is not None:
-            u = apply_stretch(u, *self.stretch)
+        if self.recalibration is not None:
+            u = self.recalibration.apply(u, snr).astype(np.float32)
         y = self.low + (self.high - self.low) * (0.5 + 0.5 * np.tanh(0.5 * u))
         return np.clip(y, self.low, self.high)
 

@@ -9,7 +9,7 @@ Values outside the box have log-probability ``-inf``.
 A posterior can be recalibrated after training by a per-parameter ``spread`` ``s``: ``u`` is
 stretched about the flow's centre ``c`` (the image of the base distribution's origin, the
 vector of conditional medians) as ``c + s (u - c)``; the density includes ``-sum log s``.
-Models trained now carry a level-dependent ``stretch`` instead
+Models trained now carry a level- and S/N-dependent recalibration instead
 (:mod:`telescopeml.models.recalibration`), applied to samples drawn with :meth:`sample`;
 :meth:`Posterior.log_prob` is then the flow's own density, before recalibration.
 """
@@ -24,7 +24,7 @@ import zuko
 from torch import nn
 from zuko.transforms import Transform
 
-from telescopeml.models.recalibration import apply_stretch
+from telescopeml.models.recalibration import Recalibration
 
 #: ``t`` is clamped to ``[EPS, 1 - EPS]`` before the logit so that targets on the box's edge
 #: keep a finite density; give the box a margin around the training targets (see
@@ -57,19 +57,18 @@ class Posterior:
         Number of spectra the flow is conditioned on.
     spread
         ``(d,)`` recalibration factors (see the module docstring); None = 1.
-    stretch
-        ``(levels, factors)`` of :func:`~telescopeml.models.recalibration.apply_stretch`,
-        applied by :meth:`sample`; None = none.
+    recalibration
+        Applied by :meth:`sample` (:mod:`telescopeml.models.recalibration`); None = none.
     """
 
     def __init__(self, transform: Transform, low: torch.Tensor, high: torch.Tensor,
                  batch_size: int, spread: torch.Tensor | None = None,
-                 stretch: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+                 recalibration: Recalibration | None = None) -> None:
         self.transform = transform
         self.low, self.high = low, high
         self.batch_size = batch_size
         self.spread = spread
-        self.stretch = stretch
+        self.recalibration = recalibration
 
     @property
     def n_outputs(self) -> int:
@@ -116,16 +115,18 @@ class Posterior:
                         device=self.low.device, dtype=self.low.dtype)
         return self.from_base(z)
 
-    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """``(n, batch, d)`` samples (no gradient), recalibrated by ``stretch`` if set."""
+    def sample(self, n: int, generator: torch.Generator | None = None,
+               snr: np.ndarray | float | None = None) -> torch.Tensor:
+        """``(n, batch, d)`` samples (no gradient), recalibrated if the flow has a
+        recalibration, for spectra of S/N ``snr`` (one per spectrum; None: S/N 30)."""
         with torch.no_grad():
-            if self.stretch is None:
+            if self.recalibration is None:
                 return self.rsample(n, generator)
             z = torch.randn((n, self.batch_size, self.n_outputs), generator=generator,
                             device=self.low.device, dtype=self.low.dtype)
             u = self._spread(self.unconstrained(z)).cpu().numpy()
-            stretched = torch.from_numpy(apply_stretch(u, *self.stretch)).to(self.low.device)
-            return self.to_box(stretched)
+            stretched = torch.from_numpy(self.recalibration.apply(u, snr))
+            return self.to_box(stretched.to(self.low.device))
 
     def log_prob(self, y: torch.Tensor) -> torch.Tensor:
         """Log-density of ``y`` (``(..., batch, d)``, standardized units): ``(..., batch)``."""
@@ -185,21 +186,16 @@ class BoundedFlow(nn.Module):
         #: Recalibration factors (:func:`~telescopeml.evaluation.calibration.fit_spread`);
         #: kept in the bundle's manifest, not in the weights.
         self.spread: torch.Tensor | None = None
-        #: Level-dependent recalibration (:mod:`telescopeml.models.recalibration`).
-        self.stretch: tuple[np.ndarray, np.ndarray] | None = None
+        #: Level- and S/N-dependent recalibration of samples
+        #: (:mod:`telescopeml.models.recalibration`), also kept in the manifest.
+        self.recalibration: Recalibration | None = None
 
-    def set_stretch(self, levels: Sequence[float] | None,
-                    factors: np.ndarray | None = None) -> None:
-        """Recalibrate samples by ``factors`` ``(len(levels), d)`` (None: off)."""
-        if levels is None:
-            self.stretch = None
-            return
-        levels = np.asarray(levels, dtype=np.float64)
-        factors = np.asarray(factors, dtype=np.float64)
-        if factors.shape != (len(levels), self.low.numel()) or np.any(factors <= 0):
-            raise ValueError(f"stretch needs positive factors of shape ({len(levels)}, "
-                             f"{self.low.numel()}), got {factors.shape}")
-        self.stretch = (levels, factors)
+    def set_recalibration(self, recalibration: Recalibration | None) -> None:
+        """Recalibrate samples with ``recalibration`` (None: off)."""
+        if recalibration is not None and recalibration.factors.shape[-1] != self.low.numel():
+            raise ValueError(f"the recalibration has {recalibration.factors.shape[-1]} "
+                             f"parameters, the flow {self.low.numel()}")
+        self.recalibration = recalibration
 
     def set_spread(self, spread: Sequence[float] | None) -> None:
         """Stretch every posterior by ``spread`` per parameter (None or ones: off)."""
@@ -213,4 +209,4 @@ class BoundedFlow(nn.Module):
     def forward(self, context: torch.Tensor) -> Posterior:
         spread = None if self.spread is None else self.spread.to(context.device)
         return Posterior(self.transform(context), self.low, self.high, len(context), spread,
-                         self.stretch)
+                         self.recalibration)

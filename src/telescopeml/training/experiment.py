@@ -365,18 +365,15 @@ def recalibrate(model: Any, config: ExperimentConfig, prepared: PreparedData) ->
     NLL-trained flows come out too wide or too narrow, differently at each credibility
     level (:mod:`telescopeml.models.recalibration`); the test points stay untouched.
     """
-    from telescopeml.evaluation.evaluate import fit_posterior_stretch
-    from telescopeml.models.recalibration import LEVELS
+    from telescopeml.evaluation.evaluate import fit_posterior_recalibration
 
     model.flow.set_spread(None)
-    model.flow.set_stretch(None)
-    val = validation_set(config, prepared)
-    factors = fit_posterior_stretch(model, prepared, val.flux, val.sigma, val.params,
-                                    seed=config.train.seed)
-    model.flow.set_stretch(LEVELS, factors)
-    return {"stretch": {"levels": LEVELS.tolist(),
-                        "factors": {n: factors[:, j].tolist()
-                                    for j, n in enumerate(prepared.targets)}},
+    model.flow.set_recalibration(None)
+    recalibration = fit_posterior_recalibration(model, prepared,
+                                                validation_set(config, prepared),
+                                                seed=config.train.seed)
+    model.flow.set_recalibration(recalibration)
+    return {"stretch": recalibration.to_dict(prepared.targets),
             "fitted_on": "validation grid points at data.val_snr"}
 
 
