@@ -147,6 +147,24 @@ def test_sqlite_study_writes_results_and_resumes(files, tmp_path):
         run_cli([*argv[:-4], "--trials", "1", "--epochs", "3", "--seed", "1", "--resume"])
 
 
+def test_trials_can_average_several_splits(files, tmp_path):
+    config_file, space_file = files
+    config = ExperimentConfig.from_toml(config_file)
+    study = tune(config, SearchSpace.from_toml(space_file), tmp_path / "tune", trials=1,
+                 progress=False, splits=2)
+    trial = study.trials[0]
+    losses = trial.user_attrs["split_losses"]
+    assert len(losses) == 2 and losses[0] != losses[1]  # two different splits were trained
+    assert trial.value == pytest.approx(sum(losses) / 2)
+    for k in range(2):
+        saved = ExperimentConfig.from_toml(tmp_path / "tune" / "trials" / "0000" / f"split{k}"
+                                           / "config.toml")
+        assert saved.data.split_seed == config.data.split_seed + k
+    with pytest.raises(DataError, match="different splits"):  # another objective
+        tune(config, SearchSpace.from_toml(space_file), tmp_path / "tune", trials=1,
+             progress=False, resume=True)
+
+
 def test_trainer_lets_a_pruning_exception_through(tmp_path):
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(64, 16)).astype(np.float32), rng.normal(size=(64, 3))

@@ -414,6 +414,7 @@ def tune(
     seed: int = 0,
     heartbeat: int = 60,
     progress: bool = True,
+    splits: int = 1,
 ) -> Any:
     """Run one worker of a study that minimizes the best validation loss; return the study.
 
@@ -446,6 +447,11 @@ def tune(
         Seconds between a worker's heartbeats (see :func:`open_storage`).
     progress
         Log each trial's result.
+    splits
+        Grid splits each trial trains on (split seeds ``config.data.split_seed + k``, the
+        training seed likewise); the objective is the mean of their best validation losses,
+        so that a config is not chosen for one split's luck. The pruner sees the first
+        split's epochs.
     """
     import optuna
     import torch
@@ -472,7 +478,10 @@ def tune(
         base = config.to_dict()
         # settings of the machine (threads, device) may differ between workers
         base["train"] = {k: v for k, v in base["train"].items() if k not in RESUMABLE_CHANGES}
-        fingerprint = {"base_config": base, "space": space.to_dict()}
+        if splits < 1:
+            raise ValueError(f"splits must be at least 1, got {splits}")
+        # the number of splits changes the objective: a study cannot mix them
+        fingerprint = {"base_config": base, "space": space.to_dict(), "splits": splits}
         sampler_seed = seed if created else zlib.crc32(f"{seed}:{worker}".encode())
         study = optuna.load_study(
             study_name=study_name, storage=rdb, pruner=pruner,
@@ -489,8 +498,6 @@ def tune(
             full = space.apply(config, space.suggest(trial))
             trial.set_user_attr("config", full.to_dict())
             trial.set_user_attr("worker", worker)
-            run = dataclasses.replace(full, train=dataclasses.replace(full.train,
-                                                                      checkpoint_every=0))
             directory = out_dir / "trials" / f"{trial.number:04d}"
             rows: list[dict[str, float]] = []
 
@@ -500,15 +507,30 @@ def tune(
                 if trial.should_prune():
                     raise optuna.TrialPruned(f"pruned after epoch {epoch}")
 
-            try:
-                _, trainer = fit_model(run, directory, grid=_grid(run.data, grids, progress),
-                                       progress=False, on_epoch_end=report)
-            finally:
-                trial.set_user_attr("history", {k: [r[k] for r in rows]
-                                                for k in ("train_loss", "val_loss")})
-                shutil.rmtree(directory / CHECKPOINT_DIR, ignore_errors=True)
-            trial.set_user_attr("best_epoch", trainer.best_epoch)
-            return trainer.best_loss if math.isfinite(trainer.best_loss) else math.nan
+            losses = []
+            for k in range(splits):
+                run = dataclasses.replace(
+                    full, data=dataclasses.replace(full.data,
+                                                   split_seed=full.data.split_seed + k),
+                    train=dataclasses.replace(full.train, checkpoint_every=0,
+                                              seed=full.train.seed + k))
+                where = directory / f"split{k}" if splits > 1 else directory
+                try:
+                    _, trainer = fit_model(run, where, grid=_grid(run.data, grids, progress),
+                                           progress=False,
+                                           on_epoch_end=report if k == 0 else None)
+                finally:
+                    if k == 0:
+                        trial.set_user_attr("history", {key: [r[key] for r in rows]
+                                                        for key in ("train_loss", "val_loss")})
+                    shutil.rmtree(where / CHECKPOINT_DIR, ignore_errors=True)
+                if k == 0:
+                    trial.set_user_attr("best_epoch", trainer.best_epoch)
+                losses.append(trainer.best_loss)
+            if splits > 1:
+                trial.set_user_attr("split_losses", losses)
+            loss = sum(losses) / len(losses)
+            return loss if math.isfinite(loss) else math.nan
 
         if progress:
             print(f"study {study_name!r} in {safe_url(url)}: {len(study.trials)} trials so far; "
@@ -708,7 +730,7 @@ def _run(args: argparse.Namespace) -> int:
     study = tune(config, space, args.out, trials=trials, timeout=args.timeout,
                  storage=args.storage, study_name=args.study_name, resume=args.resume,
                  pruner=args.pruner, seed=config.train.seed, heartbeat=args.heartbeat,
-                 progress=not args.quiet)
+                 progress=not args.quiet, splits=args.splits)
     counts = _states(study.trials)
     states = ", ".join(f"{n} {s.lower()}" for s, n in counts.items())
     print(f"study {study.study_name!r}: {len(study.trials)} trials ({states})")
@@ -754,6 +776,9 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> argparse.Argum
                         "training (default: the config's train seed)")
     parser.add_argument("--pruner", default="median", choices=PRUNERS,
                         help="stop unpromising trials early (default median)")
+    parser.add_argument("--splits", type=int, default=1, metavar="N",
+                        help="train each trial on N grid splits and minimize the mean best "
+                             "validation loss (N times the cost; default 1)")
     parser.add_argument("--heartbeat", type=int, default=60, metavar="S",
                         help="seconds between heartbeats; a worker silent for 2 S has died "
                              "and its trial is failed and retried (default 60)")
