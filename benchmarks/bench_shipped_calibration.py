@@ -17,23 +17,10 @@ import torch
 from telescopeml import pretrained
 from telescopeml.bundle import load_bundle
 from telescopeml.evaluation.calibration import coverage, tarp
-from telescopeml.evaluation.evaluate import CHUNK, _posteriors, test_sets
-from telescopeml.models.recalibration import spectrum_snr
+from telescopeml.evaluation.evaluate import posterior_samples, test_sets
 from telescopeml.training.experiment import prepared_from_manifest
 
 LEVELS = np.array([0.68, 0.95])
-
-
-def posterior_samples(bundle, prepared, flux, sigma, n_samples=500, seed=0):
-    """``(n_samples, n_spectra, n_params)`` physical samples, recalibrated at each S/N."""
-    generator = torch.Generator().manual_seed(seed)
-    snr = spectrum_snr(flux, sigma)
-    with torch.inference_mode():
-        chunks = [p.sample(n_samples, generator, snr[i * CHUNK:(i + 1) * CHUNK])
-                  for i, p in enumerate(_posteriors(bundle.model, prepared, flux, sigma))]
-    scaled = torch.cat(chunks, dim=1).numpy()
-    return prepared.scaler.inverse_transform(scaled.reshape(-1, scaled.shape[-1])).reshape(
-        scaled.shape)
 
 
 def report(label, samples, truth):
@@ -54,7 +41,7 @@ def main() -> None:
     print("parameters:", " / ".join(prepared.targets))
     everything, truths = [], []
     for key, (flux, sigma, truth, _edge) in test_sets(prepared, seed).items():
-        samples = posterior_samples(bundle, prepared, flux, sigma)
+        samples = posterior_samples(bundle.model, prepared, flux, sigma, seed=0)
         report(key, samples, truth)
         everything.append(samples)
         truths.append(truth)

@@ -116,6 +116,22 @@ def evaluate_prepared(model: torch.nn.Module, prepared, seed: int = 0, baselines
 CALIBRATION_SAMPLES = 500
 
 
+def posterior_samples(model: torch.nn.Module, prepared, flux: np.ndarray, sigma: np.ndarray,
+                      n_samples: int = CALIBRATION_SAMPLES, seed: int = 0) -> np.ndarray:
+    """``(n_samples, n_spectra, n_targets)`` flow posterior samples in physical units, each
+    spectrum's recalibrated at its own S/N."""
+    from telescopeml.models.recalibration import spectrum_snr
+
+    generator = torch.Generator().manual_seed(seed)
+    snr = spectrum_snr(flux, sigma)
+    with torch.inference_mode():
+        chunks = [posterior.sample(n_samples, generator, snr[rows])
+                  for rows, posterior in _posteriors(model, prepared, flux, sigma)]
+    scaled = torch.cat(chunks, dim=1).numpy()
+    samples = prepared.scaler.inverse_transform(scaled.reshape(-1, scaled.shape[-1]))
+    return samples.reshape(scaled.shape)
+
+
 def calibrate(model: torch.nn.Module, prepared, flux: np.ndarray, sigma: np.ndarray,
               truth: np.ndarray, n_samples: int = CALIBRATION_SAMPLES, seed: int = 0
               ) -> dict[str, Any]:
@@ -132,16 +148,8 @@ def calibrate(model: torch.nn.Module, prepared, flux: np.ndarray, sigma: np.ndar
         sbc_ranks,
         tarp,
     )
-    from telescopeml.models.recalibration import spectrum_snr
 
-    generator = torch.Generator().manual_seed(seed)
-    snr = spectrum_snr(flux, sigma)
-    with torch.inference_mode():
-        chunks = [posterior.sample(n_samples, generator, snr[i * CHUNK:(i + 1) * CHUNK])
-                  for i, posterior in enumerate(_posteriors(model, prepared, flux, sigma))]
-    scaled = torch.cat(chunks, dim=1).numpy()
-    samples = prepared.scaler.inverse_transform(scaled.reshape(-1, scaled.shape[-1]))
-    samples = samples.reshape(scaled.shape)
+    samples = posterior_samples(model, prepared, flux, sigma, n_samples, seed)
     names = prepared.targets
     cov = coverage(samples, truth, LEVELS)
     alpha, ecp, distance = tarp(samples, truth, seed=seed)
@@ -172,30 +180,26 @@ def fit_posterior_recalibration(model: torch.nn.Module, prepared, batch,
     generator = torch.Generator().manual_seed(seed)
     us, truths = [], []
     labels = torch.from_numpy(prepared.labels(batch.params))
-    start = 0
     with torch.inference_mode():
-        for posterior in _posteriors(model, prepared, batch.flux, batch.sigma):
-            n = posterior.batch_size
-            z = torch.randn((n_samples, n, posterior.n_outputs), generator=generator)
+        for rows, posterior in _posteriors(model, prepared, batch.flux, batch.sigma):
+            z = torch.randn((n_samples, posterior.batch_size, posterior.n_outputs),
+                            generator=generator)
             us.append(posterior.unconstrained(z))
-            truths.append(posterior.to_unconstrained(labels[start:start + n]))
-            start += n
+            truths.append(posterior.to_unconstrained(labels[rows]))
     snr = np.where(np.isfinite(batch.snr), batch.snr, CLEAN_SNR)
     return Recalibration.fit(torch.cat(us, dim=1).numpy(), torch.cat(truths).numpy(), snr)
 
 
-#: Spectra per network call in the posterior loops.
-CHUNK = 256
-
-
 def _posteriors(model: torch.nn.Module, prepared, flux: np.ndarray, sigma: np.ndarray,
-                chunk: int = CHUNK):
-    """The flow posteriors of the spectra, ``chunk`` at a time (call in inference mode)."""
+                chunk: int = 256):
+    """``(rows, posterior)``: the flow posteriors of the spectra ``rows`` (a slice),
+    ``chunk`` at a time (call in inference mode)."""
     x, extra = prepared.inputs(flux, sigma)
     for start in range(0, len(x), chunk):
-        xb = torch.from_numpy(x[start:start + chunk])
-        eb = torch.from_numpy(extra[start:start + chunk]) if model.config.n_extra else None
-        yield model.posterior(xb, eb)
+        rows = slice(start, start + chunk)
+        xb = torch.from_numpy(x[rows])
+        eb = torch.from_numpy(extra[rows]) if model.config.n_extra else None
+        yield rows, model.posterior(xb, eb)
 
 
 def baseline_predictors(prepared, seed: int = 0, progress: bool = True,

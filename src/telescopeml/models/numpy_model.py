@@ -189,7 +189,7 @@ class _SplineFlow:
             center = self.unconstrained(context, np.zeros((1, *z.shape[1:]), np.float32))
             u = center + self.spread * (u - center)
         if self.recalibration is not None:
-            u = self.recalibration.apply(u, snr).astype(np.float32)
+            u = self.recalibration.apply(u, snr)
         y = self.low + (self.high - self.low) * (0.5 + 0.5 * np.tanh(0.5 * u))
         return np.clip(y, self.low, self.high)
 

@@ -109,11 +109,13 @@ class Posterior:
         center = self.center()
         return center + self.spread * (u - center)
 
+    def _base_draws(self, n: int, generator: torch.Generator | None) -> torch.Tensor:
+        return torch.randn((n, self.batch_size, self.n_outputs), generator=generator,
+                           device=self.low.device, dtype=self.low.dtype)
+
     def rsample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """``(n, batch, d)`` samples, differentiable with respect to the network."""
-        z = torch.randn((n, self.batch_size, self.n_outputs), generator=generator,
-                        device=self.low.device, dtype=self.low.dtype)
-        return self.from_base(z)
+        return self.from_base(self._base_draws(n, generator))
 
     def sample(self, n: int, generator: torch.Generator | None = None,
                snr: np.ndarray | float | None = None) -> torch.Tensor:
@@ -122,9 +124,7 @@ class Posterior:
         with torch.no_grad():
             if self.recalibration is None:
                 return self.rsample(n, generator)
-            z = torch.randn((n, self.batch_size, self.n_outputs), generator=generator,
-                            device=self.low.device, dtype=self.low.dtype)
-            u = self._spread(self.unconstrained(z)).cpu().numpy()
+            u = self._spread(self.unconstrained(self._base_draws(n, generator))).cpu().numpy()
             stretched = torch.from_numpy(self.recalibration.apply(u, snr))
             return self.to_box(stretched.to(self.low.device))
 
@@ -183,8 +183,8 @@ class BoundedFlow(nn.Module):
         nsf = zuko.flows.NSF(features=len(box), context=context, transforms=transforms,
                              hidden_features=tuple(hidden), bins=bins)
         self.transform = nsf.transform  # the base is the standard normal, drawn in Posterior
-        #: Recalibration factors (:func:`~telescopeml.evaluation.calibration.fit_spread`);
-        #: kept in the bundle's manifest, not in the weights.
+        #: Per-parameter recalibration factors of bundles from earlier versions; kept in
+        #: the bundle's manifest, not in the weights.
         self.spread: torch.Tensor | None = None
         #: Level- and S/N-dependent recalibration of samples
         #: (:mod:`telescopeml.models.recalibration`), also kept in the manifest.

@@ -367,8 +367,7 @@ def recalibrate(model: Any, config: ExperimentConfig, prepared: PreparedData) ->
     """
     from telescopeml.evaluation.evaluate import fit_posterior_recalibration
 
-    model.flow.set_spread(None)
-    model.flow.set_recalibration(None)
+    model.flow.set_spread(None)  # the recalibration replaces an earlier bundle's spread
     recalibration = fit_posterior_recalibration(model, prepared,
                                                 validation_set(config, prepared),
                                                 seed=config.train.seed)

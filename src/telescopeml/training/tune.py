@@ -457,6 +457,9 @@ def tune(
     import torch
 
     from telescopeml.training.experiment import fit_model
+
+    if splits < 1:  # before any study is created
+        raise ValueError(f"splits must be at least 1, got {splits}")
     from telescopeml.training.trainer import CHECKPOINT_DIR, RESUMABLE_CHANGES
 
     with _optuna_logging(progress):
@@ -478,8 +481,6 @@ def tune(
         base = config.to_dict()
         # settings of the machine (threads, device) may differ between workers
         base["train"] = {k: v for k, v in base["train"].items() if k not in RESUMABLE_CHANGES}
-        if splits < 1:
-            raise ValueError(f"splits must be at least 1, got {splits}")
         # the number of splits changes the objective: a study cannot mix them
         fingerprint = {"base_config": base, "space": space.to_dict(), "splits": splits}
         sampler_seed = seed if created else zlib.crc32(f"{seed}:{worker}".encode())
