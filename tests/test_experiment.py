@@ -69,6 +69,12 @@ def test_train_writes_a_bundle_that_evaluates_the_same(grid_file, tmp_path):
     assert set(saved["baselines"]) == {"nearest_grid_chi2", "interpolated_grid_chi2",
                                        "random_forest"}
     assert saved["n_test"] == len(manifest["split"]["test"])
+    # the training loss's measure on the test points: on the scale of the validation loss
+    mse = saved["scaled_mse"]
+    assert set(mse["by_snr"]) == {"clean", "10", "30", "100"}
+    assert mse["mean"] == pytest.approx(np.mean(list(mse["by_snr"].values())))
+    best_val = min(row["val_loss"] for row in json.loads((out / "history.json").read_text()))
+    assert best_val / 4 < mse["mean"] < best_val * 4
     again = evaluate_bundle(out, baselines=False, progress=False)
     for key in ("clean", "30"):
         for param, values in saved["snr"][key].items():

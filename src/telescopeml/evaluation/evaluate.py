@@ -70,13 +70,28 @@ def _report(predictor: Callable[[np.ndarray, np.ndarray], np.ndarray], sets, nam
     return table
 
 
+def scaled_mse(prepared, predicted: dict[str, np.ndarray], sets) -> dict[str, Any]:
+    """The training loss's measure of error on the test points: the mean squared error of
+    the scaled targets (log Teff, standardized), per S/N key and averaged over them.
+
+    It is the quantity that a regression model's validation loss (``loss = "mse"``) and
+    ``telescopeml tune`` minimize, here on points that neither saw, so a tuned config and
+    the default compare on one number.
+    """
+    scale = prepared.scaler.transform
+    by_snr = {key: float(np.mean((scale(predicted[key]) - scale(truth)) ** 2))
+              for key, (_, _, truth, _) in sets.items()}
+    return {"by_snr": by_snr, "mean": float(np.mean(list(by_snr.values())))}
+
+
 def evaluate_prepared(model: torch.nn.Module, prepared, seed: int = 0, baselines: bool = True,
                       progress: bool = True) -> dict[str, Any]:
     """Metrics of ``model`` and the baselines on the test grid points.
 
     Returns the JSON shape of ``telescopeml evaluate --json``: ``model``-independent keys
     ``grid``, ``n_test``, ``snr`` {clean, 10, 30, 100} -> {param -> {rmse, mae, bias, r2}},
-    ``interior`` and ``edge`` (same shape, interior / edge test points only), ``baselines``
+    ``interior`` and ``edge`` (same shape, interior / edge test points only), ``scaled_mse``
+    (:func:`scaled_mse`), ``baselines``
     {name -> same shape as ``snr``} and ``inference`` (spectra per second).
     """
     names = prepared.targets
@@ -97,6 +112,7 @@ def evaluate_prepared(model: torch.nn.Module, prepared, seed: int = 0, baselines
         "snr": net["snr"],
         "interior": net["interior"],
         "edge": net["edge"],
+        "scaled_mse": scaled_mse(prepared, net["predicted"], sets),
         "inference": {"spectra_per_second": rate, "threads": torch.get_num_threads()},
         "baselines": {},
         "baselines_interior": {},
