@@ -4,8 +4,10 @@ The model's own test points (its manifest's split), clean and at S/N 10, 30 and 
 noise draws each), 500 posterior samples per spectrum, recalibrated at each spectrum's S/N.
 Needs the model's grid in the cache (fetched from PyPI once).
 
-Run: python benchmarks/bench_shipped_calibration.py MODEL
-MODEL is a bundle directory or a shipped model's name.
+Run: python benchmarks/bench_shipped_calibration.py MODEL [MODEL ...]
+MODEL is a bundle directory or a shipped model's name; with several (e.g. trained on
+different splits), their test points are also pooled, which narrows the binomial noise
+of a coverage measured on one split's few grid points.
 """
 
 import argparse
@@ -31,21 +33,28 @@ def report(label, samples, truth):
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("model")
+    parser.add_argument("models", nargs="+", help="one model, or several trained on different "
+                        "splits, whose test points are then pooled")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    path = Path(args.model)
-    bundle = load_bundle(path if path.exists() else pretrained.model_path(args.model))
-    prepared = prepared_from_manifest(bundle.manifest, quiet=True)
-    seed = bundle.manifest["training"]["config"]["train"]["seed"]
-    print("parameters:", " / ".join(prepared.targets))
-    everything, truths = [], []
-    for key, (flux, sigma, truth, _edge) in test_sets(prepared, seed).items():
-        samples = posterior_samples(bundle.model, prepared, flux, sigma, seed=0)
-        report(key, samples, truth)
-        everything.append(samples)
-        truths.append(truth)
-    report("all", np.concatenate(everything, axis=1), np.concatenate(truths))
+    pooled: dict[str, tuple[list, list]] = {}
+    for name in args.models:
+        path = Path(name)
+        bundle = load_bundle(path if path.exists() else pretrained.model_path(name))
+        prepared = prepared_from_manifest(bundle.manifest, quiet=True)
+        seed = bundle.manifest["training"]["config"]["train"]["seed"]
+        print(f"{name}: parameters", " / ".join(prepared.targets))
+        for key, (flux, sigma, truth, _edge) in test_sets(prepared, seed).items():
+            samples = posterior_samples(bundle.model, prepared, flux, sigma, seed=0)
+            report(key, samples, truth)
+            pooled.setdefault(key, ([], []))[0].append(samples)
+            pooled[key][1].append(truth)
+    if len(args.models) > 1:
+        print(f"pooled over {len(args.models)} models:")
+        for key, (samples, truths) in pooled.items():
+            report(key, np.concatenate(samples, axis=1), np.concatenate(truths))
+    report("all", np.concatenate([s for v in pooled.values() for s in v[0]], axis=1),
+           np.concatenate([t for v in pooled.values() for t in v[1]]))
 
 
 if __name__ == "__main__":

@@ -69,6 +69,13 @@ def test_subset_by_range_list_and_value(toy_grid):
         toy_grid.subset(co=0.5)
 
 
+def test_a_selection_does_not_claim_its_parents_checksum(toy_grid):
+    toy_grid.meta["checksum"] = toy_grid.checksum()
+    sub = toy_grid.subset(mh=0)
+    assert "checksum" not in sub.meta and sub.meta["selected_from"] == toy_grid.meta["checksum"]
+    assert sub.checksum() != toy_grid.meta["checksum"]
+
+
 def test_interpolation_is_exact_at_nodes(toy_grid):
     flux = toy_grid.flux_array()
     for i in (0, 13, 35):

@@ -253,7 +253,12 @@ class SpectralGrid:
         return self.take(np.flatnonzero(mask))
 
     def take(self, indices: Sequence[int] | np.ndarray) -> SpectralGrid:
-        """A new in-memory grid holding the spectra at ``indices``."""
+        """A new in-memory grid holding the spectra at ``indices``.
+
+        The parent's recorded checksum identifies the parent's content, not this selection's:
+        it moves to ``meta["selected_from"]`` so that a model trained on the selection records
+        the selection's own content hash.
+        """
         idx = np.asarray(indices, dtype=np.int64)
         order = np.argsort(idx)
         flux = np.asarray(self.flux[idx[order].tolist()] if _on_disk(self.flux)
@@ -264,7 +269,7 @@ class SpectralGrid:
             wavelength=self.wavelength.copy(),
             flux=flux,
             flux_unit=self.flux_unit,
-            meta=dict(self.meta),
+            meta=_selection_meta(self.meta),
         )
 
     # --- interpolation ---------------------------------------------------------------------
@@ -507,6 +512,13 @@ class SpectralGrid:
         for note in self.meta.get("notes", []):
             lines.append(f"note       {note}")
         return "\n".join(lines)
+
+
+def _selection_meta(meta: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in meta.items() if k != "checksum"}
+    if "checksum" in meta:
+        out["selected_from"] = meta["checksum"]
+    return out
 
 
 def _on_disk(flux: Any) -> bool:

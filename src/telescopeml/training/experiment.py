@@ -227,7 +227,9 @@ def prepare_grid(config: DataConfig, quiet: bool = False) -> SpectralGrid:
     if bad:
         warnings.warn(f"{config.grid}: dropping {len(bad)} spectra with NaN or non-positive "
                       "flux", stacklevel=2)
-        grid = grid.take(np.setdiff1d(np.arange(len(grid)), list(bad)))
+        kept = grid.take(np.setdiff1d(np.arange(len(grid)), list(bad)))
+        kept.meta = dict(grid.meta)  # a fixed function of the source: keep its identity
+        grid = kept
     return grid
 
 
