@@ -20,7 +20,11 @@ from telescopeml import pretrained
 from telescopeml.bundle import load_bundle
 from telescopeml.evaluation.calibration import coverage, tarp
 from telescopeml.evaluation.evaluate import posterior_samples, test_sets
-from telescopeml.training.experiment import prepared_from_manifest
+from telescopeml.training.experiment import (
+    ExperimentConfig,
+    prepared_from_manifest,
+    recalibrate,
+)
 
 LEVELS = np.array([0.68, 0.95])
 
@@ -35,6 +39,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("models", nargs="+", help="one model, or several trained on different "
                         "splits, whose test points are then pooled")
+    parser.add_argument("--refit", action="store_true", help="refit each model's "
+                        "recalibration with the current code first (as `train` does)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     pooled: dict[str, tuple[list, list]] = {}
@@ -43,6 +49,9 @@ def main() -> None:
         bundle = load_bundle(path if path.exists() else pretrained.model_path(name))
         prepared = prepared_from_manifest(bundle.manifest, quiet=True)
         seed = bundle.manifest["training"]["config"]["train"]["seed"]
+        if args.refit:
+            config = ExperimentConfig.from_dict(bundle.manifest["training"]["config"])
+            recalibrate(bundle.model, config, prepared)
         print(f"{name}: parameters", " / ".join(prepared.targets))
         for key, (flux, sigma, truth, _edge) in test_sets(prepared, seed).items():
             samples = posterior_samples(bundle.model, prepared, flux, sigma, seed=0)

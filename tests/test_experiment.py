@@ -107,6 +107,23 @@ def test_cli_train_and_evaluate_json(grid_file, tmp_path, capsys):
     assert "telescopeml: error:" in capsys.readouterr().err
 
 
+def test_validation_draws_extend_the_validation_loss_set(grid_file):
+    from telescopeml.training.experiment import validation_set
+
+    config = tiny_config(grid_file)
+    prepared = prepare(config)
+    one = validation_set(config, prepared)
+    four = validation_set(config, prepared, draws=4)
+    n_val = len(prepared.split.val)
+    finite = sum(1 for level in config.data.val_snr if level)
+    assert len(one) == n_val * len(config.data.val_snr)
+    assert len(four) == len(one) + 3 * finite * n_val  # clean spectra are drawn once
+    # the first draw at each level is the validation loss's; the others are new noise
+    np.testing.assert_array_equal(four.flux[:n_val], one.flux[:n_val])
+    np.testing.assert_array_equal(four.flux[n_val:2 * n_val], one.flux[n_val:2 * n_val])
+    assert not np.allclose(four.flux[2 * n_val:3 * n_val], one.flux[n_val:2 * n_val])
+
+
 def test_posterior_preset_trains_a_bounded_flow(grid_file, tmp_path, toy_grid):
     from telescopeml.predict import Predictor
 

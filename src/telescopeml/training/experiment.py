@@ -305,11 +305,19 @@ def _batch(prepared: PreparedData, flux, sigma, params, uses_extra: bool):
     return (x, extra, y) if uses_extra else (x, y)
 
 
-def validation_set(config: ExperimentConfig, prepared: PreparedData) -> TrainingBatch:
-    """The validation grid points at every ``config.data.val_snr`` (the same draws each
-    call)."""
+#: Noise draws per validation spectrum at each finite S/N when fitting the posterior
+#: recalibration: the stretch quantiles then vary less with the noise of one draw.
+RECALIBRATION_DRAWS = 4
+
+
+def validation_set(config: ExperimentConfig, prepared: PreparedData,
+                   draws: int = 1) -> TrainingBatch:
+    """The validation grid points at every ``config.data.val_snr``, ``draws`` noise draws at
+    each finite S/N (the same draws each call; the first is the one the validation loss
+    uses)."""
     vals = [sample_test_set(prepared.grid, prepared.split.val, snr=level or None,
-                            seed=config.train.seed + 1) for level in config.data.val_snr]
+                            seed=config.train.seed + 1 + 1000 * r)
+            for level in config.data.val_snr for r in range(draws if level else 1)]
     return TrainingBatch(*(np.concatenate([getattr(v, f.name) for v in vals])
                            for f in dataclasses.fields(TrainingBatch)))
 
@@ -370,9 +378,9 @@ def recalibrate(model: Any, config: ExperimentConfig, prepared: PreparedData) ->
     from telescopeml.evaluation.evaluate import fit_posterior_recalibration
 
     model.flow.set_spread(None)  # the recalibration replaces an earlier bundle's spread
-    recalibration = fit_posterior_recalibration(model, prepared,
-                                                validation_set(config, prepared),
-                                                seed=config.train.seed)
+    recalibration = fit_posterior_recalibration(
+        model, prepared, validation_set(config, prepared, draws=RECALIBRATION_DRAWS),
+        seed=config.train.seed)
     model.flow.set_recalibration(recalibration)
     return {"stretch": recalibration.to_dict(prepared.targets),
             "fitted_on": "validation grid points at data.val_snr"}
