@@ -105,6 +105,12 @@ def test_cli_train_and_evaluate_json(grid_file, tmp_path, capsys):
     assert set(result["snr"]["30"]["teff"]) == {"rmse", "mae", "bias", "r2"}
     assert main(["evaluate", str(tmp_path / "missing")]) == 2
     assert "telescopeml: error:" in capsys.readouterr().err
+    bare = tmp_path / "models" / "bare"
+    assert main(["-q", "train", "--config", str(tmp_path / "tiny.toml"), "--out", str(bare),
+                 "--epochs", "1", "--no-baselines"]) == 0
+    assert "random_forest" not in capsys.readouterr().out
+    saved = json.loads((bare / "evaluation.json").read_text())
+    assert saved["baselines"] == {} and set(saved["snr"]["30"]) == {"teff", "logg", "mh"}
 
 
 def test_validation_draws_extend_the_validation_loss_set(grid_file):

@@ -69,7 +69,7 @@ def _train(args: argparse.Namespace) -> int:
     config = config_from_options(args.config, args.preset, args.grid, args.epochs, args.seed)
     command = "telescopeml " + " ".join(sys.argv[1:]) if args.record_command else None
     out = train(config, args.out, resume=args.resume, progress=not args.quiet,
-                command=command)
+                command=command, baselines=not args.no_baselines)
     from telescopeml.training.trainer import is_main_process
 
     if not is_main_process():
@@ -255,11 +255,16 @@ def build_parser() -> argparse.ArgumentParser:
                  [common])
     p.add_argument("--grid", help=f"grid name or path (default {DEFAULT_GRID})")
     p.add_argument("--config", help="TOML file with [data] [augment] [model] [train] sections")
-    p.add_argument("--preset", default="default", help="default, telescopeml or mlp")
+    p.add_argument("--preset", default="default",
+                   help="default, posterior (flow posterior, for real spectra), telescopeml "
+                   "or mlp")
     p.add_argument("--epochs", type=int, help="override the number of epochs")
     p.add_argument("--seed", type=int, help="seed for the split, augmentation and weights")
     p.add_argument("--out", required=True, help="output directory, e.g. models/NAME")
     p.add_argument("--resume", action="store_true", help="continue a killed run in --out")
+    p.add_argument("--no-baselines", action="store_true",
+                   help="evaluate the network alone (the χ² and random-forest baselines take "
+                   "a while on large grids)")
     p.add_argument("--no-record-command", dest="record_command", action="store_false",
                    help="do not record the command line in the manifest")
     p = _command(sub, "evaluate", _evaluate, "metrics of a trained model on held-out points",

@@ -387,13 +387,14 @@ def recalibrate(model: Any, config: ExperimentConfig, prepared: PreparedData) ->
 
 
 def train(config: ExperimentConfig, out_dir: str | Path, resume: bool = False,
-          progress: bool = True, command: str | None = None) -> Path:
+          progress: bool = True, command: str | None = None, baselines: bool = True) -> Path:
     """Train a model as ``config`` says and write a bundle to ``out_dir``; return its path.
 
     ``out_dir`` receives ``manifest.json`` + ``model.safetensors`` (the bundle),
     ``config.toml``, ``train.toml``, ``history.csv``/``.json``, ``loss_curve.png``,
-    ``checkpoint/`` and ``evaluation.json``. Under ``torchrun`` every rank trains and
-    rank 0 alone writes the bundle and evaluation.
+    ``checkpoint/`` and ``evaluation.json`` (with the baselines unless ``baselines`` is
+    False). Under ``torchrun`` every rank trains and rank 0 alone writes the bundle and
+    evaluation.
     """
     from telescopeml.evaluation.evaluate import evaluate_prepared
 
@@ -412,7 +413,8 @@ def train(config: ExperimentConfig, out_dir: str | Path, resume: bool = False,
         manifest["posterior"] = recalibrate(model, config, prepared)
     save_bundle(out_dir, model, model.config, **manifest)
     metrics = {"model": str(out_dir),
-               **evaluate_prepared(model, prepared, seed=config.train.seed, progress=progress)}
+               **evaluate_prepared(model, prepared, seed=config.train.seed,
+                                   baselines=baselines, progress=progress)}
     manifest["metrics"] = summary_metrics(metrics)
     save_bundle(out_dir, model, model.config, **manifest)
     (out_dir / "evaluation.json").write_text(json.dumps(metrics, indent=1) + "\n")
