@@ -151,7 +151,9 @@ def test_benchmark_json(bundle, module_grid, tmp_path, capsys):
     result = run_benchmark(Predictor(bundle), table, n_samples=300, progress=False)
     assert result["n"] == 4 and result["n_in_range"] == 3
     assert set(result["in_range"]) == {"teff", "logg"}
-    assert set(result["in_range"]["teff"]) == {"rmse", "mae", "bias"}
+    assert set(result["in_range"]["teff"]) == {"rmse", "mae", "bias", "consistent",
+                                               "median_half_width"}
+    assert 0 <= result["in_range"]["teff"]["consistent"] <= 1
     assert {"name", "teff_p50", "teff_p16", "teff_p84", "flag"} <= set(result["objects"][0])
     assert set(result["flagged"]) | set(result["missed"]) >= {"cold"}
     assert main(["benchmark", str(bundle), "--objects", str(table), "--json",
@@ -161,6 +163,16 @@ def test_benchmark_json(bundle, module_grid, tmp_path, capsys):
     (tmp_path / "broken.csv").write_text("name,teff\nx,1\n")
     with pytest.raises(DataError, match="missing columns data_file"):
         run_benchmark(Predictor(bundle), tmp_path / "broken.csv", progress=False)
+
+
+def test_benchmark_metrics_say_whether_error_bars_hold():
+    from telescopeml.evaluation.benchmark import _metrics
+
+    m = _metrics(np.array([100.0, 200.0]), np.array([110.0, 150.0]), np.array([5.0, 10.0]),
+                 np.array([10.0, np.nan]))
+    assert m["bias"] == pytest.approx(20.0) and m["median_half_width"] == pytest.approx(7.5)
+    # 10 <= hypot(5, 10) holds; 50 > 10 (a missing literature error counts as zero)
+    assert m["consistent"] == pytest.approx(0.5)
 
 
 def test_predict_many_keeps_order_and_isolates_failures(bundle, module_grid, tmp_path):

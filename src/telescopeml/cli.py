@@ -190,8 +190,8 @@ def _benchmark(args: argparse.Namespace) -> int:
           f"{result['teff_range'][0]:g}-{result['teff_range'][1]:g} K")
     for label, block in (("in range", result["in_range"]), ("all", result["all"]),
                          *((f"class {c}", b) for c, b in result["by_class"].items())):
-        cells = "  ".join(f"{p}: RMSE {m['rmse']:.3g} MAE {m['mae']:.3g} bias {m['bias']:+.3g}"
-                          for p, m in block.items())
+        cells = "  ".join(f"{p}: RMSE {m['rmse']:.3g} MAE {m['mae']:.3g} bias {m['bias']:+.3g} "
+                          f"within errors {m['consistent']:.0%}" for p, m in block.items())
         print(f"  {label:10s} {cells}")
     print(f"  flagged: {len(result['flagged'])}; outside the range but not flagged: "
           f"{len(result['missed'])}; failed: {len(result['failed'])}")

@@ -47,12 +47,20 @@ def load_object_spectrum(row: dict[str, str], table: Path) -> ObservedSpectrum:
     return spectrum
 
 
-def _metrics(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+def _metrics(pred: np.ndarray, truth: np.ndarray, width: np.ndarray,
+             truth_err: np.ndarray) -> dict[str, float]:
+    """RMSE, MAE, bias, and how honest the error bars are: ``consistent``, the fraction of
+    objects whose |prediction - literature| is within the posterior's half 16-84% width and
+    the literature error added in quadrature (68% if both are right), and
+    ``median_half_width`` of the posteriors."""
     if pred.size == 0:
-        return {"rmse": float("nan"), "mae": float("nan"), "bias": float("nan")}
+        return dict.fromkeys(("rmse", "mae", "bias", "consistent", "median_half_width"),
+                             float("nan"))
     err = pred - truth
+    combined = np.sqrt(width**2 + np.nan_to_num(truth_err) ** 2)
     return {"rmse": float(np.sqrt(np.mean(err**2))), "mae": float(np.mean(np.abs(err))),
-            "bias": float(np.mean(err))}
+            "bias": float(np.mean(err)), "consistent": float(np.mean(np.abs(err) <= combined)),
+            "median_half_width": float(np.median(width))}
 
 
 def run_benchmark(predictor: Predictor, objects: str | Path, n_samples: int = 2000,
@@ -60,7 +68,8 @@ def run_benchmark(predictor: Predictor, objects: str | Path, n_samples: int = 20
     """Predict every object and compare with its literature Teff and log g.
 
     Returns the JSON of ``telescopeml benchmark --json``: ``model``, ``n``, ``n_in_range``,
-    ``in_range`` / ``all`` {param: {rmse, mae, bias}}, ``by_class`` {M/L/T: same},
+    ``in_range`` / ``all`` {param: {rmse, mae, bias, consistent, median_half_width}}
+    (:func:`_metrics`), ``by_class`` {M/L/T: same},
     ``flagged`` (names flagged out of range or unreliable), ``missed`` (objects outside the
     model's Teff range that were not flagged), ``failed`` and ``objects``.
     """
@@ -95,8 +104,12 @@ def run_benchmark(predictor: Predictor, objects: str | Path, n_samples: int = 20
         records.append(record)
 
     def block(subset: list[dict]) -> dict[str, dict[str, float]]:
-        return {p: _metrics(np.array([r[f"{p}_p50"] for r in subset]),
-                            np.array([r[f"{p}_lit"] for r in subset])) for p in params}
+        def column(key: str) -> np.ndarray:
+            return np.array([r[key] for r in subset], dtype=np.float64)
+
+        return {p: _metrics(column(f"{p}_p50"), column(f"{p}_lit"),
+                            (column(f"{p}_p84") - column(f"{p}_p16")) / 2,
+                            column(f"{p}_lit_err")) for p in params}
 
     inside = [r for r in records if r["in_range"]]
     classes = sorted({spectral_class(r["spt"]) for r in records} - {""})
