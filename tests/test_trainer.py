@@ -75,6 +75,16 @@ def test_early_stopping_restores_best_weights(tmp_path):
     assert trainer.evaluate((x_val, unrelated)) == pytest.approx(trainer.best_loss, rel=1e-5)
 
 
+def test_early_stopping_waits_for_the_one_cycle_warm_up(tmp_path):
+    train_data, (x_val, _) = problem()
+    unrelated = np.random.default_rng(5).normal(size=(N_VAL, 3)).astype(np.float32)
+    trainer = Trainer(model(), config(epochs=40, patience=1, schedule="onecycle"), tmp_path,
+                      progress=False)
+    history = trainer.fit(train_data, (x_val, unrelated))
+    # the validation loss stops improving at once, but the warm-up lasts 12 of 40 epochs
+    assert trainer.stopped_early and 12 <= len(history) < 40
+
+
 @pytest.mark.parametrize("schedule", ["onecycle", "cosine"])
 def test_resume_continues_exactly(tmp_path, schedule):
     train_data, val = problem()

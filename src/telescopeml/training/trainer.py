@@ -46,6 +46,9 @@ CHECKPOINT_DIR = "checkpoint"
 #: Settings that may change between a run and its resumption.
 RESUMABLE_CHANGES = ("num_threads", "device", "checkpoint_every")
 _Batch = tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]
+#: Fraction of the steps over which the one-cycle schedule raises the learning rate
+#: (PyTorch's default); early stopping waits for it to end.
+ONECYCLE_WARMUP = 0.3
 
 
 def available_cpus() -> int:
@@ -283,7 +286,8 @@ class Trainer:
                     self._best = {k: v.clone() for k, v in state_tensors(model).items()}
                 else:
                     self._bad_epochs += 1
-                self.stopped_early = bool(cfg.patience and self._bad_epochs >= cfg.patience)
+                self.stopped_early = bool(cfg.patience and self._bad_epochs >= cfg.patience
+                                          and epoch + 1 >= self._earliest_stop())
                 self._write_history()
                 snapshot = self._capture(epoch + 1, optimizer, scheduler, self.stopped_early)
                 if cfg.checkpoint_every and (epoch + 1) % cfg.checkpoint_every == 0:
@@ -395,12 +399,21 @@ class Trainer:
             return F.huber_loss(mean, y, delta=cfg.huber_delta)
         return F.mse_loss(mean, y)
 
+    def _earliest_stop(self) -> int:
+        """First epoch after which early stopping may end the run: the end of the one-cycle
+        warm-up, while the rising learning rate makes the validation loss jump (a 240-epoch
+        flow run once stopped at epoch 42 of 72 warm-up epochs)."""
+        if self.config.schedule == "onecycle":
+            return math.ceil(ONECYCLE_WARMUP * self.config.epochs)
+        return 0
+
     def _scheduler(self, optimizer: torch.optim.Optimizer,
                    steps: int) -> torch.optim.lr_scheduler.LRScheduler:
         total = self.config.epochs * steps
         if self.config.schedule == "onecycle":
             return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=self.config.lr,
-                                                       total_steps=total)
+                                                       total_steps=total,
+                                                       pct_start=ONECYCLE_WARMUP)
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total)
 
     def _tensors(self, data: tuple[np.ndarray, ...]) -> _Batch:
