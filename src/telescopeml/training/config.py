@@ -30,7 +30,8 @@ class TrainConfig:
         (needs a ``gaussian`` head) or ``nll`` (the negative log-posterior of a ``flow`` head,
         which trains with this loss only).
     patience
-        Stop after this many epochs without a lower validation loss (0 = never); the best
+        Stop after this many epochs without a lower validation loss (0 = never), though
+        never during the ``onecycle`` warm-up (the first 30% of the epochs); the best
         weights are restored at the end either way.
     grad_clip
         Maximum gradient norm (0 = no clipping).
