@@ -11,10 +11,8 @@ import argparse
 import numpy as np
 import torch
 
-from telescopeml.bundle import load_bundle
-from telescopeml.evaluation.evaluate import predict_parameters, test_sets
+from telescopeml.evaluation.evaluate import load_with_data, predict_parameters, test_sets
 from telescopeml.evaluation.metrics import regression_metrics
-from telescopeml.training.experiment import prepared_from_manifest
 
 
 def main() -> None:
@@ -26,9 +24,8 @@ def main() -> None:
     torch.set_num_threads(1)
     rows: dict[str, list[list[float]]] = {"interior": [], "all": []}
     for seed in args.seeds:
-        bundle = load_bundle(f"{args.runs}/default-seed{seed}")
+        bundle, prepared, _ = load_with_data(f"{args.runs}/default-seed{seed}")
         bundle.model.config.flow_samples = args.samples
-        prepared = prepared_from_manifest(bundle.manifest, quiet=True)
         flux, sigma, truth, edge = test_sets(prepared, seed, levels=[30.0])["30"]
         pred = predict_parameters(bundle.model, prepared, flux, sigma)
         names = prepared.targets

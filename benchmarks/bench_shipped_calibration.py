@@ -17,14 +17,9 @@ import numpy as np
 import torch
 
 from telescopeml import pretrained
-from telescopeml.bundle import load_bundle
 from telescopeml.evaluation.calibration import coverage, tarp
-from telescopeml.evaluation.evaluate import posterior_samples, test_sets
-from telescopeml.training.experiment import (
-    ExperimentConfig,
-    prepared_from_manifest,
-    recalibrate,
-)
+from telescopeml.evaluation.evaluate import load_with_data, posterior_samples, test_sets
+from telescopeml.training.experiment import ExperimentConfig, recalibrate
 
 LEVELS = np.array([0.68, 0.95])
 
@@ -46,9 +41,8 @@ def main() -> None:
     pooled: dict[str, tuple[list, list]] = {}
     for name in args.models:
         path = Path(name)
-        bundle = load_bundle(path if path.exists() else pretrained.model_path(name))
-        prepared = prepared_from_manifest(bundle.manifest, quiet=True)
-        seed = bundle.manifest["training"]["config"]["train"]["seed"]
+        bundle, prepared, seed = load_with_data(
+            path if path.exists() else pretrained.model_path(name))
         if args.refit:
             config = ExperimentConfig.from_dict(bundle.manifest["training"]["config"])
             recalibrate(bundle.model, config, prepared)

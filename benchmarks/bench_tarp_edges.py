@@ -12,10 +12,8 @@ import numpy as np
 import torch
 
 from telescopeml import pretrained
-from telescopeml.bundle import load_bundle
 from telescopeml.evaluation.calibration import coverage, tarp
-from telescopeml.evaluation.evaluate import posterior_samples, test_sets
-from telescopeml.training.experiment import prepared_from_manifest
+from telescopeml.evaluation.evaluate import load_with_data, posterior_samples, test_sets
 
 
 def main() -> None:
@@ -24,9 +22,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     path = Path(args.model)
-    bundle = load_bundle(path if path.exists() else pretrained.model_path(args.model))
-    prepared = prepared_from_manifest(bundle.manifest, quiet=True)
-    seed = bundle.manifest["training"]["config"]["train"]["seed"]
+    bundle, prepared, seed = load_with_data(
+        path if path.exists() else pretrained.model_path(args.model))
     flux, sigma, truth, edge = test_sets(prepared, seed)["30"]
     samples = posterior_samples(bundle.model, prepared, flux, sigma, seed=0)
     alpha, ecp, distance = tarp(samples, truth)

@@ -20,11 +20,10 @@ from pathlib import Path
 
 from telescopeml import pretrained
 from telescopeml.bundle import load_bundle, manifest_sections, save_bundle
-from telescopeml.evaluation.evaluate import evaluate_bundle
+from telescopeml.evaluation.evaluate import evaluate_bundle, load_with_data
 from telescopeml.predict import Predictor
 from telescopeml.training.experiment import (
     ExperimentConfig,
-    prepared_from_manifest,
     recalibrate,
     summary_metrics,
     train,
@@ -72,9 +71,8 @@ def refit_calibration(name: str) -> dict:
     """Refit a shipped model's posterior recalibration on its own validation points and
     re-evaluate it; the weights are not touched."""
     out = TARGET / name
-    bundle = load_bundle(out)
+    bundle, prepared, _ = load_with_data(out)
     config = ExperimentConfig.from_dict(bundle.manifest["training"]["config"])
-    prepared = prepared_from_manifest(bundle.manifest, quiet=True)
     manifest = manifest_sections(bundle.manifest)
     manifest["posterior"] = recalibrate(bundle.model, config, prepared)
     save_bundle(out, bundle.model, bundle.config, weights_dtype="float16", **manifest)

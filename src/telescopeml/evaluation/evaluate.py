@@ -252,14 +252,20 @@ def _forest_features(prepared, flux: np.ndarray, sigma: np.ndarray) -> np.ndarra
     return x[:, 0, ::2]
 
 
-def evaluate_bundle(path, baselines: bool = True, progress: bool = True) -> dict[str, Any]:
-    """Evaluate a saved model on its own held-out grid points (see :func:`evaluate_prepared`)."""
+def load_with_data(path, quiet: bool = True):
+    """A saved model with its data rebuilt: ``(bundle, prepared, seed)``, the seed being its
+    training seed, which also seeds its test sets' noise (:func:`test_sets`)."""
     from telescopeml.bundle import load_bundle
     from telescopeml.training.experiment import prepared_from_manifest
 
     bundle = load_bundle(path)
-    prepared = prepared_from_manifest(bundle.manifest, quiet=not progress)
-    seed = bundle.manifest["training"]["config"]["train"]["seed"]
+    prepared = prepared_from_manifest(bundle.manifest, quiet=quiet)
+    return bundle, prepared, bundle.manifest["training"]["config"]["train"]["seed"]
+
+
+def evaluate_bundle(path, baselines: bool = True, progress: bool = True) -> dict[str, Any]:
+    """Evaluate a saved model on its own held-out grid points (see :func:`evaluate_prepared`)."""
+    bundle, prepared, seed = load_with_data(path, quiet=not progress)
     result = evaluate_prepared(bundle.model, prepared, seed=seed, baselines=baselines,
                                progress=progress)
     return {"model": str(path), **result}
