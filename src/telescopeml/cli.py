@@ -11,6 +11,7 @@ from pathlib import Path
 
 from telescopeml import __version__
 from telescopeml.cache import set_cache_dir
+from telescopeml.empirical import SCALES
 from telescopeml.errors import DataError, TelescopeMLError
 
 DEFAULT_GRID = "splat-dback24"
@@ -130,7 +131,7 @@ def _predict(args: argparse.Namespace) -> int:
         files += [library_file(e, quiet=True) for e in entries]
     if not files:
         raise DataError("give spectrum files, or --library")
-    predictor = pretrained.predictor(model)
+    predictor = pretrained.predictor(model, args.scale)
     samples = args.samples or (10000 if len(files) <= 5 else 1000)
     done, failed = predict_files(predictor, files, n_samples=samples, progress=not args.quiet)
     for _path, error in failed:
@@ -172,11 +173,14 @@ def write_table(path: str | Path, rows: list[dict]) -> Path:
 
 
 def _benchmark(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from telescopeml import pretrained
+    from telescopeml.empirical import describe
     from telescopeml.evaluation.benchmark import run_benchmark
 
-    result = run_benchmark(pretrained.predictor(args.model), args.objects, n_samples=args.samples,
-                           progress=not (args.quiet or args.json))
+    result = run_benchmark(pretrained.predictor(args.model, args.scale), args.objects,
+                           n_samples=args.samples, progress=not (args.quiet or args.json))
     if args.plot:
         from telescopeml.plots_predict import benchmark_plot
 
@@ -186,15 +190,49 @@ def _benchmark(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
-    print(f"{result['n']} objects, {result['n_in_range']} inside the model's Teff range "
-          f"{result['teff_range'][0]:g}-{result['teff_range'][1]:g} K")
+    print(f"{result['n']} objects, {result['n_in_range']} inside the grids' Teff range "
+          f"{result['teff_range'][0]:g}-{result['teff_range'][1]:g} K; scale of the numbers: "
+          f"{describe(result['scale']) if isinstance(result['scale'], str) else result['scale']}")
+    units = {"teff": "K", "logg": "dex"}
+
+    def cells(block: dict) -> str:
+        return "  ".join(
+            f"{p}: RMSE {m['rmse']:.3g} {units.get(p, '')} bias {m['bias']:+.3g}"
+            + (f" within errors {m['consistent']:.0%}" if np.isfinite(m["consistent"]) else "")
+            + (f"/{m['consistent_95']:.0%} (68%/95%)" if "consistent_95" in m else "")
+            for p, m in block.items())
+
     for label, block in (("in range", result["in_range"]), ("all", result["all"]),
-                         *((f"class {c}", b) for c, b in result["by_class"].items())):
-        cells = "  ".join(f"{p}: RMSE {m['rmse']:.3g} MAE {m['mae']:.3g} bias {m['bias']:+.3g} "
-                          f"within errors {m['consistent']:.0%}" for p, m in block.items())
-        print(f"  {label:10s} {cells}")
+                         *((f"class {c}", b) for c, b in result["by_class"].items()),
+                         ("unflagged", result["in_range_unflagged"]),
+                         ("flagged", result["in_range_flagged"])):
+        print(f"  {label:10s} {cells(block)}")
+    print("  baselines on the same in-range objects:")
+    for name, block in result["baselines"].items():
+        print(f"    {name}: {cells(block)}")
     print(f"  flagged: {len(result['flagged'])}; outside the range but not flagged: "
           f"{len(result['missed'])}; failed: {len(result['failed'])}")
+    return 0
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from telescopeml.training.empirical import EmpiricalConfig, fit_empirical, save
+
+    out = Path(args.out)
+    if out.exists() and not args.overwrite:
+        raise DataError("exists; give --overwrite to replace it", out)
+    config = EmpiricalConfig(objects=args.objects, seed=args.seed,
+                             grid_models=args.models.split(",") if args.models else [])
+    model, report = fit_empirical(config, progress=not args.quiet)
+    save(model, out, command=" ".join(["telescopeml", *sys.argv[1:]]))
+    units = {"teff": "K", "logg": "dex"}
+    print(f"empirical scale fitted on {report['n']} objects, written to {out}")
+    for p in ("teff", "logg"):
+        m = report[p]
+        print(f"  {p}: cross-validated RMSE {m['rmse']:.3g} {units[p]}, intervals hold the "
+              f"literature value for {m['consistent_68']:.0%} (68%) / "
+              f"{m['consistent_95']:.0%} (95%); flagged RMSE {m['flagged_rmse']:.3g}, "
+              f"unflagged {m['unflagged_rmse']:.3g}")
     return 0
 
 
@@ -293,6 +331,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--samples", type=int, help="posterior samples per spectrum (default "
                    "10,000 for up to 5 spectra, 1,000 for larger batches)")
     p.add_argument("--plots", help="directory for corner and spectrum-fit plots")
+    p.add_argument("--scale", choices=SCALES, default="auto",
+                   help="with the shipped models: 'empirical' (luminosity-based Teff, "
+                   "evolutionary log g, learned on real spectra), 'grid' (the atmosphere "
+                   "grids' parameters), or 'auto' (default: whichever was more accurate on the "
+                   "dev benchmark; the output says which)")
     p = _command(sub, "benchmark", _benchmark, "accuracy on real objects with literature values",
                  "Predict every object of a table (name, data_file, teff, teff_err, logg, "
                  "logg_err) and report bias, RMSE and MAE against the literature.", [common])
@@ -302,6 +345,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--samples", type=int, default=2000, help="posterior samples per object")
     p.add_argument("--json", action="store_true", help="print one JSON object to stdout")
     p.add_argument("--plot", help="write predicted-vs-literature figure here (PNG+PDF)")
+    p.add_argument("--scale", choices=SCALES, default="auto",
+                   help="with 'shipped': which scale to evaluate (default: what `predict` "
+                   "gives)")
+    p = _command(sub, "calibrate", _calibrate, "fit the empirical scale on labeled real spectra",
+                 "Learn the empirical scale (luminosity-based Teff, evolutionary log g) from "
+                 "real spectra with literature labels on top of the shipped grid models, with "
+                 "error bars calibrated by cross-validation (split conformal) and flags.",
+                 [common])
+    p.add_argument("--objects", required=True, help="CSV table of labeled objects (name, "
+                   "data_file, teff, teff_err, logg, logg_err)")
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--models", help="comma-separated shipped grid models (default: all)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the folds and trees")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
 
     p = _command(sub, "demo", _demo, "the main job end to end on the default data",
                  "Fetch the default grid (Sonora Diamondback at SpeX prism resolution), train "

@@ -21,6 +21,7 @@ from telescopeml.bundle import (
 from telescopeml.data.grid import SpectralGrid
 from telescopeml.data.spectrum import ObservedSpectrum
 from telescopeml.data.transforms import ParameterScaler
+from telescopeml.empirical import SCALE_GRID, UNITS, describe
 from telescopeml.errors import DataError, OutOfGridError, TelescopeMLError
 from telescopeml.models import numpy_model
 from telescopeml.models.recalibration import spectrum_snr
@@ -72,6 +73,21 @@ class Prediction:
         Things to know that do not make the answer wrong: a non-Teff parameter at the
         grid's edge (the true value may lie beyond it), uncertainties estimated from the
         data.
+    scale
+        What the numbers mean: ``"atmosphere grid"`` (the grid's parameters) or
+        ``"empirical"`` (luminosity-based Teff, evolutionary log g; see
+        :mod:`telescopeml.empirical`).
+    model
+        The model that produced the numbers.
+    errors
+        ``{param: {"statistical", "systematic"}}`` 68% half-widths of the two parts, where
+        they are known separately (the empirical scale).
+    limits
+        ``{param: "> 5.41"}`` for parameters whose posterior piles at a grid edge: the
+        value is a limit, not a measurement.
+    scores
+        Misspecification scores (``typicality``: 0 like the labeled training spectra,
+        1 unlike all of them).
     """
 
     source: str
@@ -86,6 +102,11 @@ class Prediction:
     flags: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     derived: dict[str, np.ndarray] = field(default_factory=dict)
+    scale: str = SCALE_GRID
+    model: str = ""
+    errors: dict[str, dict[str, float]] = field(default_factory=dict)
+    limits: dict[str, str] = field(default_factory=dict)
+    scores: dict[str, float] = field(default_factory=dict)
 
     def quantiles(self, percent: float | tuple[float, ...]) -> np.ndarray:
         """Percentiles of each parameter, shape ``(len(percent), n_params)`` or ``(n_params,)``."""
@@ -112,18 +133,25 @@ class Prediction:
         return "; ".join(self.notes)
 
     def row(self) -> dict[str, Any]:
-        """One table row: source, PARAM_p50/p16/p84/p2.5/p97.5, derived, chi2_red, flag,
-        note."""
-        out: dict[str, Any] = {"source": self.source}
+        """One table row: source, scale, model, PARAM_p50/p16/p84/p2.5/p97.5 (with
+        PARAM_stat/PARAM_sys where known, PARAM_limit where the value is a limit), derived,
+        chi2_red, typicality, flag, note."""
+        out: dict[str, Any] = {"source": self.source, "scale": self.scale, "model": self.model}
         quantiles = self.quantiles(PERCENTILES)
         derived = {k: np.percentile(v, PERCENTILES) for k, v in self.derived.items()}
         for j, name in enumerate(self.names):
             for p, q in (("p50", 2), ("p16", 1), ("p84", 3), ("p2.5", 0), ("p97.5", 4)):
                 out[f"{name}_{p}"] = float(quantiles[q, j])
+            if name in self.errors:
+                out[f"{name}_stat"] = self.errors[name]["statistical"]
+                out[f"{name}_sys"] = self.errors[name]["systematic"]
+            out[f"{name}_limit"] = self.limits.get(name, "")
         for name, values in derived.items():
             for p, q in (("p50", 2), ("p16", 1), ("p84", 3)):
                 out[f"{name}_{p}"] = float(values[q])
         out["chi2_red"] = self.chi2_red
+        for key, value in self.scores.items():
+            out[key] = value
         out["flag"] = self.flag
         out["note"] = self.note
         return out
@@ -133,8 +161,12 @@ class Prediction:
         q = self.quantiles((16, 50, 84))
         return {
             "name": self.source,
+            "scale": self.scale,
+            "model": self.model,
             "parameters": {n: {"median": float(q[1, j]), "low": float(q[0, j]),
-                               "high": float(q[2, j]), "level": 0.68}
+                               "high": float(q[2, j]), "level": 0.68,
+                               "unit": UNITS.get(n, ""), "limit": self.limits.get(n, ""),
+                               **self.errors.get(n, {})}
                            for j, n in enumerate(self.names)},
             "spectrum": {"wavelength": self.wavelength.tolist(),
                          "flux": self.observed.tolist(),
@@ -150,14 +182,27 @@ class Prediction:
     def summary(self) -> str:
         """A small table: median and 68%/95% intervals per parameter, then χ² and flags."""
         q = self.quantiles(PERCENTILES)
-        lines = [f"{self.source}"]
+        lines = [f"{self.source}", f"  scale: {describe(self.scale)}"]
+        if self.model:
+            lines.append(f"  model: {self.model}")
         for j, name in enumerate(self.names):
-            lines.append(f"  {name:9s} {q[2, j]:10.4g}  68%: {q[1, j]:.4g}..{q[3, j]:.4g}  "
-                         f"95%: {q[0, j]:.4g}..{q[4, j]:.4g}")
+            unit = UNITS.get(name, "")
+            if name in self.limits:
+                lines.append(f"  {name:9s} {self.limits[name]:>10s} {unit:5s} (a limit, not a "
+                             "measurement: the posterior piles at the grid's edge)")
+                continue
+            line = (f"  {name:9s} {q[2, j]:10.4g} {unit:5s} 68%: {q[1, j]:.4g}..{q[3, j]:.4g}  "
+                    f"95%: {q[0, j]:.4g}..{q[4, j]:.4g}")
+            if name in self.errors:
+                line += (f"  (±{self.errors[name]['statistical']:.2g} statistical, "
+                         f"±{self.errors[name]['systematic']:.2g} systematic)")
+            lines.append(line)
         for name, values in self.derived.items():
             p = np.percentile(values, (16, 50, 84))
             lines.append(f"  {name:9s} {p[1]:10.4g}  68%: {p[0]:.4g}..{p[2]:.4g}")
         lines.append(f"  reduced chi2 of the best-fit grid spectrum: {self.chi2_red:.3g}")
+        for key, value in self.scores.items():
+            lines.append(f"  {key}: {value:.2f}")
         lines += [f"  FLAG: {f}" for f in self.flags]
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
@@ -310,6 +355,23 @@ class Predictor:
                                     f"{_edge_hint(name, 'high')}"))
         return flags
 
+    def edge_limits(self, samples: np.ndarray) -> dict[str, str]:
+        """``{param: "> 5.41"}`` for each parameter piling at an edge of the training range:
+        the 5th percentile as a lower limit at the upper edge, the 95th as an upper limit at
+        the lower edge."""
+        limits = {}
+        for j, name in enumerate(self.names):
+            low, high = self.ranges[name]
+            span = high - low
+            if span <= 0:
+                continue
+            column = samples[:, j]
+            if np.mean(column >= high - EDGE_FRACTION * span) > EDGE_MASS:
+                limits[name] = f"> {np.percentile(column, 5):.4g}"
+            elif np.mean(column <= low + EDGE_FRACTION * span) > EDGE_MASS:
+                limits[name] = f"< {np.percentile(column, 95):.4g}"
+        return limits
+
     def grid_fit(self, prediction: Prediction, seed: int = 0) -> None:
         """Fill in the best-fit grid spectrum, the predictive band and the reduced χ²."""
         grid = self.grid
@@ -427,6 +489,8 @@ class Predictor:
         # clouds at an edge are common for real objects whose Teff is well inside it.
         for name, message in self.edge_flags(samples):
             (prediction.flags if name == "teff" else prediction.notes).append(message)
+        prediction.limits = self.edge_limits(samples)
+        prediction.model = self.path.name
         self.grid_fit(prediction, seed)
         return prediction
 

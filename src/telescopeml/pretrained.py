@@ -28,6 +28,7 @@ from telescopeml.bundle import (
 )
 from telescopeml.data.grid import SpectralGrid
 from telescopeml.data.spectrum import ObservedSpectrum
+from telescopeml.empirical import SCALES, EmpiricalPredictor
 from telescopeml.errors import DataError, TelescopeMLError, UnknownNameError
 from telescopeml.predict import Prediction, Predictor, as_spectrum
 
@@ -41,7 +42,8 @@ def models_dir() -> Path:
 
 
 def available() -> dict[str, dict]:
-    """Shipped models: ``{name: manifest}``, coldest grid first."""
+    """Shipped grid models: ``{name: manifest}``, coldest grid first (the empirical layer,
+    which has no ``manifest.json``, is not one of them)."""
     found = {}
     root = models_dir()
     for directory in sorted(root.iterdir()) if root.is_dir() else ():
@@ -65,14 +67,45 @@ def load(name: str) -> Predictor:
     return Predictor(path, grid=read_compact_grid(path / GRID_FILE))
 
 
-def predictor(model: str | Path | None = None) -> Predictor | ModelChooser:
+def predictor(model: str | Path | None = None, scale: str = "auto"
+              ) -> Predictor | ModelChooser | EmpiricalPredictor:
     """What ``telescopeml predict/benchmark`` apply: a bundle directory, a shipped model's
-    name, or (None or ``"shipped"``) the :class:`ModelChooser` over the shipped models."""
+    name, or (None or ``"shipped"``) the shipped models: on the empirical scale
+    (:class:`~telescopeml.empirical.EmpiricalPredictor`) or the atmosphere-grid scale
+    (:class:`ModelChooser`); ``scale="auto"`` takes the one that was more accurate on the
+    dev benchmark (recorded in the shipped empirical layer) and says so in each output."""
+    if scale not in SCALES:
+        raise UnknownNameError("scale", scale, SCALES)
     if model is None or (model == "shipped" and not Path(model).exists()):
-        return ModelChooser()
+        chosen, reason = default_scale() if scale == "auto" else (scale, "")
+        if chosen == "empirical":
+            return EmpiricalPredictor(reason=reason)
+        chooser = ModelChooser()
+        chooser.reason = reason
+        return chooser
+    if scale == "empirical":
+        raise DataError("the empirical scale is fitted over the shipped models; give no model "
+                        "(or 'shipped') to use it, or `--scale grid` with a model", str(model))
     if not Path(model).exists() and model in available():
         return load(str(model))
     return Predictor(model)
+
+
+def default_scale() -> tuple[str, str]:
+    """The scale ``predict`` uses by default and why: the one with the lower Teff RMSE on
+    the dev benchmark that ``scripts/build_empirical.py`` recorded in the shipped layer."""
+    from telescopeml.empirical import EMPIRICAL_DIR, META_FILE
+
+    try:
+        meta = json.loads((models_dir() / EMPIRICAL_DIR / META_FILE).read_text())
+        dev = meta["dev_benchmark"]
+        empirical, grid = dev["empirical"]["teff_rmse"], dev["grid"]["teff_rmse"]
+    except (OSError, ValueError, KeyError):
+        return "grid", "no empirical layer with a dev benchmark is installed"
+    chosen = "empirical" if empirical <= grid else "grid"
+    return chosen, (f"default scale: {chosen}, the more accurate on the dev benchmark "
+                    f"({dev['n_in_range']} real objects inside the grids: Teff RMSE "
+                    f"{empirical:.0f} K empirical, {grid:.0f} K atmosphere grid)")
 
 
 # --- choosing a model ---------------------------------------------------------------------
@@ -88,11 +121,14 @@ class Choice:
         Its prediction. When no model covers the object, ``prediction.flags`` says so.
     tried
         ``{model name: reason it was not chosen}`` for the others.
+    results
+        Every model's prediction that succeeded (the empirical scale reads them all).
     """
 
     model: str
     prediction: Prediction
     tried: dict[str, str] = field(default_factory=dict)
+    results: dict[str, Prediction] = field(default_factory=dict)
 
 
 class ModelChooser:
@@ -105,6 +141,8 @@ class ModelChooser:
     """
 
     def __init__(self, names: list[str] | None = None) -> None:
+        #: Why this chooser was picked as the default (added to each prediction's notes).
+        self.reason = ""
         self.predictors = {name: load(name) for name in (names or list(available()))}
         if not self.predictors:
             raise DataError("no pre-trained models are installed; train one with "
@@ -185,7 +223,10 @@ class ModelChooser:
                                 ", ".join(_teff_range(self.predictors[n]) for n in good)
                                 + "); showing the best fit")
         chosen.notes.append(f"model: shipped {best} ({_teff_range(self.predictors[best])})")
-        return Choice(best, chosen, tried)
+        if self.reason:
+            chosen.notes.append(self.reason)
+        chosen.model = best
+        return Choice(best, chosen, tried, good)
 
 
 def _teff_range(predictor: Predictor) -> str:
@@ -258,5 +299,5 @@ def read_compact_grid(path: str | Path) -> SpectralGrid:
         raise DataError(f"unreadable shipped grid ({exc})", path) from exc
 
 
-__all__ = ["Choice", "ModelChooser", "available", "export", "load", "model_path", "predictor",
-           "read_compact_grid", "write_compact_grid"]
+__all__ = ["SCALES", "Choice", "ModelChooser", "available", "default_scale", "export", "load",
+           "model_path", "predictor", "read_compact_grid", "write_compact_grid"]

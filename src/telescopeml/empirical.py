@@ -1,0 +1,408 @@
+"""The empirical scale: grid posteriors corrected on real spectra with literature labels.
+
+Atmosphere grids do not reproduce real L dwarfs: a network trained on a grid reads real
+spectra ~200 K hotter than their luminosity-based Teff, with error bars that only know the
+grid. The empirical layer maps what the shipped grid models say about a spectrum (their
+posterior medians and fit χ² under every grid) and a few principal components of the
+spectrum itself onto literature Teff and log g (luminosity and evolutionary-model based),
+learned on labeled SpeX spectra (``training.empirical``). Its uncertainties are split into
+
+- a **statistical** part: the width of the grid posterior (measurement noise), and
+- a **systematic** part: a model-mismatch term learned from cross-validated residuals on real
+  objects, conditioned on what predicts the error (how typical the spectrum is of the labeled
+  set, the grid fit's χ², the temperature) and scaled by split-conformal quantiles so that 68%
+  and 95% intervals hold on real objects.
+
+A fitted layer is a directory with ``empirical.json`` (metadata) and ``empirical.safetensors``
+(arrays); prediction needs NumPy and SciPy only.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from telescopeml.cache import sha256_file
+from telescopeml.errors import DataError, TelescopeMLError
+from telescopeml.models.regressors import GaussianProcess, TreeEnsemble
+
+if TYPE_CHECKING:
+    from telescopeml.data.spectrum import ObservedSpectrum
+    from telescopeml.predict import Prediction
+    from telescopeml.pretrained import Choice, ModelChooser
+
+EMPIRICAL_DIR = "empirical-spex"
+META_FILE = "empirical.json"
+ARRAYS_FILE = "empirical.safetensors"
+FORMAT = "telescopeml-empirical"
+FORMAT_VERSION = 1
+#: The two scales every output names.
+SCALE_GRID = "atmosphere grid"
+SCALE_EMPIRICAL = "empirical"
+#: What ``telescopeml predict --scale`` accepts: ``auto`` is whichever of the two was more
+#: accurate on the dev benchmark.
+SCALES = ("auto", "empirical", "grid")
+SCALE_DESCRIPTION = {
+    SCALE_GRID: "atmosphere-grid parameters (what the model spectra need to fit the data)",
+    SCALE_EMPIRICAL: "empirical scale (Teff from bolometric luminosity and evolutionary "
+                     "radius, log g from evolutionary models; learned on real SpeX spectra)",
+}
+UNITS = {"teff": "K", "logg": "dex", "mh": "dex", "inv_fsed": "", "radius_rjup": "R_Jup",
+         "mass_mjup": "M_Jup"}
+#: Telluric water bands left out of the spectrum's principal components.
+TELLURIC = ((1.35, 1.42), (1.80, 1.95))
+#: Weight of the grid models' Teff spread in the misspecification score.
+MISFIT_SPREAD_WEIGHT = 0.3
+#: Floor of the normalized flux before the logarithm (noise in deep absorption bands).
+LOG_FLOOR = 1e-3
+
+
+def spectrum_vector(wavelength: np.ndarray, flux: np.ndarray) -> np.ndarray:
+    """Log10 of the flux over its mean, telluric bands dropped: the input of the PCA."""
+    flux = np.atleast_2d(np.asarray(flux, dtype=np.float64))
+    keep = np.ones(wavelength.size, dtype=bool)
+    for low, high in TELLURIC:
+        keep &= ~((wavelength > low) & (wavelength < high))
+    mean = np.mean(flux, axis=1, keepdims=True)
+    mean = np.where(mean > 0, mean, np.nan)
+    return np.log10(np.clip(flux / mean, LOG_FLOOR, None))[:, keep]
+
+
+def grid_vector(results: dict[str, Prediction], models: list[str]) -> np.ndarray:
+    """Per grid model: posterior medians of its parameters and log10 of its fit χ²."""
+    out = []
+    for name in models:
+        prediction = results.get(name)
+        if prediction is None:
+            raise DataError(f"the empirical scale needs the grid model {name!r}")
+        out += np.median(prediction.samples, axis=0).tolist()
+        chi2 = prediction.chi2_red
+        out.append(np.log10(chi2) if np.isfinite(chi2) and chi2 > 0 else 3.0)
+    return np.array(out)
+
+
+@dataclass
+class ParameterModel:
+    """The empirical regression of one parameter: GP and boosted trees averaged, and the
+    model-mismatch term (a log-linear scale times conformal quantiles of the residuals)."""
+
+    gp: GaussianProcess
+    trees: TreeEnsemble
+    y_mean: float
+    y_std: float
+    scale_coef: np.ndarray
+    quantiles: dict[str, float]
+    label_range: tuple[float, float]
+
+    def members(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The GP's and the trees' estimates at standardized features ``x``."""
+        return self.gp.predict(x) * self.y_std + self.y_mean, self.trees.predict(x)
+
+    def sigma(self, design: np.ndarray) -> np.ndarray:
+        """Expected size of the error (1σ-like scale of the mismatch) for ``design`` rows."""
+        return np.exp(design @ self.scale_coef)
+
+
+def scale_design(typicality: np.ndarray, log_chi2: np.ndarray, teff: np.ndarray,
+                 disagreement: np.ndarray, grid_spread: np.ndarray) -> np.ndarray:
+    """The inputs of the error-scale model: 1, typicality, log χ², the disagreement of the
+    GP and the trees (in units of the label's spread), the spread of the grid models' Teff
+    (1000 K units) and Teff bins."""
+    teff = np.asarray(teff, dtype=np.float64)
+    bins = [(teff < 1000), (teff >= 1000) & (teff < 1500), (teff >= 2000)]
+    return np.column_stack([np.ones_like(teff), typicality, log_chi2, disagreement,
+                            np.asarray(grid_spread) / 1000.0,
+                            *(b.astype(np.float64) for b in bins)])
+
+
+class EmpiricalModel:
+    """A fitted empirical layer: loads and applies ``empirical.json`` + ``.safetensors``."""
+
+    def __init__(self, meta: dict[str, Any], arrays: dict[str, np.ndarray],
+                 path: Path | None = None) -> None:
+        self.meta = meta
+        self.arrays = arrays
+        self.path = path
+        self.params: list[str] = list(meta["params"])
+        self.models: list[str] = list(meta["grid_models"])
+        self.wavelength = np.asarray(arrays["wavelength"], dtype=np.float64)
+        self.pca_mean = arrays["pca.mean"]
+        self.pca_components = arrays["pca.components"]
+        self.pca_scale = arrays["pca.scale"]
+        self.feature_mean = arrays["features.mean"]
+        self.feature_std = arrays["features.std"]
+        self.thresholds: dict[str, float] = dict(meta["flags"]["thresholds"])
+        self.parameters = {
+            p: ParameterModel(
+                GaussianProcess.from_arrays(arrays, f"{p}.gp"),
+                TreeEnsemble.from_arrays(arrays, f"{p}.trees"),
+                float(meta["targets"][p]["y_mean"]), float(meta["targets"][p]["y_std"]),
+                np.asarray(arrays[f"{p}.scale_coef"], dtype=np.float64),
+                dict(meta["targets"][p]["quantiles"]),
+                tuple(meta["targets"][p]["label_range"]))
+            for p in self.params}
+
+    # --- files ---------------------------------------------------------------------------
+    @classmethod
+    def load(cls, path: str | Path) -> EmpiricalModel:
+        """Read a fitted layer; refuses other formats, versions and damaged arrays."""
+        from safetensors import SafetensorError
+        from safetensors.numpy import load_file
+
+        path = Path(path)
+        meta_file, arrays_file = path / META_FILE, path / ARRAYS_FILE
+        if not meta_file.is_file() or not arrays_file.is_file():
+            raise DataError(f"not an empirical-scale model (needs {META_FILE} and "
+                            f"{ARRAYS_FILE})", path)
+        try:
+            meta = json.loads(meta_file.read_text())
+        except (OSError, ValueError) as exc:
+            raise DataError(f"unreadable {META_FILE} ({exc})", path) from None
+        if meta.get("format") != FORMAT:
+            raise DataError(f"{META_FILE} is not a {FORMAT} file", path)
+        if meta.get("format_version") != FORMAT_VERSION:
+            raise DataError(f"empirical-scale format version {meta.get('format_version')} "
+                            f"is not supported (this telescopeml reads {FORMAT_VERSION})", path)
+        if sha256_file(arrays_file) != meta.get("arrays_sha256"):
+            raise DataError(f"{ARRAYS_FILE} does not match the checksum in {META_FILE} "
+                            "(damaged or replaced)", path)
+        try:
+            arrays = load_file(str(arrays_file))
+            return cls(meta, arrays, path)
+        except (KeyError, ValueError, SafetensorError) as exc:
+            raise DataError(f"inconsistent empirical-scale model ({exc})", path) from None
+
+    def save(self, path: str | Path) -> Path:
+        """Write the arrays and the metadata (with their checksum) to directory ``path``."""
+        from safetensors.numpy import save_file
+
+        from telescopeml.bundle import atomic_directory, json_default
+
+        with atomic_directory(path) as tmp:
+            save_file({k: np.ascontiguousarray(v) for k, v in self.arrays.items()},
+                      str(tmp / ARRAYS_FILE))
+            meta = {**self.meta, "arrays_sha256": sha256_file(tmp / ARRAYS_FILE)}
+            (tmp / META_FILE).write_text(json.dumps(meta, indent=2, default=json_default))
+        self.path = Path(path)
+        return self.path
+
+    # --- features ------------------------------------------------------------------------
+    def features(self, flux: np.ndarray, results: dict[str, Prediction]) -> np.ndarray:
+        """Standardized feature vector of one spectrum (``flux`` on :attr:`wavelength`)."""
+        vector = spectrum_vector(self.wavelength, flux)[0]
+        if not np.all(np.isfinite(vector)):
+            raise DataError("the spectrum's mean flux is not positive; no empirical estimate")
+        pcs = (vector - self.pca_mean) @ self.pca_components.T / self.pca_scale
+        raw = np.concatenate([grid_vector(results, self.models), pcs])
+        return (raw - self.feature_mean) / self.feature_std
+
+    def grid_spread(self, raw_grid: np.ndarray) -> np.ndarray:
+        """Spread (max - min) of the grid models' Teff medians, from raw grid features."""
+        columns = [i for i, n in enumerate(self.meta["feature_names"]) if n.endswith(":teff")]
+        values = np.atleast_2d(raw_grid)[:, columns]
+        return values.max(axis=1) - values.min(axis=1)
+
+    def estimate(self, x: np.ndarray, log_chi2: np.ndarray
+                 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """``{param: (point estimate, error scale)}`` for standardized features ``x``."""
+        x = np.atleast_2d(x)
+        members = {p: m.members(x) for p, m in self.parameters.items()}
+        means = {p: 0.5 * (a + b) for p, (a, b) in members.items()}
+        typical = self.typicality(x)
+        spread = self.grid_spread(x * self.feature_std + self.feature_mean)
+        teff = means.get("teff", np.full(len(x), 1500.0))
+        out = {}
+        for p, m in self.parameters.items():
+            disagreement = np.abs(members[p][0] - members[p][1]) / m.y_std
+            out[p] = (means[p], m.sigma(scale_design(typical, log_chi2, teff, disagreement,
+                                                     spread)))
+        return out
+
+    def misspecification(self, x: np.ndarray) -> np.ndarray:
+        """How much the estimators disagree on Teff, in units of the labels' spread: the
+        GP against the trees, plus 0.3 x the spread of the grid models' Teff. Large values
+        mark spectra that the empirical scale does not pin down."""
+        x = np.atleast_2d(x)
+        model = self.parameters["teff"]
+        a, b = model.members(x)
+        spread = self.grid_spread(x * self.feature_std + self.feature_mean)
+        return (np.abs(a - b) + MISFIT_SPREAD_WEIGHT * spread) / model.y_std
+
+    def typicality(self, x: np.ndarray) -> np.ndarray:
+        """How unlike the labeled training spectra ``x`` is (0 typical .. 1 unlike all)."""
+        return self.parameters[self.params[0]].gp.typicality(np.atleast_2d(x))
+
+    # --- prediction ----------------------------------------------------------------------
+    def apply(self, choice: Choice, n_samples: int = 2000, seed: int = 0) -> Prediction:
+        """The empirical-scale Prediction of a spectrum, from the grid models' results."""
+        grid = choice.prediction
+        results = {**choice.results, choice.model: grid}
+        if self.models[0] not in results:
+            raise DataError(f"the grid model {self.models[0]!r} could not read this spectrum",
+                            grid.source)
+        x = self.features(results[self.models[0]].observed, results)
+        log_chi2 = np.log10(max(min(_finite(r.chi2_red) for r in results.values()), 1e-3))
+        estimates = self.estimate(x, np.array([log_chi2]))
+        typical = float(self.typicality(x)[0])
+        misfit = float(self.misspecification(x)[0])
+        rng = np.random.default_rng(seed)
+        columns, errors = [], {}
+        for p in self.params:
+            model = self.parameters[p]
+            mean, sigma = float(estimates[p][0][0]), float(estimates[p][1][0])
+            systematic = sigma * model_term_draws(model.quantiles, n_samples, rng)
+            statistical = _statistical_draws(grid, p, n_samples, rng)
+            columns.append(mean + systematic + statistical)
+            errors[p] = {"statistical": float(np.std(statistical) if statistical.any() else 0.0),
+                         "systematic": sigma * model.quantiles["68"]}
+        prediction = copy.copy(grid)
+        prediction.names = list(self.params)
+        prediction.samples = np.column_stack(columns)
+        prediction.scale = SCALE_EMPIRICAL
+        prediction.model = f"empirical over {', '.join(self.models)}"
+        prediction.errors = errors
+        prediction.limits = {}
+        prediction.scores = {"typicality": typical, "misspecification": misfit}
+        prediction.derived = {}
+        prediction.flags = self.flags(prediction, typical, misfit)
+        grid_q = np.median(grid.samples, axis=0)
+        prediction.notes = [
+            *[f"atmosphere grid: {n}" for n in grid.flags + grid.notes],
+            "atmosphere-grid scale (" + choice.model + "): " + ", ".join(
+                f"{n} {v:.4g}{_unit(n)}" for n, v in zip(grid.names, grid_q, strict=True)),
+            "[M/H] and clouds are given on the atmosphere-grid scale only: no real-label "
+            "metallicities exist to check them against",
+        ]
+        return prediction
+
+    def flags(self, prediction: Prediction, typical: float, misfit: float) -> list[str]:
+        """Reasons not to take the empirical answer at face value."""
+        flags = []
+        if typical > self.thresholds["typicality"]:
+            flags.append(f"unlike the labeled spectra the empirical scale was learned on "
+                         f"(typicality {typical:.2f} > {self.thresholds['typicality']:.2f}): "
+                         "peculiar, binary, another instrument, or a kind of object "
+                         "missing from the training set")
+        if misfit > self.thresholds["misspecification"]:
+            flags.append(f"the estimators disagree (misspecification {misfit:.2f} > "
+                         f"{self.thresholds['misspecification']:.2f}): the empirical Teff of "
+                         "objects like this one is uncertain beyond its error bar")
+        for j, p in enumerate(prediction.names):
+            low, high = self.parameters[p].label_range
+            value = float(np.median(prediction.samples[:, j]))
+            if not low <= value <= high:
+                flags.append(f"{p} {value:.4g}{_unit(p)} lies outside the labeled range "
+                             f"{low:g}-{high:g}{_unit(p)}: an extrapolation")
+        return flags
+
+
+def model_term_draws(quantiles: dict[str, float], n: int,
+                     rng: np.random.Generator) -> np.ndarray:
+    """Symmetric draws whose central 68% and 95% intervals are ±quantiles["68"] and
+    ±quantiles["95"]: a normal, stretched piecewise-linearly in |z| between those points."""
+    u = rng.standard_normal(n)
+    a = np.abs(u)
+    z68, z95 = 0.994458, 1.959964
+    q68, q95 = quantiles["68"], max(quantiles["95"], quantiles["68"])
+    slope = (q95 - q68) / (z95 - z68)
+    stretched = np.where(a <= z68, a * q68 / z68,
+                         np.where(a <= z95, q68 + (a - z68) * slope, q95 + (a - z95) * slope))
+    return np.sign(u) * stretched
+
+
+def _finite(value: float) -> float:
+    return value if np.isfinite(value) else np.inf
+
+
+def _unit(name: str) -> str:
+    unit = UNITS.get(name, "")
+    return f" {unit}" if unit else ""
+
+
+def _statistical_draws(grid: Prediction, name: str, n: int,
+                       rng: np.random.Generator) -> np.ndarray:
+    """Deviations of the grid posterior from its median (the measurement-noise part)."""
+    if name not in grid.names:
+        return np.zeros(n)
+    column = grid.samples[:, grid.names.index(name)]
+    return column[rng.integers(0, column.size, n)] - np.median(column)
+
+
+class EmpiricalPredictor:
+    """The shipped grid models plus the empirical layer: what ``telescopeml predict`` uses.
+
+    Parameters
+    ----------
+    chooser
+        The grid models (by default every shipped one).
+    model
+        The empirical layer (default: the shipped one).
+    reason
+        Why this scale was chosen, added to each prediction's notes.
+    """
+
+    def __init__(self, chooser: ModelChooser | None = None,
+                 model: EmpiricalModel | None = None, reason: str = "") -> None:
+        from telescopeml import pretrained
+
+        self.empirical = model or load_shipped()
+        names = self.empirical.models
+        self.chooser = chooser or pretrained.ModelChooser(names)
+        self.reason = reason
+        self.path = f"empirical scale over shipped models: {', '.join(names)}"
+        self.names = list(self.empirical.params)
+        #: Labeled range of each parameter; ``grid_ranges``: what the grids cover.
+        self.ranges = {p: tuple(m.label_range) for p, m in self.empirical.parameters.items()}
+        self.grid_ranges = self.chooser.ranges
+
+    def predict(self, spectrum: ObservedSpectrum | str | Path, n_samples: int = 10000,
+                seed: int = 0) -> Prediction:
+        """The empirical-scale prediction of one spectrum."""
+        result = self.predict_many([spectrum], n_samples, seed)[0]
+        if isinstance(result, TelescopeMLError):
+            raise result
+        return result
+
+    def predict_many(self, spectra: list, n_samples: int = 2000,
+                     seed: int = 0) -> list[Prediction | TelescopeMLError]:
+        """:meth:`predict` for many spectra; a spectrum that fails returns its error."""
+        out: list[Prediction | TelescopeMLError] = []
+        for choice in self.chooser.choose_many(spectra, n_samples, seed):
+            if isinstance(choice, TelescopeMLError):
+                out.append(choice)
+                continue
+            try:
+                prediction = self.empirical.apply(choice, n_samples, seed)
+            except TelescopeMLError as exc:
+                out.append(exc)
+                continue
+            if self.reason:
+                prediction.notes.append(self.reason)
+            out.append(prediction)
+        return out
+
+
+def shipped_path() -> Path:
+    """Directory of the shipped empirical layer."""
+    from telescopeml.pretrained import models_dir
+
+    return models_dir() / EMPIRICAL_DIR
+
+
+def load_shipped() -> EmpiricalModel:
+    """The shipped empirical layer."""
+    return EmpiricalModel.load(shipped_path())
+
+
+def describe(scale: str) -> str:
+    """One line naming a scale for terminal output."""
+    return SCALE_DESCRIPTION.get(scale, scale)
+
+
+__all__ = ["SCALES", "SCALE_EMPIRICAL", "SCALE_GRID", "EmpiricalModel", "EmpiricalPredictor",
+           "describe", "grid_vector", "load_shipped", "spectrum_vector"]
