@@ -128,7 +128,8 @@ def test_cli_predict_batch_skips_a_bad_file(bundle, module_grid, tmp_path, capsy
     assert "skipped" in err and "bad.txt" in err
     rows = list(csv.DictReader(out.open()))
     assert len(rows) == 1 and rows[0]["source"]
-    assert list(rows[0])[:3] == ["source", "teff_p50", "teff_p16"]
+    assert list(rows[0])[:5] == ["source", "scale", "model", "teff_p50", "teff_p16"]
+    assert rows[0]["scale"] == "atmosphere grid" and rows[0]["model"] == "model"
     assert {"chi2_red", "flag", "mh_p97.5"} <= set(rows[0])
     assert list((tmp_path / "plots").glob("*_corner.png"))
     assert list((tmp_path / "plots").glob("*_fit.png"))
@@ -152,8 +153,21 @@ def test_benchmark_json(bundle, module_grid, tmp_path, capsys):
     assert result["n"] == 4 and result["n_in_range"] == 3
     assert set(result["in_range"]) == {"teff", "logg"}
     assert set(result["in_range"]["teff"]) == {"rmse", "mae", "bias", "consistent",
-                                               "median_half_width"}
+                                               "median_half_width", "consistent_95",
+                                               "median_half_width_95", "n"}
     assert 0 <= result["in_range"]["teff"]["consistent"] <= 1
+    assert result["in_range"]["teff"]["consistent_95"] >= result["in_range"]["teff"]["consistent"]
+    assert result["scale"] == "atmosphere grid"
+    # the simplest honest answers on the same objects: T5 -> 1033 K for every object
+    lookup = result["baselines"]["spectral-type lookup (Filippazzo et al. 2015)"]["teff"]
+    truth = np.array([module_grid.params["teff"][i] for i in (4, 17, 30)])
+    assert lookup["bias"] == pytest.approx(1033.0 - truth.mean(), abs=1.0)
+    assert set(result["baselines"]["chi2 grid fit (nearest node, shipped grids)"]) == {
+        "teff", "logg"}
+    constant = result["baselines"]["constant (median of the objects' literature values)"]
+    assert constant["teff"]["rmse"] == pytest.approx(
+        np.sqrt(np.mean((np.median(truth) - truth) ** 2)))
+    assert {"in_range_flagged", "in_range_unflagged"} <= set(result)
     assert {"name", "teff_p50", "teff_p16", "teff_p84", "flag"} <= set(result["objects"][0])
     assert set(result["flagged"]) | set(result["missed"]) >= {"cold"}
     assert main(["benchmark", str(bundle), "--objects", str(table), "--json",
@@ -163,6 +177,23 @@ def test_benchmark_json(bundle, module_grid, tmp_path, capsys):
     (tmp_path / "broken.csv").write_text("name,teff\nx,1\n")
     with pytest.raises(DataError, match="missing columns data_file"):
         run_benchmark(Predictor(bundle), tmp_path / "broken.csv", progress=False)
+
+
+def test_parameters_piling_at_a_grid_edge_are_limits(bundle):
+    predictor = Predictor(bundle)
+    rng = np.random.default_rng(0)
+    samples = np.column_stack([rng.uniform(1000, 1100, 2000), rng.uniform(4.96, 5.0, 2000),
+                               rng.uniform(-0.5, -0.48, 2000)])
+    limits = predictor.edge_limits(samples)
+    assert set(limits) == {"logg", "mh"}
+    assert limits["logg"].startswith("> 4.96") and limits["mh"].startswith("< -0.48")
+    prediction = Prediction(source="x", names=predictor.names, samples=samples,
+                            wavelength=predictor.wavelength, observed=predictor.wavelength,
+                            uncertainty=predictor.wavelength, limits=limits)
+    logg_line = next(line for line in prediction.summary().splitlines()
+                     if line.strip().startswith("logg"))
+    assert limits["logg"] in logg_line and "a limit, not a measurement" in logg_line
+    assert prediction.row()["logg_limit"] == limits["logg"] and prediction.row()["teff_limit"] == ""
 
 
 def test_benchmark_metrics_say_whether_error_bars_hold():

@@ -192,10 +192,15 @@ def test_cli_predict_runs_without_torch(tmp_path):
                          timeout=120, check=False)
     assert run.returncode == 0, run.stderr
     assert "torch imported: False" in run.stdout
-    teff = float(next(line.split()[1] for line in run.stdout.splitlines()
-                      if line.strip().startswith("teff")))
+    # by default the empirical scale, which says so and keeps the grid's answer in a note
+    assert "scale: empirical" in run.stdout and "default scale: empirical" in run.stdout
+    grid_line = next(line for line in run.stdout.splitlines()
+                     if "atmosphere-grid scale (dback24-spex)" in line)
+    teff = float(grid_line.split("teff")[1].split()[0])
     assert abs(teff - 1800) < 80, run.stdout
-    assert "shipped dback24-spex" in run.stdout
+    empirical = float(next(line.split()[1] for line in run.stdout.splitlines()
+                           if line.strip().startswith("teff")))
+    assert 900 < empirical < 2400  # a grid L dwarf; real L dwarfs of its shape are cooler
 
 
 @pytest.mark.network

@@ -94,16 +94,21 @@ class ShippedGrids:
                       for name in pretrained.available()}
         self._cache: dict[bytes, dict] = {}
 
-    def on(self, wavelength: np.ndarray) -> dict[str, tuple[np.ndarray, dict]]:
-        """``{name: (flux on wavelength, params)}``."""
-        key = np.asarray(wavelength, dtype=np.float64).tobytes()
+    def on(self, wavelength: np.ndarray) -> dict[str, tuple[np.ndarray, dict, np.ndarray]]:
+        """``{name: (flux on the covered wavelengths, params, covered pixels)}``."""
+        wavelength = np.asarray(wavelength, dtype=np.float64)
+        key = wavelength.tobytes()
         if key not in self._cache:
             out = {}
             for name, grid in self.grids.items():
                 same = grid.n_wavelengths == len(wavelength) and np.allclose(
                     grid.wavelength, wavelength)
-                g = grid if same else grid.resample(wavelength)
-                out[name] = (np.asarray(g.flux_array(), dtype=np.float64), g.params)
+                pixels = np.ones(wavelength.size, dtype=bool) if same else (
+                    (wavelength > grid.wavelength[0]) & (wavelength < grid.wavelength[-1]))
+                if pixels.sum() < 10:
+                    continue
+                g = grid if same else grid.resample(wavelength[pixels])
+                out[name] = (np.asarray(g.flux_array(), dtype=np.float64), g.params, pixels)
             self._cache[key] = out
         return self._cache[key]
 

@@ -42,18 +42,20 @@ def spectral_type_teff(spectral_type: str) -> float:
 
 
 def chi2_grid_fit(flux: np.ndarray, sigma: np.ndarray,
-                  grids: dict[str, tuple[np.ndarray, dict[str, np.ndarray]]]
+                  grids: dict[str, tuple[np.ndarray, dict[str, np.ndarray], np.ndarray | None]]
                   ) -> dict[str, float]:
     """Parameters of the best-fitting grid node over several grids.
 
-    ``grids`` maps a name to ``(flux matrix on the spectrum's wavelengths, {param: values})``.
-    Returns the node's parameters, ``chi2_red`` and the index of the grid in ``grid``.
+    ``grids`` maps a name to ``(flux matrix, {param: values}, pixels)``: the grid on the
+    spectrum's wavelengths that it covers, ``pixels`` selecting those (None: all). Returns the
+    node's parameters, ``chi2_red`` and the index of the grid in ``grids``.
     """
     from telescopeml.evaluation.baselines import chi2_best_match
 
     best: dict[str, float] = {"chi2_red": math.inf}
-    for i, (model_flux, params) in enumerate(grids.values()):
-        index, chi2 = chi2_best_match(model_flux, flux[None], sigma[None])
+    for i, (model_flux, params, pixels) in enumerate(grids.values()):
+        f, s = (flux, sigma) if pixels is None else (flux[pixels], sigma[pixels])
+        index, chi2 = chi2_best_match(model_flux, f[None], s[None])
         if chi2[0] < best["chi2_red"]:
             best = {name: float(values[index[0]]) for name, values in params.items()}
             best |= {"chi2_red": float(chi2[0]), "grid": float(i)}
