@@ -179,6 +179,25 @@ def test_benchmark_json(bundle, module_grid, tmp_path, capsys):
         run_benchmark(Predictor(bundle), tmp_path / "broken.csv", progress=False)
 
 
+def test_another_instrument_is_flagged_by_name(bundle, module_grid, tmp_path):
+    predictor = Predictor(bundle)
+    same = predictor.predict(write_spectrum(tmp_path / "ok.txt", module_grid, 20),
+                             n_samples=200)
+    assert not [f for f in same.flags if f.startswith("another instrument?")]
+    wide = np.linspace(0.6, 5.3, 400)  # a JWST NIRSpec PRISM-like coverage
+    fine = np.linspace(0.85, 2.45, 3000)  # sampled ~40x finer than the model
+    for name, wave, words in (("wide", wide, "covers 0.60-5.30 µm"),
+                              ("fine", fine, "finer than the model's pixels")):
+        flux = np.interp(wave, module_grid.wavelength, module_grid.flux[20])
+        path = tmp_path / f"{name}.txt"
+        path.write_text("\n".join(f"{w:.6f} {f:.6e} {f / 50:.6e}"
+                                  for w, f in zip(wave, flux, strict=True)))
+        flags = [f for f in predictor.predict(path, n_samples=200).flags
+                 if f.startswith("another instrument?")]
+        assert len(flags) == 1 and words in flags[0], flags
+        assert "0.90-2.40 µm" in flags[0]
+
+
 def test_parameters_piling_at_a_grid_edge_are_limits(bundle):
     predictor = Predictor(bundle)
     rng = np.random.default_rng(0)

@@ -54,8 +54,12 @@ SCALE_DESCRIPTION = {
 }
 UNITS = {"teff": "K", "logg": "dex", "mh": "dex", "inv_fsed": "", "radius_rjup": "R_Jup",
          "mass_mjup": "M_Jup"}
+#: Start of a grid model's flag about the instrument (see ``predict.instrument_flags``).
+INSTRUMENT_FLAG = "another instrument?"
 #: Telluric water bands left out of the spectrum's principal components.
 TELLURIC = ((1.35, 1.42), (1.80, 1.95))
+#: Samples are kept inside these bounds (a huge model term must not give negative Teff).
+PHYSICAL_BOUNDS = {"teff": (100.0, 4000.0), "logg": (2.5, 6.0)}
 #: Weight of the grid models' Teff spread in the misspecification score.
 MISFIT_SPREAD_WEIGHT = 0.3
 #: Floor of the normalized flux before the logarithm (noise in deep absorption bands).
@@ -257,7 +261,8 @@ class EmpiricalModel:
             mean, sigma = float(estimates[p][0][0]), float(estimates[p][1][0])
             systematic = sigma * model_term_draws(model.quantiles, n_samples, rng)
             statistical = _statistical_draws(grid, p, n_samples, rng)
-            columns.append(mean + systematic + statistical)
+            low, high = PHYSICAL_BOUNDS.get(p, (-np.inf, np.inf))
+            columns.append(np.clip(mean + systematic + statistical, low, high))
             errors[p] = {"statistical": float(np.std(statistical) if statistical.any() else 0.0),
                          "systematic": sigma * model.quantiles["68"]}
         prediction = copy.copy(grid)
@@ -269,10 +274,12 @@ class EmpiricalModel:
         prediction.limits = {}
         prediction.scores = {"typicality": typical, "misspecification": misfit}
         prediction.derived = {}
-        prediction.flags = self.flags(prediction, typical, misfit)
+        prediction.flags = self.flags(prediction, typical, misfit) + [
+            f for f in grid.flags if f.startswith(INSTRUMENT_FLAG)]
         grid_q = np.median(grid.samples, axis=0)
         prediction.notes = [
-            *[f"atmosphere grid: {n}" for n in grid.flags + grid.notes],
+            *[f"atmosphere grid: {n}" for n in grid.flags + grid.notes
+              if not n.startswith(INSTRUMENT_FLAG)],
             "atmosphere-grid scale (" + choice.model + "): " + ", ".join(
                 f"{n} {v:.4g}{_unit(n)}" for n, v in zip(grid.names, grid_q, strict=True)),
             "[M/H] and clouds are given on the atmosphere-grid scale only: no real-label "

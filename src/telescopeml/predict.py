@@ -21,7 +21,7 @@ from telescopeml.bundle import (
 from telescopeml.data.grid import SpectralGrid
 from telescopeml.data.spectrum import ObservedSpectrum
 from telescopeml.data.transforms import ParameterScaler
-from telescopeml.empirical import SCALE_GRID, UNITS, describe
+from telescopeml.empirical import INSTRUMENT_FLAG, SCALE_GRID, UNITS, describe
 from telescopeml.errors import DataError, OutOfGridError, TelescopeMLError
 from telescopeml.models import numpy_model
 from telescopeml.models.recalibration import spectrum_snr
@@ -31,6 +31,13 @@ from telescopeml.training.inputs import InputEncoder
 PERCENTILES = (2.5, 16.0, 50.0, 84.0, 97.5)
 #: Minimum fraction of the model's wavelengths an observed spectrum must cover.
 MIN_COVERAGE = 0.95
+#: How much finer or coarser than the model's pixels an observed spectrum may be sampled,
+#: and how far (µm) past the model's wavelengths it may reach, before it is flagged as coming
+#: from another instrument.
+SAMPLING_FINER, SAMPLING_COARSER = 4.0, 3.0
+REACH_BLUE_UM, REACH_RED_UM = 0.4, 0.5
+#: Every flag about the instrument starts with ``empirical.INSTRUMENT_FLAG`` (it stays a flag
+#: on the empirical scale, where other grid flags become notes).
 #: Posterior mass within the outer 5% of a parameter's range that flags an edge pile-up.
 EDGE_MASS = 0.5
 EDGE_FRACTION = 0.05
@@ -355,6 +362,27 @@ class Predictor:
                                     f"{_edge_hint(name, 'high')}"))
         return flags
 
+    def instrument_flags(self, spectrum: ObservedSpectrum) -> list[str]:
+        """Flags for a spectrum whose sampling or wavelength coverage is not that of the
+        instrument the model was trained for (named in the flag)."""
+        model = self.manifest.get("grid", {}).get("instrument") or "the model's instrument"
+        w = self.wavelength
+        expects = f"the model expects {model}, {w[0]:.2f}-{w[-1]:.2f} µm"
+        flags = []
+        obs = np.asarray(spectrum.wavelength, dtype=np.float64)
+        inside = obs[(obs >= w[0]) & (obs <= w[-1])]
+        if inside.size > 2:
+            ratio = np.median(np.diff(w) / w[1:]) / np.median(np.diff(inside) / inside[1:])
+            if ratio > SAMPLING_FINER or ratio < 1 / SAMPLING_COARSER:
+                finer = "finer" if ratio > 1 else "coarser"
+                flags.append(f"{INSTRUMENT_FLAG} the spectrum is sampled "
+                             f"{max(ratio, 1 / ratio):.1f}x {finer} than the model's pixels; "
+                             f"{expects} (it was resampled onto them)")
+        if obs[0] < w[0] - REACH_BLUE_UM or obs[-1] > w[-1] + REACH_RED_UM:
+            flags.append(f"{INSTRUMENT_FLAG} the spectrum covers {obs[0]:.2f}-{obs[-1]:.2f} "
+                         f"µm; {expects} (only that part was used)")
+        return flags
+
     def edge_limits(self, samples: np.ndarray) -> dict[str, str]:
         """``{param: "> 5.41"}`` for each parameter piling at an edge of the training range:
         the 5th percentile as a lower limit at the upper edge, the 95th as an upper limit at
@@ -490,6 +518,7 @@ class Predictor:
         for name, message in self.edge_flags(samples):
             (prediction.flags if name == "teff" else prediction.notes).append(message)
         prediction.limits = self.edge_limits(samples)
+        prediction.flags += self.instrument_flags(spectrum)
         prediction.model = self.path.name
         self.grid_fit(prediction, seed)
         return prediction
