@@ -122,12 +122,15 @@ def test_cli_predict_batch_skips_a_bad_file(bundle, module_grid, tmp_path, capsy
     bad = tmp_path / "bad.txt"
     bad.write_text("1 nan\n2 nan\n")
     out = tmp_path / "table.csv"
+    # exit status 1: something failed; the good spectrum is answered, the bad one is a row
     assert main(["-q", "predict", str(bundle), str(good), str(bad), "--out", str(out),
-                 "--samples", "300", "--plots", str(tmp_path / "plots")]) == 0
+                 "--samples", "300", "--plots", str(tmp_path / "plots")]) == 1
     err = capsys.readouterr().err
     assert "skipped" in err and "bad.txt" in err
     rows = list(csv.DictReader(out.open()))
-    assert len(rows) == 1 and rows[0]["source"]
+    assert len(rows) == 2 and rows[1]["source"].endswith("bad.txt")
+    assert rows[1]["flag"].startswith("error: ") and rows[0]["teff_p50"]
+    rows = rows[:1]
     assert list(rows[0])[:5] == ["source", "scale", "model", "teff_p50", "teff_p16"]
     assert rows[0]["scale"] == "atmosphere grid" and rows[0]["model"] == "model"
     assert {"chi2_red", "flag", "mh_p97.5"} <= set(rows[0])

@@ -131,14 +131,24 @@ def _predict(args: argparse.Namespace) -> int:
         files += [library_file(e, quiet=True) for e in entries]
     if not files:
         raise DataError("give spectrum files, or --library")
+    if args.samples is not None and args.samples < 1:
+        raise DataError(f"--samples must be at least 1 (got {args.samples})")
+    if args.out:
+        check_writable(args.out)
     predictor = pretrained.predictor(model, args.scale)
     samples = args.samples or (10000 if len(files) <= 5 else 1000)
     done, failed = predict_files(predictor, files, n_samples=samples, progress=not args.quiet)
     for _path, error in failed:
         print(f"telescopeml: skipped {error}", file=sys.stderr)
-    if args.out:
-        write_table(args.out, [p.row() for p in done])
-        print(f"{len(done)} predictions written to {args.out}", file=sys.stderr)
+    if args.out and done:
+        rows = [p.row() for p in done]
+        rows += [{"source": path, "flag": f"error: {error}"} for path, error in failed]
+        write_table(args.out, rows)
+        print(f"{len(done)} predictions written to {args.out}"
+              + (f" ({len(failed)} failed spectra as rows whose flag starts with 'error:')"
+                 if failed else ""), file=sys.stderr)
+    elif args.out:
+        print(f"telescopeml: nothing to write; {args.out} left as it was", file=sys.stderr)
     if not args.out or len(done) <= 5:
         for prediction in done:
             print(prediction.summary())
@@ -147,28 +157,48 @@ def _predict(args: argparse.Namespace) -> int:
 
         for prediction in done:
             save_prediction_plots(prediction, args.plots)
-    return 0 if done else 2
+    if not done:
+        return 2
+    return 1 if failed else 0
+
+
+def check_writable(path: str | Path) -> None:
+    """Refuse an output path that is a directory or cannot be written, before any work."""
+    path = Path(path)
+    if path.is_dir():
+        raise DataError("is a directory; --out takes a file name (e.g. results.csv)", path)
+    parent = path.parent if str(path.parent) else Path(".")
+    existing = next((p for p in (parent, *parent.parents) if p.exists()), Path("."))
+    if not existing.is_dir() or not os.access(existing, os.W_OK):
+        raise DataError(f"cannot write here ({existing} is not a writable directory)", path)
 
 
 def write_table(path: str | Path, rows: list[dict]) -> Path:
-    """Write rows as CSV (or Parquet when the name ends in .parquet and pyarrow exists)."""
+    """Write rows as CSV (or Parquet when the name ends in .parquet and pyarrow exists),
+    atomically: a temporary file in the same folder, renamed onto ``path`` when complete."""
     import csv
 
+    from telescopeml.cache import atomic_path
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    check_writable(path)
     if path.suffix == ".parquet":
         try:
             import pyarrow as pa
             import pyarrow.parquet as pq
         except ImportError:
             raise DataError("writing Parquet needs pyarrow (pip install pyarrow)", path) from None
-        pq.write_table(pa.Table.from_pylist(rows), path)
+        with atomic_path(path) as tmp:
+            pq.write_table(pa.Table.from_pylist(rows), tmp)
         return path
     columns = list(dict.fromkeys(k for row in rows for k in row))
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
+    try:
+        with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.DictWriter(fh, fieldnames=columns)
+            writer.writeheader()
+            writer.writerows(rows)
+    except OSError as exc:
+        raise DataError(f"cannot write ({exc.strerror})", path) from None
     return path
 
 

@@ -103,11 +103,16 @@ def benchmark_figure(result: dict[str, Any]) -> Figure:
         lo, hi = lims.min(), lims.max()
         ax.plot([lo, hi], [lo, hi], color="k", lw=0.8)
         if p == "teff":
-            ax.axvspan(low, high, color="0.9", zorder=0, label="model's Teff range")
+            ax.axvspan(low, high, color="0.9", zorder=0, label="grids' Teff range")
         block = result["in_range"][p]
-        ax.set_title(f"in range: RMSE {block['rmse']:.3g}, bias {block['bias']:+.3g}")
+        baselines = ", ".join(f"{name.split(' (')[0]} {b[p]['rmse']:.3g}"
+                              for name, b in result.get("baselines", {}).items() if p in b)
+        ax.set_title(f"in range: RMSE {block['rmse']:.3g}, bias {block['bias']:+.3g}"
+                     + (f"\nbaselines: {baselines}" if baselines else ""), fontsize=9)
         ax.set_xlabel(f"literature {parameter_label(p)}")
-        ax.set_ylabel(f"predicted {parameter_label(p)}")
+        scale = result.get("scale")
+        ax.set_ylabel(f"predicted {parameter_label(p)}"
+                      + (f" ({scale} scale)" if isinstance(scale, str) else ""))
         ax.legend(fontsize=8)
     return fig
 

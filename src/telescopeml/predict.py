@@ -36,6 +36,11 @@ MIN_COVERAGE = 0.95
 #: from another instrument.
 SAMPLING_FINER, SAMPLING_COARSER = 4.0, 3.0
 REACH_BLUE_UM, REACH_RED_UM = 0.4, 0.5
+#: Median |flux| outside this range is refused: the numerics (squares of fluxes and
+#: uncertainties) overflow or underflow there, and no flux density in any unit is that size.
+FLUX_MAGNITUDE = (1e-100, 1e100)
+#: A pixel whose |flux| or uncertainty exceeds this many times the median |flux| is masked.
+ABSURD_FACTOR = 1e3
 #: Every flag about the instrument starts with ``empirical.INSTRUMENT_FLAG`` (it stays a flag
 #: on the empirical scale, where other grid flags become notes).
 #: Posterior mass within the outer 5% of a parameter's range that flags an edge pile-up.
@@ -95,6 +100,8 @@ class Prediction:
     scores
         Misspecification scores (``typicality``: 0 like the labeled training spectra,
         1 unlike all of them).
+    fit_parameters
+        Grid parameters of :attr:`best_fit` (atmosphere-grid scale, whatever :attr:`scale`).
     """
 
     source: str
@@ -114,6 +121,7 @@ class Prediction:
     errors: dict[str, dict[str, float]] = field(default_factory=dict)
     limits: dict[str, str] = field(default_factory=dict)
     scores: dict[str, float] = field(default_factory=dict)
+    fit_parameters: dict[str, float] = field(default_factory=dict)
 
     def quantiles(self, percent: float | tuple[float, ...]) -> np.ndarray:
         """Percentiles of each parameter, shape ``(len(percent), n_params)`` or ``(n_params,)``."""
@@ -179,7 +187,8 @@ class Prediction:
                          "flux": self.observed.tolist(),
                          "uncertainty": self.uncertainty.tolist(), "flux_unit": ""},
             "best_fit": None if self.best_fit is None else {
-                "flux": self.best_fit.tolist(), "parameters": self.median,
+                "flux": self.best_fit.tolist(),
+                "parameters": self.fit_parameters or self.median,
                 "reduced_chi2": self.chi2_red},
             "derived": {k: np.percentile(v, (16, 50, 84)).tolist()
                         for k, v in self.derived.items()},
@@ -280,11 +289,12 @@ class Predictor:
     def prepare_spectrum(self, spectrum: ObservedSpectrum) -> tuple[np.ndarray, np.ndarray]:
         """Flux and uncertainty of ``spectrum`` on the model's wavelengths.
 
-        Checks coverage, resamples flux-conservingly (uncertainties propagated), and
-        estimates a constant uncertainty (DER_SNR, Stoehr et al. 2008) when none is given.
-        Model pixels just beyond the observed edges take the nearest observed value with
-        a 10x larger uncertainty.
+        Masks absurd pixels (:func:`clean_spectrum`), checks coverage, resamples
+        flux-conservingly (uncertainties propagated), and estimates a constant uncertainty
+        (DER_SNR, Stoehr et al. 2008) when none is given. Model pixels just beyond the
+        observed edges take the nearest observed value with a 10x larger uncertainty.
         """
+        spectrum = clean_spectrum(spectrum)
         covered = spectrum.coverage(self.wavelength)
         if covered < MIN_COVERAGE:
             raise DataError(
@@ -300,6 +310,9 @@ class Predictor:
         resampled = spectrum.resample(self.wavelength, fill=np.nan)
         flux, sigma = resampled.flux.copy(), resampled.uncertainty.copy()
         bad = ~np.isfinite(flux) | ~np.isfinite(sigma) | (sigma <= 0)
+        if bad.all():
+            raise DataError("no usable pixel on the model's wavelengths",
+                            spectrum.source or spectrum.name)
         if bad.any():
             good = np.flatnonzero(~bad)
             nearest = good[np.abs(good[None, :] - np.flatnonzero(bad)[:, None]).argmin(axis=1)]
@@ -421,6 +434,7 @@ class Predictor:
         w = 1.0 / (s**2 + (MODEL_SYSTEMATIC * scale * model) ** 2)
         scale = np.sum(f * model * w) / np.sum(model**2 * w)
         prediction.best_fit = scale * model
+        prediction.fit_parameters = dict(zip(grid.axes, point.tolist(), strict=True))
         prediction.chi2_red = float(np.sum((f - scale * model) ** 2 * w) / (f.size - 1))
         scales = (draws * f * w).sum(axis=1) / (draws**2 * w).sum(axis=1)
         prediction.band = np.percentile(draws * scales[:, None], (16, 84), axis=0)
@@ -460,7 +474,7 @@ class Predictor:
                 distance_pc: float | None = None, distance_err_pc: float = 0.0,
                 seed: int = 0) -> Prediction:
         """Read (if a path), check, resample, sample the posterior and check the fit."""
-        spectrum = as_spectrum(spectrum)
+        spectrum = clean_spectrum(as_spectrum(spectrum))
         flux, sigma = self.prepare_spectrum(spectrum)
         samples = self.sample_posterior(flux, sigma, n_samples, seed)[0]
         prediction = self._finish(spectrum, flux, sigma, samples, seed)
@@ -481,11 +495,14 @@ class Predictor:
         ready: list[tuple[int, ObservedSpectrum, np.ndarray, np.ndarray]] = []
         for spectrum in spectra:
             try:
-                spectrum = as_spectrum(spectrum)
+                spectrum = clean_spectrum(as_spectrum(spectrum))
                 ready.append((len(results), spectrum, *self.prepare_spectrum(spectrum)))
                 results.append(None)  # filled in below
             except TelescopeMLError as exc:
                 results.append(exc)
+            except (ValueError, ArithmeticError, IndexError, OSError) as exc:
+                results.append(DataError(f"cannot be prepared ({type(exc).__name__}: {exc})",
+                                         _source_of(spectrum)))
         if ready:
             samples = self.sample_posterior(np.stack([r[2] for r in ready]),
                                             np.stack([r[3] for r in ready]), n_samples, seed)
@@ -510,7 +527,11 @@ class Predictor:
             observed=flux,
             uncertainty=sigma,
         )
-        if spectrum.uncertainty is None:
+        if not np.all(np.isfinite(samples)):
+            raise DataError("the network gave non-finite values for this spectrum (extreme "
+                            "or unusual input); no answer", prediction.source)
+        prediction.notes += spectrum.meta.get("input_notes", [])
+        if spectrum.uncertainty is None and not spectrum.meta.get("input_notes"):
             prediction.notes.append("no uncertainties in the file; estimated from the "
                                     "pixel-to-pixel scatter (DER_SNR)")
         # Teff at an edge means the object is likely outside the grid; log g, [M/H] or
@@ -565,6 +586,54 @@ def as_spectrum(spectrum: ObservedSpectrum | str | Path) -> ObservedSpectrum:
         return ObservedSpectrum.read(spectrum)
 
 
+def _source_of(spectrum: ObservedSpectrum | str | Path) -> str:
+    if isinstance(spectrum, ObservedSpectrum):
+        return spectrum.source or spectrum.name
+    return str(spectrum)
+
+
+def clean_spectrum(spectrum: ObservedSpectrum) -> ObservedSpectrum:
+    """``spectrum`` without pixels the package cannot use, with a note saying how many.
+
+    Refuses flux whose typical size is outside :data:`FLUX_MAGNITUDE`. Masks pixels with a
+    zero, non-finite or absurd uncertainty and pixels whose |flux| exceeds
+    :data:`ABSURD_FACTOR` times the median |flux| (a single 1e300 pixel must not turn every
+    answer into NaN). When no uncertainty is usable they are dropped and estimated from the
+    scatter instead. Idempotent (the notes are kept in ``meta["input_notes"]``).
+    """
+    if spectrum.meta.get("cleaned"):
+        return spectrum
+    source = spectrum.source or spectrum.name
+    flux = np.asarray(spectrum.flux, dtype=np.float64)
+    scale = float(np.median(np.abs(flux)))
+    if not FLUX_MAGNITUDE[0] < scale < FLUX_MAGNITUDE[1]:
+        raise DataError(f"flux values are of order {scale:.1e}; telescopeml works with "
+                        f"{FLUX_MAGNITUDE[0]:g}-{FLUX_MAGNITUDE[1]:g} (rescale the spectrum: "
+                        "a unit or scaling error?)", source)
+    notes = []
+    keep = np.abs(flux) <= ABSURD_FACTOR * scale
+    sigma = spectrum.uncertainty
+    if sigma is not None:
+        usable = np.isfinite(sigma) & (sigma > 0) & (sigma <= ABSURD_FACTOR * scale)
+        if not usable[keep].any():
+            sigma = None
+            notes.append("every uncertainty is zero or unusable; uncertainties estimated "
+                         "from the pixel-to-pixel scatter (DER_SNR)")
+        else:
+            keep &= usable
+    n_masked = int(keep.size - keep.sum())
+    if keep.sum() < 10:
+        raise DataError(f"only {int(keep.sum())} usable pixels (zero or absurd uncertainties, "
+                        "or flux far from the median)", source)
+    if n_masked:
+        notes.append(f"{n_masked} of {keep.size} pixels masked (zero, non-finite or absurd "
+                     f"uncertainty, or |flux| over {ABSURD_FACTOR:g} times the median)")
+    return spectrum._derive(
+        wavelength=spectrum.wavelength[keep], flux=spectrum.flux[keep],
+        uncertainty=None if sigma is None else sigma[keep],
+        meta={**spectrum.meta, "cleaned": True, "input_notes": notes})
+
+
 def der_snr_noise(flux: np.ndarray) -> float:
     """Per-pixel noise estimated from the flux alone (DER_SNR, Stoehr et al. 2008)."""
     f = np.asarray(flux, dtype=np.float64)
@@ -601,6 +670,14 @@ def _edge_hint(name: str, side: str) -> str:
     return hints.get((name, side), "the true value may lie outside the grid")
 
 
+def _predict_alone(predictor: Any, path: str | Path,
+                   n_samples: int) -> Prediction | TelescopeMLError:
+    try:
+        return predictor.predict_many([path], n_samples=n_samples)[0]
+    except (ValueError, ArithmeticError, IndexError) as exc:
+        return DataError(f"cannot be predicted ({type(exc).__name__}: {exc})", str(path))
+
+
 def predict_files(predictor: Predictor, files: list[str | Path], n_samples: int = 2000,
                   progress: bool = True, batch: int = 64,
                   ) -> tuple[list[Prediction], list[tuple[str, str]]]:
@@ -614,7 +691,11 @@ def predict_files(predictor: Predictor, files: list[str | Path], n_samples: int 
             chunk = files[start:start + batch]
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                results = predictor.predict_many(chunk, n_samples=n_samples)
+                try:
+                    results = predictor.predict_many(chunk, n_samples=n_samples)
+                except (ValueError, ArithmeticError, IndexError):
+                    # one spectrum broke the batched network call: answer the others alone
+                    results = [_predict_alone(predictor, path, n_samples) for path in chunk]
             for path, result in zip(chunk, results, strict=True):
                 if isinstance(result, Prediction):
                     done.append(result)

@@ -284,14 +284,24 @@ def _prediction_section(data: Mapping[str, Any], source: Path) -> str:
     name = data.get("name") or source.stem
     out = [f"<h3>{html.escape(str(name))}</h3>",
            f'<p class="muted">{html.escape(source.name)}</p>']
+    if data.get("scale"):
+        from telescopeml.empirical import describe
+
+        out.append(f"<p>Scale: {html.escape(describe(str(data['scale'])))}"
+                   + (f"; model: {html.escape(str(data['model']))}" if data.get("model")
+                      else "") + "</p>")
     rows = []
     for param, value in (data.get("parameters") or {}).items():
         if isinstance(value, Mapping):
             level = value.get("level")
             interval = (f"{_number(value.get('low'))} – {_number(value.get('high'))}"
                         + (f" ({100 * level:.0f}%)" if level else ""))
-            rows.append([_label(param), _number(value.get("median", value.get("mean"))),
-                         interval])
+            estimate = _number(value.get("median", value.get("mean")))
+            if value.get("limit"):
+                estimate = f"{value['limit']} (a limit: the posterior piles at the grid's edge)"
+            if value.get("unit"):
+                estimate += f" {value['unit']}"
+            rows.append([_label(param), estimate, interval])
         else:
             rows.append([_label(param), _number(value), "–"])
     if rows:

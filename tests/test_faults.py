@@ -1,0 +1,113 @@
+"""Fault injection: hostile spectra and output paths cost only themselves, never a traceback,
+never a silent NaN, never a lost file."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+
+from telescopeml.cli import main
+from telescopeml.errors import DataError
+from telescopeml.predict import Predictor, clean_spectrum, predict_files
+from test_predict import bundle, module_grid  # noqa: F401  (fixtures)
+
+WAVE = np.linspace(0.85, 2.45, 80)
+
+
+def spectrum_file(path, module_grid, flux_scale=1.0, sigma_scale=0.02, edit=None):  # noqa: F811
+    flux = np.interp(WAVE, module_grid.wavelength, module_grid.flux[20]) * flux_scale
+    sigma = flux * sigma_scale
+    if edit:
+        flux, sigma = edit(flux.copy(), sigma.copy())
+    path.write_text("\n".join(f"{w:.6f} {f:.6e} {s:.6e}" for w, f, s in
+                              zip(WAVE, flux, sigma, strict=True)))
+    return path
+
+
+def one_huge_pixel(flux, sigma):
+    flux[40] = 1e300
+    return flux, sigma
+
+
+def zero_sigma(flux, sigma):
+    return flux, np.zeros_like(sigma)
+
+
+@pytest.mark.parametrize("name, options, words", [
+    ("zero-sigma", {"edit": zero_sigma}, "every uncertainty is zero"),
+    ("one-huge-pixel", {"edit": one_huge_pixel}, "1 of 80 pixels masked"),
+])
+def test_bad_pixels_are_masked_with_a_note(bundle, module_grid, tmp_path, name,  # noqa: F811
+                                           options, words):
+    path = spectrum_file(tmp_path / f"{name}.txt", module_grid, **options)
+    prediction = Predictor(bundle).predict(path, n_samples=300)
+    assert np.all(np.isfinite(prediction.samples))
+    assert np.isfinite(prediction.chi2_red)
+    assert any(words in n for n in prediction.notes), prediction.notes
+    reference = Predictor(bundle).predict(spectrum_file(tmp_path / "ok.txt", module_grid),
+                                          n_samples=300)
+    assert abs(prediction.median["teff"] - reference.median["teff"]) < 100
+
+
+@pytest.mark.parametrize("scale", [1e-316, 1e299])
+def test_absurd_flux_scales_are_refused_by_name(bundle, module_grid, tmp_path,  # noqa: F811
+                                                scale):
+    path = spectrum_file(tmp_path / "absurd.txt", module_grid, flux_scale=scale)
+    with pytest.raises(DataError, match=r"absurd.txt: flux values are of order"):
+        Predictor(bundle).predict(path, n_samples=100)
+
+
+def test_clean_spectrum_is_idempotent(bundle, module_grid, tmp_path):  # noqa: F811
+    from telescopeml.data.spectrum import ObservedSpectrum
+
+    spectrum = ObservedSpectrum.read(spectrum_file(tmp_path / "p.txt", module_grid,
+                                                   edit=one_huge_pixel))
+    once = clean_spectrum(spectrum)
+    assert len(once) == 79 and clean_spectrum(once) is once
+
+
+def test_a_batch_answers_every_good_spectrum(bundle, module_grid, tmp_path):  # noqa: F811
+    files = [spectrum_file(tmp_path / "good1.txt", module_grid),
+             spectrum_file(tmp_path / "tiny.txt", module_grid, flux_scale=1e-316),
+             spectrum_file(tmp_path / "pixel.txt", module_grid, edit=one_huge_pixel),
+             spectrum_file(tmp_path / "zero.txt", module_grid, edit=zero_sigma),
+             tmp_path / "missing.txt"]
+    done, failed = predict_files(Predictor(bundle), files, n_samples=200, progress=False)
+    assert [p.source for p in done] == ["good1", "pixel", "zero"]
+    assert [f[0] for f in failed] == [str(files[1]), str(files[4])]
+    assert all(np.all(np.isfinite(p.samples)) for p in done)
+
+
+def test_exit_status_and_results_file(bundle, module_grid, tmp_path, capsys):  # noqa: F811
+    good = spectrum_file(tmp_path / "good.txt", module_grid)
+    bad = spectrum_file(tmp_path / "bad.txt", module_grid, flux_scale=1e299)
+    out = tmp_path / "keep.csv"
+    out.write_text("precious results\n")
+    # every spectrum fails: exit 2, and the existing file is left as it was
+    assert main(["-q", "predict", str(bundle), str(bad), "--out", str(out)]) == 2
+    assert out.read_text() == "precious results\n"
+    assert "left as it was" in capsys.readouterr().err
+    # all answered: 0; some failed: 1, with the failure as a row
+    assert main(["-q", "predict", str(bundle), str(good), "--out", str(out),
+                 "--samples", "200"]) == 0
+    assert main(["-q", "predict", str(bundle), str(good), str(bad), "--out", str(out),
+                 "--samples", "200"]) == 1
+    rows = list(csv.DictReader(out.open()))
+    assert [r["flag"].startswith("error:") for r in rows] == [False, True]
+    assert not list(tmp_path.glob(".keep.csv.*"))  # no temporary file left behind
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--out", "DIR"], "is a directory"),
+    (["--out", "FILE/x.csv"], "cannot write here"),  # a folder that is a file
+    (["--samples", "-1"], "--samples must be at least 1"),
+])
+def test_bad_options_fail_before_any_work(bundle, module_grid, tmp_path, capsys,  # noqa: F811
+                                          args, words):
+    good = spectrum_file(tmp_path / "good.txt", module_grid)
+    args = [str(tmp_path) if a == "DIR" else a.replace("FILE", str(good)) for a in args]
+    assert main(["-q", "predict", str(bundle), str(good), *args]) == 2
+    err = capsys.readouterr().err
+    assert words in err and "Traceback" not in err
