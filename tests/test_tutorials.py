@@ -102,6 +102,14 @@ def check_predict_observed(out: Path) -> None:
     assert summary["failed"] == 0 and len(summary["batch"]) == 3
     teffs = [row["teff"] for row in summary["batch"]]  # L3, L8, T5: cooler down the sequence
     assert teffs == sorted(teffs, reverse=True)
+    # the default (empirical) scale: the 95% interval holds the literature Teff (with its
+    # error), and the T dwarf's median is closer to it than the grid scale's
+    for label, (teff, err) in {"L3": (1646, 71), "T8": (621, 73)}.items():
+        result = summary["empirical"][label]
+        assert result["scale"] == "empirical"
+        assert result["teff_p2.5"] - 2 * err < teff < result["teff_p97.5"] + 2 * err
+    assert abs(summary["empirical"]["T8"]["teff_p50"] - 621) < abs(
+        summary["t_dwarf"]["teff"] - 621)
 
 
 #: The part of Diamondback that tutorial 4 trains on in quick mode.

@@ -56,6 +56,8 @@ UNITS = {"teff": "K", "logg": "dex", "mh": "dex", "inv_fsed": "", "radius_rjup":
          "mass_mjup": "M_Jup"}
 #: Start of a grid model's flag about the instrument (see ``predict.instrument_flags``).
 INSTRUMENT_FLAG = "another instrument?"
+#: Start of a note about the input spectrum itself (masked pixels...), kept on every scale.
+INPUT_NOTE = "input: "
 #: Telluric water bands left out of the spectrum's principal components.
 TELLURIC = ((1.35, 1.42), (1.80, 1.95))
 #: Samples are kept inside these bounds (a huge model term must not give negative Teff).
@@ -278,8 +280,9 @@ class EmpiricalModel:
             f for f in grid.flags if f.startswith(INSTRUMENT_FLAG)]
         grid_q = np.median(grid.samples, axis=0)
         prediction.notes = [
+            *[n for n in grid.notes if n.startswith(INPUT_NOTE)],
             *[f"atmosphere grid: {n}" for n in grid.flags + grid.notes
-              if not n.startswith(INSTRUMENT_FLAG)],
+              if not n.startswith((INSTRUMENT_FLAG, INPUT_NOTE))],
             "atmosphere-grid scale (" + choice.model + "): " + ", ".join(
                 f"{n} {v:.4g}{_unit(n)}" for n, v in zip(grid.names, grid_q, strict=True)),
             "[M/H] and clouds are given on the atmosphere-grid scale only: no real-label "

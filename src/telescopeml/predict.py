@@ -21,7 +21,7 @@ from telescopeml.bundle import (
 from telescopeml.data.grid import SpectralGrid
 from telescopeml.data.spectrum import ObservedSpectrum
 from telescopeml.data.transforms import ParameterScaler
-from telescopeml.empirical import INSTRUMENT_FLAG, SCALE_GRID, UNITS, describe
+from telescopeml.empirical import INPUT_NOTE, INSTRUMENT_FLAG, SCALE_GRID, UNITS, describe
 from telescopeml.errors import DataError, OutOfGridError, TelescopeMLError
 from telescopeml.models import numpy_model
 from telescopeml.models.recalibration import spectrum_snr
@@ -530,7 +530,7 @@ class Predictor:
         if not np.all(np.isfinite(samples)):
             raise DataError("the network gave non-finite values for this spectrum (extreme "
                             "or unusual input); no answer", prediction.source)
-        prediction.notes += spectrum.meta.get("input_notes", [])
+        prediction.notes += [f"{INPUT_NOTE}{n}" for n in spectrum.meta.get("input_notes", [])]
         if spectrum.uncertainty is None and not spectrum.meta.get("input_notes"):
             prediction.notes.append("no uncertainties in the file; estimated from the "
                                     "pixel-to-pixel scatter (DER_SNR)")
