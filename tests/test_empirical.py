@@ -238,3 +238,45 @@ def test_chi2_grid_fit_finds_the_node_and_the_grid():
              "b": (b, {"teff": 1000 + np.arange(4.0)}, None)}
     fit = chi2_grid_fit(3.0 * b[2], np.full(30, 0.01), grids)
     assert fit["teff"] == 1002.0 and fit["grid"] == 1.0 and fit["chi2_red"] < 1e-6
+
+
+# --- on real spectra (the splat wheel) ------------------------------------------------------
+@pytest.mark.network
+@pytest.mark.slow
+def test_calibrate_then_predict_and_benchmark_real_spectra(network_cache, tmp_path, capsys):
+    import csv
+    from pathlib import Path
+
+    from telescopeml.cli import main
+
+    root = Path(__file__).resolve().parents[1] / "benchmarks" / "objects"
+
+    def subset(name: str, step: int) -> Path:
+        with open(root / name, newline="") as fh:
+            rows = list(csv.DictReader(fh))[::step]
+        path = tmp_path / name
+        with path.open("w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+        return path
+
+    train, dev = subset("train_objects.csv", 8), subset("dev_objects.csv", 12)
+    out = tmp_path / "emp"
+    assert main(["-q", "calibrate", "--objects", str(train), "--out", str(out),
+                 "--folds", "3"]) == 0
+    assert "cross-validated RMSE" in capsys.readouterr().out
+    assert main(["-q", "calibrate", "--objects", str(train), "--out", str(out)]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    model = EmpiricalModel.load(out)
+    assert model.meta["data"]["n_objects"] == 42 and model.meta["config"]["folds"] == 3
+    assert main(["-q", "benchmark", "shipped", "--empirical", str(out), "--objects", str(dev),
+                 "--json", "--samples", "500"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["scale"] == "empirical" and result["n"] == 11
+    assert result["in_range"]["teff"]["rmse"] < 400  # 42 objects: rough, but a real answer
+    assert "spectral-type lookup (Filippazzo et al. 2015)" in result["baselines"]
+    spectrum = result["objects"][0]
+    assert spectrum["teff_p2.5"] < spectrum["teff_p16"] < spectrum["teff_p50"] < \
+        spectrum["teff_p84"] < spectrum["teff_p97.5"]
+    assert spectrum["teff_sys"] > 0

@@ -135,7 +135,7 @@ def _predict(args: argparse.Namespace) -> int:
         raise DataError(f"--samples must be at least 1 (got {args.samples})")
     if args.out:
         check_writable(args.out)
-    predictor = pretrained.predictor(model, args.scale)
+    predictor = pretrained.predictor(model, args.scale, args.empirical)
     samples = args.samples or (10000 if len(files) <= 5 else 1000)
     done, failed = predict_files(predictor, files, n_samples=samples, progress=not args.quiet)
     for _path, error in failed:
@@ -209,7 +209,8 @@ def _benchmark(args: argparse.Namespace) -> int:
     from telescopeml.empirical import describe
     from telescopeml.evaluation.benchmark import run_benchmark
 
-    result = run_benchmark(pretrained.predictor(args.model, args.scale), args.objects,
+    result = run_benchmark(pretrained.predictor(args.model, args.scale, args.empirical),
+                           args.objects,
                            n_samples=args.samples, progress=not (args.quiet or args.json))
     if args.plot:
         from telescopeml.plots_predict import benchmark_plot
@@ -251,7 +252,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not args.overwrite:
         raise DataError("exists; give --overwrite to replace it", out)
-    config = EmpiricalConfig(objects=args.objects, seed=args.seed,
+    config = EmpiricalConfig(objects=args.objects, seed=args.seed, folds=args.folds,
                              grid_models=args.models.split(",") if args.models else [])
     model, report = fit_empirical(config, progress=not args.quiet)
     save(model, out, command=" ".join(["telescopeml", *sys.argv[1:]]))
@@ -366,6 +367,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "evolutionary log g, learned on real spectra), 'grid' (the atmosphere "
                    "grids' parameters), or 'auto' (default: whichever was more accurate on the "
                    "dev benchmark; the output says which)")
+    p.add_argument("--empirical", metavar="DIR", help="an empirical scale fitted by "
+                   "`telescopeml calibrate` instead of the shipped one")
     p = _command(sub, "benchmark", _benchmark, "accuracy on real objects with literature values",
                  "Predict every object of a table (name, data_file, teff, teff_err, logg, "
                  "logg_err) and report bias, RMSE and MAE against the literature.", [common])
@@ -378,6 +381,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", choices=SCALES, default="auto",
                    help="with 'shipped': which scale to evaluate (default: what `predict` "
                    "gives)")
+    p.add_argument("--empirical", metavar="DIR", help="evaluate an empirical scale fitted by "
+                   "`telescopeml calibrate`")
     p = _command(sub, "calibrate", _calibrate, "fit the empirical scale on labeled real spectra",
                  "Learn the empirical scale (luminosity-based Teff, evolutionary log g) from "
                  "real spectra with literature labels on top of the shipped grid models, with "
@@ -388,6 +393,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--models", help="comma-separated shipped grid models (default: all)")
     p.add_argument("--seed", type=int, default=0, help="seed of the folds and trees")
+    p.add_argument("--folds", type=int, default=10, help="cross-validation folds that "
+                   "calibrate the error bars and flags (default 10)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
 
     p = _command(sub, "demo", _demo, "the main job end to end on the default data",

@@ -67,15 +67,25 @@ def load(name: str) -> Predictor:
     return Predictor(path, grid=read_compact_grid(path / GRID_FILE))
 
 
-def predictor(model: str | Path | None = None, scale: str = "auto"
+def predictor(model: str | Path | None = None, scale: str = "auto",
+              empirical: str | Path | None = None
               ) -> Predictor | ModelChooser | EmpiricalPredictor:
     """What ``telescopeml predict/benchmark`` apply: a bundle directory, a shipped model's
     name, or (None or ``"shipped"``) the shipped models: on the empirical scale
     (:class:`~telescopeml.empirical.EmpiricalPredictor`) or the atmosphere-grid scale
     (:class:`ModelChooser`); ``scale="auto"`` takes the one that was more accurate on the
-    dev benchmark (recorded in the shipped empirical layer) and says so in each output."""
+    dev benchmark (recorded in the shipped empirical layer) and says so in each output.
+    ``empirical``: a layer fitted by ``telescopeml calibrate`` instead of the shipped one."""
     if scale not in SCALES:
         raise UnknownNameError("scale", scale, SCALES)
+    if empirical is not None:
+        from telescopeml.empirical import EmpiricalModel
+
+        if model not in (None, "shipped") or scale == "grid":
+            raise DataError("an empirical layer works over the shipped models: give no "
+                            "model and no --scale grid", str(empirical))
+        return EmpiricalPredictor(model=EmpiricalModel.load(empirical),
+                                  reason=f"empirical scale from {empirical}")
     if model is None or (model == "shipped" and not Path(model).exists()):
         chosen, reason = default_scale() if scale == "auto" else (scale, "")
         if chosen == "empirical":
