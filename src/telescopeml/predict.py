@@ -36,10 +36,10 @@ MIN_COVERAGE = 0.95
 #: from another instrument.
 SAMPLING_FINER, SAMPLING_COARSER = 4.0, 3.0
 REACH_BLUE_UM, REACH_RED_UM = 0.4, 0.5
-#: Median |flux| outside this range is refused: the numerics (squares of fluxes and
+#: The median absolute flux outside this range is refused: the numerics (squares of fluxes and
 #: uncertainties) overflow or underflow there, and no flux density in any unit is that size.
 FLUX_MAGNITUDE = (1e-100, 1e100)
-#: A pixel whose |flux| or uncertainty exceeds this many times the median |flux| is masked.
+#: A pixel whose absolute flux or uncertainty exceeds this many times that median is masked.
 ABSURD_FACTOR = 1e3
 #: Every flag about the instrument starts with ``empirical.INSTRUMENT_FLAG`` (it stays a flag
 #: on the empirical scale, where other grid flags become notes).
@@ -596,10 +596,10 @@ def clean_spectrum(spectrum: ObservedSpectrum) -> ObservedSpectrum:
     """``spectrum`` without pixels the package cannot use, with a note saying how many.
 
     Refuses flux whose typical size is outside :data:`FLUX_MAGNITUDE`. Masks pixels with a
-    zero, non-finite or absurd uncertainty and pixels whose |flux| exceeds
-    :data:`ABSURD_FACTOR` times the median |flux| (a single 1e300 pixel must not turn every
-    answer into NaN). When no uncertainty is usable they are dropped and estimated from the
-    scatter instead. Idempotent (the notes are kept in ``meta["input_notes"]``).
+    zero, non-finite or absurd uncertainty and pixels whose absolute flux exceeds
+    :data:`ABSURD_FACTOR` times the median absolute flux (a single 1e300 pixel must not
+    turn every answer into NaN). When no uncertainty is usable they are dropped and
+    estimated from the scatter instead. Idempotent (the notes are kept in ``meta["input_notes"]``).
     """
     if spectrum.meta.get("cleaned"):
         return spectrum
