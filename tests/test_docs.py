@@ -33,6 +33,7 @@ API_MODULES = [
     "telescopeml.data.spectrum",
     "telescopeml.data.sources",
     "telescopeml.data.library",
+    "telescopeml.data.objects",
     "telescopeml.data.resample",
     "telescopeml.data.transforms",
     "telescopeml.data.augment",

@@ -13,7 +13,6 @@ from telescopeml.empirical import (
     ARRAYS_FILE,
     META_FILE,
     EmpiricalModel,
-    load_shipped,
     model_term_draws,
 )
 from telescopeml.errors import DataError
@@ -198,7 +197,7 @@ def test_an_unfamiliar_spectrum_is_flagged(fitted):
 
 # --- the shipped layer ------------------------------------------------------------------------
 def test_shipped_layer_is_small_recorded_and_chosen_by_the_dev_benchmark():
-    model = load_shipped()
+    model = pretrained.load_empirical()
     size = sum(f.stat().st_size for f in model.path.iterdir())
     assert size < 2e6
     meta = model.meta

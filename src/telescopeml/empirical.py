@@ -28,13 +28,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from telescopeml.cache import sha256_file
-from telescopeml.errors import DataError, TelescopeMLError
+from telescopeml.errors import DataError
 from telescopeml.models.regressors import GaussianProcess, TreeEnsemble
 
 if TYPE_CHECKING:
-    from telescopeml.data.spectrum import ObservedSpectrum
     from telescopeml.predict import Prediction
-    from telescopeml.pretrained import Choice, ModelChooser
+    from telescopeml.pretrained import Choice
 
 EMPIRICAL_DIR = "empirical-spex"
 META_FILE = "empirical.json"
@@ -343,76 +342,10 @@ def _statistical_draws(grid: Prediction, name: str, n: int,
     return column[rng.integers(0, column.size, n)] - np.median(column)
 
 
-class EmpiricalPredictor:
-    """The shipped grid models plus the empirical layer: what ``telescopeml predict`` uses.
-
-    Parameters
-    ----------
-    chooser
-        The grid models (by default every shipped one).
-    model
-        The empirical layer (default: the shipped one).
-    reason
-        Why this scale was chosen, added to each prediction's notes.
-    """
-
-    def __init__(self, chooser: ModelChooser | None = None,
-                 model: EmpiricalModel | None = None, reason: str = "") -> None:
-        from telescopeml import pretrained
-
-        self.empirical = model or load_shipped()
-        names = self.empirical.models
-        self.chooser = chooser or pretrained.ModelChooser(names)
-        self.reason = reason
-        self.path = f"empirical scale over shipped models: {', '.join(names)}"
-        self.names = list(self.empirical.params)
-        #: Labeled range of each parameter; ``grid_ranges``: what the grids cover.
-        self.ranges = {p: tuple(m.label_range) for p, m in self.empirical.parameters.items()}
-        self.grid_ranges = self.chooser.ranges
-
-    def predict(self, spectrum: ObservedSpectrum | str | Path, n_samples: int = 10000,
-                seed: int = 0) -> Prediction:
-        """The empirical-scale prediction of one spectrum."""
-        result = self.predict_many([spectrum], n_samples, seed)[0]
-        if isinstance(result, TelescopeMLError):
-            raise result
-        return result
-
-    def predict_many(self, spectra: list, n_samples: int = 2000,
-                     seed: int = 0) -> list[Prediction | TelescopeMLError]:
-        """:meth:`predict` for many spectra; a spectrum that fails returns its error."""
-        out: list[Prediction | TelescopeMLError] = []
-        for choice in self.chooser.choose_many(spectra, n_samples, seed):
-            if isinstance(choice, TelescopeMLError):
-                out.append(choice)
-                continue
-            try:
-                prediction = self.empirical.apply(choice, n_samples, seed)
-            except TelescopeMLError as exc:
-                out.append(exc)
-                continue
-            if self.reason:
-                prediction.notes.append(self.reason)
-            out.append(prediction)
-        return out
-
-
-def shipped_path() -> Path:
-    """Directory of the shipped empirical layer."""
-    from telescopeml.pretrained import models_dir
-
-    return models_dir() / EMPIRICAL_DIR
-
-
-def load_shipped() -> EmpiricalModel:
-    """The shipped empirical layer."""
-    return EmpiricalModel.load(shipped_path())
-
-
 def describe(scale: str) -> str:
     """One line naming a scale for terminal output."""
     return SCALE_DESCRIPTION.get(scale, scale)
 
 
-__all__ = ["SCALES", "SCALE_EMPIRICAL", "SCALE_GRID", "EmpiricalModel", "EmpiricalPredictor",
-           "describe", "grid_vector", "load_shipped", "spectrum_vector"]
+__all__ = ["SCALES", "SCALE_EMPIRICAL", "SCALE_GRID", "EmpiricalModel", "describe",
+           "grid_vector", "spectrum_vector"]

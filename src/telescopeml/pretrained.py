@@ -28,7 +28,7 @@ from telescopeml.bundle import (
 )
 from telescopeml.data.grid import SpectralGrid
 from telescopeml.data.spectrum import ObservedSpectrum
-from telescopeml.empirical import SCALES, EmpiricalPredictor
+from telescopeml.empirical import EMPIRICAL_DIR, META_FILE, SCALES, EmpiricalModel
 from telescopeml.errors import DataError, TelescopeMLError, UnknownNameError
 from telescopeml.predict import Prediction, Predictor, as_spectrum
 
@@ -79,8 +79,6 @@ def predictor(model: str | Path | None = None, scale: str = "auto",
     if scale not in SCALES:
         raise UnknownNameError("scale", scale, SCALES)
     if empirical is not None:
-        from telescopeml.empirical import EmpiricalModel
-
         if model not in (None, "shipped") or scale == "grid":
             raise DataError("an empirical layer works over the shipped models: give no "
                             "model and no --scale grid", str(empirical))
@@ -104,8 +102,6 @@ def predictor(model: str | Path | None = None, scale: str = "auto",
 def default_scale() -> tuple[str, str]:
     """The scale ``predict`` uses by default and why: the one with the lower Teff RMSE on
     the dev benchmark that ``scripts/build_empirical.py`` recorded in the shipped layer."""
-    from telescopeml.empirical import EMPIRICAL_DIR, META_FILE
-
     try:
         meta = json.loads((models_dir() / EMPIRICAL_DIR / META_FILE).read_text())
         dev = meta["dev_benchmark"]
@@ -244,6 +240,63 @@ def _teff_range(predictor: Predictor) -> str:
     return f"{predictor.manifest['grid'].get('name')}, Teff {low:g}-{high:g} K"
 
 
+# --- the empirical scale ----------------------------------------------------------------
+class EmpiricalPredictor:
+    """The shipped grid models plus the empirical layer: what ``telescopeml predict`` uses.
+
+    Parameters
+    ----------
+    chooser
+        The grid models (by default every shipped one).
+    model
+        The empirical layer (default: the shipped one).
+    reason
+        Why this scale was chosen, added to each prediction's notes.
+    """
+
+    def __init__(self, chooser: ModelChooser | None = None,
+                 model: EmpiricalModel | None = None, reason: str = "") -> None:
+        self.empirical = model or load_empirical()
+        names = self.empirical.models
+        self.chooser = chooser or ModelChooser(names)
+        self.reason = reason
+        self.path = f"empirical scale over shipped models: {', '.join(names)}"
+        self.names = list(self.empirical.params)
+        #: Labeled range of each parameter; ``grid_ranges``: what the grids cover.
+        self.ranges = {p: tuple(m.label_range) for p, m in self.empirical.parameters.items()}
+        self.grid_ranges = self.chooser.ranges
+
+    def predict(self, spectrum: ObservedSpectrum | str | Path, n_samples: int = 10000,
+                seed: int = 0) -> Prediction:
+        """The empirical-scale prediction of one spectrum."""
+        result = self.predict_many([spectrum], n_samples, seed)[0]
+        if isinstance(result, TelescopeMLError):
+            raise result
+        return result
+
+    def predict_many(self, spectra: list, n_samples: int = 2000,
+                     seed: int = 0) -> list[Prediction | TelescopeMLError]:
+        """:meth:`predict` for many spectra; a spectrum that fails returns its error."""
+        out: list[Prediction | TelescopeMLError] = []
+        for choice in self.chooser.choose_many(spectra, n_samples, seed):
+            if isinstance(choice, TelescopeMLError):
+                out.append(choice)
+                continue
+            try:
+                prediction = self.empirical.apply(choice, n_samples, seed)
+            except TelescopeMLError as exc:
+                out.append(exc)
+                continue
+            if self.reason:
+                prediction.notes.append(self.reason)
+            out.append(prediction)
+        return out
+
+
+def load_empirical() -> EmpiricalModel:
+    """The shipped empirical layer."""
+    return EmpiricalModel.load(models_dir() / EMPIRICAL_DIR)
+
 # --- writing shipped models ---------------------------------------------------------------
 def export(bundle: str | Path, out_dir: str | Path, grid: SpectralGrid,
            command: str | None = None) -> Path:
@@ -309,5 +362,6 @@ def read_compact_grid(path: str | Path) -> SpectralGrid:
         raise DataError(f"unreadable shipped grid ({exc})", path) from exc
 
 
-__all__ = ["SCALES", "Choice", "ModelChooser", "available", "default_scale", "export", "load",
+__all__ = ["SCALES", "Choice", "EmpiricalPredictor", "ModelChooser", "available",
+           "default_scale", "export", "load", "load_empirical",
            "model_path", "predictor", "read_compact_grid", "write_compact_grid"]

@@ -97,7 +97,7 @@ class LabeledSet:
 def collect(objects: str | Path, models: list[str], progress: bool = True,
             seed: int = 0) -> LabeledSet:
     """Read every object's spectrum, run the grid models on it, gather labels."""
-    from telescopeml.evaluation.benchmark import load_object_spectrum, read_objects
+    from telescopeml.data.objects import load_object_spectrum, read_objects
     from telescopeml.pretrained import ModelChooser
 
     table = Path(objects)
