@@ -111,3 +111,17 @@ def test_bad_options_fail_before_any_work(bundle, module_grid, tmp_path, capsys,
     assert main(["-q", "predict", str(bundle), str(good), *args]) == 2
     err = capsys.readouterr().err
     assert words in err and "Traceback" not in err
+
+
+def test_train_keeps_an_existing_model(tmp_path, capsys):
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "manifest.json").write_text('{"precious": true}')
+    assert main(["-q", "train", "--out", str(model), "--epochs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "already holds a model" in err and "--overwrite" in err
+    assert (model / "manifest.json").read_text() == '{"precious": true}'
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("x")
+    assert main(["-q", "train", "--out", str(not_a_dir)]) == 2
+    assert "is a file" in capsys.readouterr().err

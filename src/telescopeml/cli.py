@@ -67,6 +67,17 @@ def _data_spectra(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     from telescopeml.training.experiment import config_from_options, train
 
+    out_dir = Path(args.out)
+    if out_dir.is_file():
+        raise DataError("is a file; --out takes a directory for the model", out_dir)
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not args.resume:
+        if not args.overwrite:
+            what = "a model" if (out_dir / "manifest.json").is_file() else "files"
+            raise DataError(f"already holds {what}; give --overwrite to replace it, or "
+                            "--resume to continue a killed run there", out_dir)
+        import shutil
+
+        shutil.rmtree(out_dir)
     config = config_from_options(args.config, args.preset, args.grid, args.epochs, args.seed)
     command = "telescopeml " + " ".join(sys.argv[1:]) if args.record_command else None
     out = train(config, args.out, resume=args.resume, progress=not args.quiet,
@@ -331,6 +342,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, help="seed for the split, augmentation and weights")
     p.add_argument("--out", required=True, help="output directory, e.g. models/NAME")
     p.add_argument("--resume", action="store_true", help="continue a killed run in --out")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace what --out holds (by default an existing model is kept)")
     p.add_argument("--no-baselines", action="store_true",
                    help="evaluate the network alone (the χ² and random-forest baselines take "
                    "a while on large grids)")
