@@ -3,9 +3,10 @@
 Atmosphere grids do not reproduce real L dwarfs: a network trained on a grid reads real
 spectra ~200 K hotter than their luminosity-based Teff, with error bars that only know the
 grid. The empirical layer maps what the shipped grid models say about a spectrum (their
-posterior medians and fit χ² under every grid) and a few principal components of the
-spectrum itself onto literature Teff and log g (luminosity and evolutionary-model based),
-learned on labeled SpeX spectra (``training.empirical``). Its uncertainties are split into
+posterior medians and fit χ² under every grid), a few principal components of the spectrum
+and classical spectral indices onto literature Teff and log g (luminosity and
+evolutionary-model based), learned on labeled SpeX spectra (``training.empirical``). Its uncertainties
+are split into
 
 - a **statistical** part: the width of the grid posterior (measurement noise), and
 - a **systematic** part: a model-mismatch term learned from cross-validated residuals on real
@@ -13,8 +14,8 @@ learned on labeled SpeX spectra (``training.empirical``). Its uncertainties are 
   set, the grid fit's χ², the temperature) and scaled by split-conformal quantiles so that 68%
   and 95% intervals hold on real objects.
 
-A fitted layer is a directory with ``empirical.json`` (metadata) and ``empirical.safetensors``
-(arrays); prediction needs NumPy and SciPy only.
+A fitted layer is a directory with ``empirical.json`` (metadata) and
+``empirical.safetensors`` (arrays); prediction needs NumPy only.
 """
 
 from __future__ import annotations
@@ -76,6 +77,35 @@ def spectrum_vector(wavelength: np.ndarray, flux: np.ndarray) -> np.ndarray:
     mean = np.mean(flux, axis=1, keepdims=True)
     mean = np.where(mean > 0, mean, np.nan)
     return np.log10(np.clip(flux / mean, LOG_FLOOR, None))[:, keep]
+
+
+#: Spectral indices (numerator and denominator windows, µm): the H2O, CH4 and K/J indices of
+#: Burgasser et al. (2006, ApJ 637, 1067), H/J, and an FeH (0.99 µm) band depth.
+INDICES = {
+    "H2O-J": ((1.14, 1.165), (1.26, 1.285)), "CH4-J": ((1.315, 1.34), (1.26, 1.285)),
+    "H2O-H": ((1.48, 1.52), (1.56, 1.60)), "CH4-H": ((1.635, 1.675), (1.56, 1.60)),
+    "H2O-K": ((1.975, 1.995), (2.08, 2.10)), "CH4-K": ((2.215, 2.255), (2.08, 2.12)),
+    "K/J": ((2.06, 2.10), (1.25, 1.29)), "H/J": ((1.56, 1.60), (1.25, 1.29)),
+    "FeH": ((0.99, 1.02), (1.03, 1.06)),
+}
+
+
+def spectral_indices(wavelength: np.ndarray, flux: np.ndarray) -> np.ndarray:
+    """Log10 of the :data:`INDICES` band ratios and of the H-band continuum shape (flux at
+    1.56 µm over the line from 1.47 to 1.67 µm, a gravity indicator after Allers & Liu 2013,
+    ApJ 772, 79), one row per spectrum."""
+    flux = np.clip(np.atleast_2d(np.asarray(flux, dtype=np.float64)), 1e-300, None)
+
+    def band(low: float, high: float) -> np.ndarray:
+        inside = (wavelength >= low) & (wavelength <= high)
+        if not inside.any():  # a window narrower than a pixel: the flux at its centre
+            return np.array([np.interp(0.5 * (low + high), wavelength, f) for f in flux])
+        return flux[:, inside].mean(axis=1)
+
+    columns = [band(*num) / band(*den) for num, den in INDICES.values()]
+    a, b, c = band(1.465, 1.475), band(1.555, 1.565), band(1.665, 1.675)
+    columns.append(b / np.clip(a + (c - a) * (1.56 - 1.47) / (1.67 - 1.47), 1e-300, None))
+    return np.log10(np.clip(np.column_stack(columns), 1e-3, 1e3))
 
 
 def grid_vector(results: dict[str, Prediction], models: list[str]) -> np.ndarray:
@@ -203,7 +233,8 @@ class EmpiricalModel:
         if not np.all(np.isfinite(vector)):
             raise DataError("the spectrum's mean flux is not positive; no empirical estimate")
         pcs = (vector - self.pca_mean) @ self.pca_components.T / self.pca_scale
-        raw = np.concatenate([grid_vector(results, self.models), pcs])
+        raw = np.concatenate([grid_vector(results, self.models), pcs,
+                              spectral_indices(self.wavelength, flux)[0]])
         return (raw - self.feature_mean) / self.feature_std
 
     def grid_spread(self, raw_grid: np.ndarray) -> np.ndarray:

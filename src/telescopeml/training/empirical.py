@@ -1,10 +1,11 @@
 """Fitting the empirical scale on real spectra with literature labels.
 
-Features per object: what every shipped grid model says (posterior medians, log χ²) and a few
-principal components of the spectrum. Per label (Teff, log g): a Gaussian process and boosted
-trees, averaged. Cross-validation over the objects gives held-out residuals, from which the
-model-mismatch term is learned (a log-linear scale in typicality, χ² and Teff) and calibrated
-with split-conformal quantiles; the flag thresholds come from the same residuals.
+Features per object: what every shipped grid model says (posterior medians, log χ²), a few
+principal components of the spectrum and spectral indices. Per label (Teff, log g): a
+Gaussian process and boosted trees, averaged. Cross-validation over the objects gives
+held-out residuals, from which the model-mismatch term is learned (a log-linear scale in
+typicality, χ² and Teff) and calibrated with split-conformal quantiles; the flag thresholds
+come from the same residuals.
 """
 
 from __future__ import annotations
@@ -26,10 +27,12 @@ from telescopeml.data.library import spectral_class
 from telescopeml.empirical import (
     FORMAT,
     FORMAT_VERSION,
+    INDICES,
     MISFIT_SPREAD_WEIGHT,
     EmpiricalModel,
     grid_vector,
     scale_design,
+    spectral_indices,
     spectrum_vector,
 )
 from telescopeml.errors import DataError, TelescopeMLError
@@ -196,7 +199,7 @@ def _feature_names(models: list[str], n_components: int) -> list[str]:
     shipped = pretrained.available()
     return [*(f"{m}:{p}" for m in models
               for p in [*shipped[m]["parameters"]["names"], "log_chi2"]),
-            *(f"pc{i + 1}" for i in range(n_components))]
+            *(f"pc{i + 1}" for i in range(n_components)), *INDICES, "H-cont"]
 
 
 def _conformal_deconvolved(z: np.ndarray, lit: np.ndarray, level: float, k: float) -> float:
@@ -235,7 +238,7 @@ def fit_empirical(config: EmpiricalConfig, progress: bool = True,
     pca = _fit_pca(spectrum_vector(data.wavelength, data.flux), config.n_components)
     pcs = ((spectrum_vector(data.wavelength, data.flux) - pca["pca.mean"])
            @ pca["pca.components"].T / pca["pca.scale"])
-    raw = np.column_stack([data.grid, pcs])
+    raw = np.column_stack([data.grid, pcs, spectral_indices(data.wavelength, data.flux)])
     f_mean, f_std = raw.mean(axis=0), raw.std(axis=0)
     f_std[f_std == 0] = 1.0
     x = (raw - f_mean) / f_std
