@@ -5,8 +5,8 @@ spectra ~200 K hotter than their luminosity-based Teff, with error bars that onl
 grid. The empirical layer maps what the shipped grid models say about a spectrum (their
 posterior medians and fit χ² under every grid), a few principal components of the spectrum
 and classical spectral indices onto literature Teff and log g (luminosity and
-evolutionary-model based), learned on labeled SpeX spectra (``training.empirical``). Its uncertainties
-are split into
+evolutionary-model based), learned on labeled SpeX spectra (``training.empirical``).
+Its uncertainties are split into
 
 - a **statistical** part: the width of the grid posterior (measurement noise), and
 - a **systematic** part: a model-mismatch term learned from cross-validated residuals on real
