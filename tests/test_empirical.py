@@ -173,6 +173,9 @@ def test_saved_model_predicts_the_same_and_refuses_damage(fitted, tmp_path):
     (path / META_FILE).write_text(json.dumps({**meta, "format_version": 99}))
     with pytest.raises(DataError, match="format version 99"):
         EmpiricalModel.load(path)
+    (path / META_FILE).write_text(json.dumps({**meta, "feature_names": ["a", "b"]}))
+    with pytest.raises(DataError, match="inconsistent empirical-scale model: 2 feature names"):
+        EmpiricalModel.load(path)
     (path / META_FILE).write_text(json.dumps(meta))
     raw = bytearray((path / ARRAYS_FILE).read_bytes())
     raw[-5] ^= 0xFF

@@ -125,3 +125,19 @@ def test_train_keeps_an_existing_model(tmp_path, capsys):
     not_a_dir.write_text("x")
     assert main(["-q", "train", "--out", str(not_a_dir)]) == 2
     assert "is a file" in capsys.readouterr().err
+
+
+def test_resume_refuses_another_split_or_augmentation(tmp_path):
+    from telescopeml.training.experiment import ExperimentConfig, check_resumable
+
+    saved = ExperimentConfig.from_dict({"data": {"grid": "toy.h5", "split_seed": 0}})
+    saved.to_toml(tmp_path / "config.toml")
+    reread = ExperimentConfig.from_toml(tmp_path / "config.toml")
+    check_resumable(reread, saved, tmp_path / "config.toml")  # the same run: fine
+    other = ExperimentConfig.from_dict({"data": {"grid": "toy.h5", "split_seed": 1},
+                                        "augment": {"n_interpolated": 7}})
+    with pytest.raises(DataError) as caught:
+        check_resumable(reread, other, tmp_path / "config.toml")
+    message = str(caught.value)
+    assert "[data] split_seed: 0 -> 1" in message
+    assert "[augment] n_interpolated" in message and "config.toml" in message

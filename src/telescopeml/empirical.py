@@ -40,7 +40,8 @@ EMPIRICAL_DIR = "empirical-spex"
 META_FILE = "empirical.json"
 ARRAYS_FILE = "empirical.safetensors"
 FORMAT = "telescopeml-empirical"
-FORMAT_VERSION = 1
+#: 2: spectral indices among the features.
+FORMAT_VERSION = 2
 #: The two scales every output names.
 SCALE_GRID = "atmosphere grid"
 SCALE_EMPIRICAL = "empirical"
@@ -208,9 +209,15 @@ class EmpiricalModel:
                             "(damaged or replaced)", path)
         try:
             arrays = load_file(str(arrays_file))
-            return cls(meta, arrays, path)
+            model = cls(meta, arrays, path)
         except (KeyError, ValueError, SafetensorError) as exc:
             raise DataError(f"inconsistent empirical-scale model ({exc})", path) from None
+        n_features = len(meta.get("feature_names", []))
+        if model.feature_mean.size != n_features or any(
+                p.gp.x_train.shape[1] != n_features for p in model.parameters.values()):
+            raise DataError(f"inconsistent empirical-scale model: {n_features} feature names "
+                            f"for {model.feature_mean.size} features", path)
+        return model
 
     def save(self, path: str | Path) -> Path:
         """Write the arrays and the metadata (with their checksum) to directory ``path``."""

@@ -322,6 +322,23 @@ def validation_set(config: ExperimentConfig, prepared: PreparedData,
                            for f in dataclasses.fields(TrainingBatch)))
 
 
+def check_resumable(saved: ExperimentConfig, config: ExperimentConfig,
+                    source: str | Path) -> None:
+    """Refuse to resume a run whose data, split, augmentation or model changed (a changed
+    split would put held-out points into training); the trainer checks ``[train]``."""
+    old, new = saved.to_dict(), config.to_dict()
+    changed = []
+    for section in ("data", "augment", "model"):
+        keys = sorted(set(old[section]) | set(new[section]))
+        for key in keys:
+            a, b = old[section].get(key), new[section].get(key)
+            if json.dumps(a, default=str) != json.dumps(b, default=str):
+                changed.append(f"[{section}] {key}: {a!r} -> {b!r}")
+    if changed:
+        raise DataError("cannot resume: the run was started with other settings ("
+                        + "; ".join(changed) + "); train into a new --out instead", source)
+
+
 def fit_model(config: ExperimentConfig, out_dir: str | Path, grid: SpectralGrid | None = None,
               resume: bool = False, progress: bool = True,
               on_epoch_end: Callable[[int, dict[str, float]], None] | None = None,
@@ -337,6 +354,9 @@ def fit_model(config: ExperimentConfig, out_dir: str | Path, grid: SpectralGrid 
     main = is_main_process()
     if main:
         out_dir.mkdir(parents=True, exist_ok=True)
+        if resume and (out_dir / CONFIG_FILE).is_file():
+            check_resumable(ExperimentConfig.from_toml(out_dir / CONFIG_FILE), config,
+                            out_dir / CONFIG_FILE)
         config.to_toml(out_dir / CONFIG_FILE)
     progress = progress and main
     prepared = prepare(config, grid=grid, quiet=not progress)

@@ -27,6 +27,7 @@ import torch
 import torch.distributed as dist
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.nn import functional as F
@@ -512,8 +513,8 @@ class Trainer:
         try:
             meta = json.loads((directory / "state.json").read_text(encoding="utf-8"))
             tensors = load_file(str(directory / "state.safetensors"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise DataError(f"no usable checkpoint to resume from ({exc})", directory) from exc
+        except (OSError, json.JSONDecodeError, SafetensorError) as exc:
+            raise DataError(f"no usable checkpoint to resume from ({exc})", directory) from None
         saved, current = meta["train_config"], self.config.to_dict()
         changed = sorted(k for k in current
                          if k not in RESUMABLE_CHANGES and saved.get(k) != current[k])
