@@ -111,7 +111,7 @@ plt.close("all")
 # models say, plus the spectrum's principal components, onto luminosity-based Teff and
 # evolutionary log g, learned on 329 real SpeX objects; its error bars were calibrated on
 # them and come in a statistical and a systematic part. On 102 dev objects inside the grids
-# it reaches 161 K against 251 K for the grid scale and 168 K for a spectral-type lookup
+# it reaches 160 K against 251 K for the grid scale and 168 K for a spectral-type lookup
 # (BENCHMARKS.md). `pretrained.predictor()` picks whichever scale was more accurate on that
 # dev set and says so in the notes.
 
