@@ -136,9 +136,10 @@ def test_report_subcommand(run_dir, capsys):
 
 
 def test_report_renders_in_headless_chromium(run_dir, tmp_path):
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is absent: install the Debian packages chromium and "
-                    "chromium-driver to run the browser test")
+    driver_path = CHROMEDRIVER if CHROMEDRIVER.exists() else shutil.which("chromedriver")
+    if not CHROMIUM.exists() or driver_path is None:
+        pytest.skip(f"{CHROMIUM} or its driver is absent: install the Debian packages "
+                    "chromium and chromium-driver to run the browser test")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -151,7 +152,6 @@ def test_report_renders_in_headless_chromium(run_dir, tmp_path):
                      "--disable-sync", "--no-first-run", f"--user-data-dir={profile}"):
         options.add_argument(argument)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver_path = CHROMEDRIVER if CHROMEDRIVER.exists() else shutil.which("chromedriver")
     driver = webdriver.Chrome(service=Service(str(driver_path)), options=options)
     try:
         driver.get(path.as_uri())
