@@ -5,8 +5,11 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -164,3 +167,14 @@ def test_report_renders_in_headless_chromium(run_dir, tmp_path):
         assert errors == []
     finally:
         driver.quit()
+
+
+def test_write_report_works_in_a_fresh_interpreter(run_dir):
+    """Importing report first (no other telescopeml module loaded) used to fail in a lazy
+    import of the figure modules."""
+    code = ("from telescopeml.report import write_report; import sys; "
+            f"print(write_report({str(run_dir)!r}))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300, check=False, env={**os.environ, "MPLBACKEND": "Agg"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith("report.html")

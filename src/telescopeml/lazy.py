@@ -7,10 +7,7 @@ reads one spectrum in well under a second only if nothing it does not need is im
 from __future__ import annotations
 
 import importlib
-import importlib.util
-import sys
 from collections.abc import Callable
-from types import ModuleType
 from typing import Any
 
 
@@ -24,21 +21,3 @@ def lazy_exports(package: str, exports: dict[str, str]) -> Callable[[str], Any]:
         return getattr(importlib.import_module(module), name)
 
     return __getattr__
-
-
-def lazy_module(name: str) -> ModuleType:
-    """Module ``name``, executed on its first attribute access (``importlib.util.LazyLoader``).
-
-    For heavy modules (matplotlib figures, scipy) that a module needs in some functions
-    only, when importing it eagerly would slow down commands that never call them.
-    """
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.find_spec(name)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"no module named {name!r}")
-    spec.loader = importlib.util.LazyLoader(spec.loader)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
