@@ -141,3 +141,55 @@ def test_resume_refuses_another_split_or_augmentation(tmp_path):
     message = str(caught.value)
     assert "[data] split_seed: 0 -> 1" in message
     assert "[augment] n_interpolated" in message and "config.toml" in message
+
+
+def edited_bundle(source, target, edit):
+    import json
+    import shutil
+
+    shutil.copytree(source, target)
+    manifest = json.loads((target / "manifest.json").read_text())
+    edit(manifest)
+    (target / "manifest.json").write_text(json.dumps(manifest))
+    return target
+
+
+@pytest.mark.parametrize("name, edit, words", [
+    ("no-wavelength", lambda m: m.pop("wavelength"), "KeyError: 'wavelength'"),
+    ("no-transforms", lambda m: m.pop("transforms"), "KeyError: 'transforms'"),
+    ("short-names", lambda m: m["parameters"].update(names=["teff"]), "1 parameter names"),
+    ("no-names", lambda m: m["parameters"].update(names=[]), "0 parameter names"),
+    ("fewer-wavelengths", lambda m: m.update(wavelength=m["wavelength"][:-5]),
+     "wavelengths for a network of"),
+    ("no-range", lambda m: m["parameters"]["ranges"].pop("logg"), "no range for logg"),
+])
+def test_an_edited_manifest_is_refused_on_load(bundle, tmp_path, name, edit,  # noqa: F811
+                                               words):
+    for engine in ("numpy", "torch"):
+        path = edited_bundle(bundle, tmp_path / f"{name}-{engine}", edit)
+        with pytest.raises(DataError, match="inconsistent bundle") as caught:
+            Predictor(path, engine=engine)
+        assert words in str(caught.value) and str(path) in str(caught.value)
+
+
+def test_weights_of_another_model_are_refused(bundle, tmp_path):  # noqa: F811
+    import json
+    import shutil
+
+    from safetensors.numpy import load_file, save_file
+
+    from telescopeml.cache import sha256_file
+
+    path = tmp_path / "swapped"
+    shutil.copytree(bundle, path)
+    weights = load_file(str(path / "model.safetensors"))
+    name = next(k for k, v in weights.items() if v.ndim == 2)
+    weights[name] = np.zeros((weights[name].shape[0] + 3, weights[name].shape[1]),
+                             dtype=weights[name].dtype)
+    save_file(weights, str(path / "model.safetensors"))
+    manifest = json.loads((path / "manifest.json").read_text())
+    manifest["weights"]["sha256"] = sha256_file(path / "model.safetensors")
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    for engine in ("numpy", "torch"):
+        with pytest.raises(DataError):
+            Predictor(path, engine=engine)

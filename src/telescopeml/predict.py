@@ -248,6 +248,19 @@ class Predictor:
         self.manifest = read_manifest(self.path)
         self.config = model_config(self.manifest, self.path)
         self._model: Any = None
+        try:
+            self._read_bundle(engine)
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            if isinstance(exc, TelescopeMLError):
+                raise
+            raise DataError(f"inconsistent bundle: the manifest does not fit the weights or "
+                            f"itself ({type(exc).__name__}: {exc})", self.path) from None
+        self._grid = grid if isinstance(grid, SpectralGrid) else None
+        self._use_grid = grid is not False
+
+    def _read_bundle(self, engine: str) -> None:
+        """Network, transforms, names and ranges from the bundle, checked against each other
+        and against the weights (one tiny forward pass), for every engine."""
         if engine == "torch" or (engine == "auto" and not numpy_model.supports(self.config)):
             self.network: numpy_model.NumpyModel | TorchNetwork = TorchNetwork(self.model)
         else:
@@ -262,8 +275,26 @@ class Predictor:
         self.names: list[str] = list(self.manifest["parameters"]["names"])
         self.ranges = {k: tuple(v) for k, v in self.manifest["parameters"]["ranges"].items()}
         self.flux_unit: str = self.manifest.get("flux_unit", "")
-        self._grid = grid if isinstance(grid, SpectralGrid) else None
-        self._use_grid = grid is not False
+        problems = []
+        if self.wavelength.ndim != 1 or self.wavelength.size != self.config.n_wavelengths:
+            problems.append(f"{self.wavelength.size} wavelengths for a network of "
+                            f"{self.config.n_wavelengths}")
+        if not self.names or len(self.names) != self.config.n_outputs:
+            problems.append(f"{len(self.names)} parameter names for a network of "
+                            f"{self.config.n_outputs} outputs")
+        missing = [n for n in self.names if len(self.ranges.get(n, ())) != 2]
+        if missing:
+            problems.append(f"no range for {', '.join(missing)}")
+        if problems:
+            raise DataError("inconsistent bundle: " + "; ".join(problems), self.path)
+        flux = np.ones((1, self.wavelength.size))
+        x, extra = self.encoder.encode(flux, 0.01 * flux)
+        extra = extra if self.config.n_extra else None
+        if self.config.head == "flow":
+            self.network.sample(x, extra, 2, np.random.default_rng(0),
+                                spectrum_snr(flux, 0.01 * flux))
+        else:
+            self.network.embed(x, extra)
 
     @property
     def model(self) -> Any:
