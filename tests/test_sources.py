@@ -144,6 +144,22 @@ def test_stale_or_damaged_cache_is_rebuilt(fake_wheels):
     assert len(sources.load_grid("splat-dback24", quiet=True)) == 8
 
 
+def test_a_flipped_bit_in_the_cached_grid_is_caught_and_rebuilt(fake_wheels, capsys):
+    import h5py
+
+    path = sources.fetch_grid("splat-dback24", quiet=True)
+    good = sources.load_grid("splat-dback24", quiet=True).flux_array().copy()
+    with h5py.File(path, "r+") as fh:
+        name = next(k for k in fh if isinstance(fh[k], h5py.Dataset) and fh[k].ndim == 2)
+        flux = fh[name][...]
+        flux[3, 5] *= 4.5e9  # one damaged value
+        fh[name][...] = flux
+    grid = sources.load_grid("splat-dback24")
+    assert "fails its checksum; rebuilding it" in capsys.readouterr().err
+    np.testing.assert_array_equal(grid.flux_array(), good)
+    assert grid.checksum() == grid.meta["checksum"]
+
+
 def test_checksum_mismatch_is_refused_and_nothing_is_cached(fake_wheels, monkeypatch):
     pin = wheels.WHEELS["splat"]
     monkeypatch.setitem(wheels.WHEELS, "splat", wheels.DataWheel(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import re
+import sys
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -89,7 +90,12 @@ def load_grid(name: str | Path, stream: bool = False, quiet: bool = False) -> Sp
         try:
             grid = SpectralGrid.from_hdf5(cached, stream=stream)
             if grid.meta.get("converter_version") == CONVERTER_VERSION:
-                return grid
+                # a few ms for the default grid: a damaged cache is rebuilt, never used
+                if grid.checksum() == grid.meta.get("checksum"):
+                    return grid
+                if not quiet:
+                    print(f"telescopeml: {cached}: the cached grid fails its checksum; "
+                          "rebuilding it from the verified wheel", file=sys.stderr)
         except DataError:
             pass
         cached.unlink(missing_ok=True)
