@@ -223,6 +223,21 @@ def test_pandas_table_with_unsafe_object_is_refused(tmp_path):
     assert columns["teff"].tolist() == [1.0, 2.0] and columns["flux"][1].tolist() == [0, 0, 0]
 
 
+@pytest.mark.parametrize("error", [EOFError, MemoryError])
+def test_a_truncated_or_bloated_pickle_is_one_clear_error(tmp_path, monkeypatch, error):
+    from telescopeml.data import safe_pickle
+
+    path = tmp_path / "table.h5"
+    path.write_bytes(_pandas_fixed({"teff": np.array([1.0])}, {"flux": [np.ones(3)]}))
+
+    def broken(data):
+        raise error("pickle data was truncated")
+
+    monkeypatch.setattr(safe_pickle, "safe_loads", broken)
+    with pytest.raises(DataError, match=rf"table\.h5: unsafe or damaged pickle .*{error.__name__}"):
+        read_pandas_fixed(path, "models")
+
+
 def test_unknown_grid_and_missing_path():
     with pytest.raises(UnknownNameError, match="valid: splat-btsettl08"):
         sources.load_grid("no-such-grid")

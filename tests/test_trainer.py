@@ -106,6 +106,25 @@ def test_resume_continues_exactly(tmp_path, schedule):
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_sigterm_checkpoints_and_stops_like_ctrl_c(tmp_path):
+    import os
+    import signal
+
+    train_data, val = problem()
+
+    def terminated_after_two(epoch, row):
+        if epoch == 2:
+            os.kill(os.getpid(), signal.SIGTERM)  # what a batch scheduler sends
+
+    handler = signal.getsignal(signal.SIGTERM)
+    trainer = Trainer(model(), config(), tmp_path, on_epoch_end=terminated_after_two,
+                      progress=False)
+    with pytest.raises(KeyboardInterrupt):
+        trainer.fit(train_data, val)
+    assert json.loads((tmp_path / "checkpoint/state.json").read_text())["epoch"] == 2
+    assert signal.getsignal(signal.SIGTERM) == handler  # restored after training
+
+
 def test_interrupt_in_data_leaves_last_complete_epoch(tmp_path):
     train_data, val = problem()
 

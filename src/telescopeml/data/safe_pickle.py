@@ -74,8 +74,9 @@ def read_pandas_fixed(path: str | Path, key: str) -> dict[str, np.ndarray]:
                     block = block.reshape(n_rows, len(items))
                 for j, item in enumerate(items):
                     columns[item] = block[:, j]
-    except pickle.UnpicklingError as exc:
-        raise DataError(f"unsafe or damaged pickle in table {key!r}: {exc}", path) from None
+    except (pickle.UnpicklingError, EOFError, MemoryError, TypeError, IndexError) as exc:
+        raise DataError(f"unsafe or damaged pickle in table {key!r} "
+                        f"({type(exc).__name__}: {exc})", path) from None
     except (OSError, KeyError, ValueError) as exc:
         if isinstance(exc, DataError):
             raise

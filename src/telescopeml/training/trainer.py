@@ -17,6 +17,8 @@ import json
 import math
 import os
 import random
+import signal
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -198,7 +200,8 @@ class Trainer:
         resume
             Continue from ``out_dir/checkpoint/`` exactly where the previous run stopped.
 
-        On KeyboardInterrupt the state at the end of the last completed epoch is written to
+        On KeyboardInterrupt, or SIGTERM (what a batch scheduler sends), the state at the
+        end of the last completed epoch is written to
         ``checkpoint/`` and the interrupt is re-raised. At the end the best weights (lowest
         validation loss) are loaded into the model.
 
@@ -229,9 +232,12 @@ class Trainer:
             if self.device.type == "cuda":
                 os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
             torch.use_deterministic_algorithms(True, warn_only=True)
+        previous = _stop_on_sigterm()
         try:
             return self._fit(train_data, val_data, resume)
         finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
             torch.set_num_threads(threads)
             torch.use_deterministic_algorithms(deterministic)
             self._world, self._rank, self._step = 1, 0, None
@@ -572,3 +578,15 @@ def _join(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
     if isinstance(obj, list):
         return [_join(v, tensors) for v in obj]
     return obj
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _stop_on_sigterm() -> Any:
+    """Make SIGTERM stop training as Ctrl-C does (checkpoint, then stop); returns the
+    previous handler (None outside the main thread, where signals cannot be handled)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _raise_interrupt)
