@@ -236,3 +236,16 @@ def test_damaged_library_cache_is_rebuilt(network_cache):
     from telescopeml.data.wheels import WHEELS
 
     assert sha256_file(wheel) == WHEELS["splat"].sha256  # downloaded again, not patched over
+
+
+def test_a_manifest_cannot_make_the_fit_check_open_any_file(bundle, module_grid,  # noqa: F811
+                                                            tmp_path):
+    def point_at_passwd(manifest):
+        manifest["training"]["config"]["data"]["grid"] = "/etc/passwd"
+
+    path = edited_bundle(bundle, tmp_path / "passwd", point_at_passwd)
+    prediction = Predictor(path).predict(spectrum_file(tmp_path / "s.txt", module_grid),
+                                         n_samples=200)
+    assert np.all(np.isfinite(prediction.samples))
+    assert any("no grid spectrum to compare with: the bundle names its grid '/etc/passwd'"
+               in f for f in prediction.flags)

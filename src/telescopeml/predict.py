@@ -257,6 +257,8 @@ class Predictor:
                             f"itself ({type(exc).__name__}: {exc})", self.path) from None
         self._grid = grid if isinstance(grid, SpectralGrid) else None
         self._use_grid = grid is not False
+        #: Why the bundle's grid was not loaded for the fit check ("" when it was).
+        self.grid_problem = ""
 
     def _read_bundle(self, engine: str) -> None:
         """Network, transforms, names and ranges from the bundle, checked against each other
@@ -310,6 +312,10 @@ class Predictor:
             from telescopeml.training.experiment import ExperimentConfig, prepare_grid
 
             config = ExperimentConfig.from_dict(self.manifest["training"]["config"])
+            refused = _unsafe_grid_name(config.data.grid)
+            if refused:
+                self._use_grid, self.grid_problem = False, refused
+                return None
             grid = prepare_grid(config.data, quiet=True)
             same = grid.n_wavelengths == self.wavelength.size and np.allclose(
                 grid.wavelength, self.wavelength)
@@ -448,6 +454,8 @@ class Predictor:
         """Fill in the best-fit grid spectrum, the predictive band and the reduced χ²."""
         grid = self.grid
         if grid is None:
+            if self.grid_problem:
+                prediction.flags.append(f"no grid spectrum to compare with: {self.grid_problem}")
             return
         point = _grid_point(grid, self.names, np.median(prediction.samples, axis=0))
         rng = np.random.default_rng(seed)
@@ -615,6 +623,23 @@ def as_spectrum(spectrum: ObservedSpectrum | str | Path) -> ObservedSpectrum:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # non-standard FITS keywords of archive files
         return ObservedSpectrum.read(spectrum)
+
+
+#: File suffixes a bundle's grid may have for the fit check to open it.
+GRID_SUFFIXES = (".h5", ".hdf5", ".csv", ".bz2", ".nc")
+
+
+def _unsafe_grid_name(name: str) -> str:
+    """Why a bundle's grid name must not be opened ("" when it may): only registered grids,
+    grid directories and files with a grid suffix (a manifest is not trusted to name any
+    local file)."""
+    from telescopeml.data.sources import REGISTRY
+
+    path = Path(name)
+    if name in REGISTRY or path.is_dir() or path.suffix.lower() in GRID_SUFFIXES:
+        return ""
+    return (f"the bundle names its grid {name!r}, neither a registered grid nor a grid file "
+            f"({', '.join(GRID_SUFFIXES)} or a directory); pass the grid explicitly")
 
 
 def _source_of(spectrum: ObservedSpectrum | str | Path) -> str:
