@@ -45,7 +45,7 @@ def test_torchrun_two_ranks_match_one_process(toy_grid, tmp_path, private_cache)
     # rank 0 alone wrote: one bundle, one history, nothing half-written
     assert done.stdout.count("model written to") == 1
     assert sorted(p.name for p in out.iterdir()) == sorted([
-        "checkpoint", "config.toml", "evaluation.json", "history.csv", "history.json",
+        "config.toml", "evaluation.json", "history.csv", "history.json",
         "loss_curve.png", "manifest.json", "model.safetensors", "train.toml"])
     bundle = load_bundle(out)
     assert bundle.manifest["parameters"]["names"] == ["teff", "logg", "mh"]

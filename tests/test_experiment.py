@@ -98,6 +98,7 @@ def test_cli_train_and_evaluate_json(grid_file, tmp_path, capsys):
                  "--epochs", "2"]) == 0
     table = capsys.readouterr().out
     assert "random_forest (all)" in table and "network (all)" in table
+    assert not (out / "checkpoint").exists()  # a finished run keeps its bundle, not 16 MB
     assert main(["evaluate", str(out), "--json", "--no-baselines"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["model"] == str(out) and result["grid"] == "toy"

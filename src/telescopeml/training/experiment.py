@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import platform
+import shutil
 import sys
 import time
 import warnings
@@ -411,10 +412,11 @@ def train(config: ExperimentConfig, out_dir: str | Path, resume: bool = False,
     """Train a model as ``config`` says and write a bundle to ``out_dir``; return its path.
 
     ``out_dir`` receives ``manifest.json`` + ``model.safetensors`` (the bundle),
-    ``config.toml``, ``train.toml``, ``history.csv``/``.json``, ``loss_curve.png``,
-    ``checkpoint/`` and ``evaluation.json`` (with the baselines unless ``baselines`` is
-    False). Under ``torchrun`` every rank trains and rank 0 alone writes the bundle and
-    evaluation.
+    ``config.toml``, ``train.toml``, ``history.csv``/``.json``, ``loss_curve.png`` and
+    ``evaluation.json`` (with the baselines unless ``baselines`` is False);
+    ``checkpoint/`` lives there while training runs (for ``--resume``) and is removed once
+    the bundle is written. Under ``torchrun`` every rank trains and rank 0 alone writes the
+    bundle and evaluation.
     """
     from telescopeml.evaluation.evaluate import evaluate_prepared
 
@@ -440,6 +442,8 @@ def train(config: ExperimentConfig, out_dir: str | Path, resume: bool = False,
     (out_dir / "evaluation.json").write_text(json.dumps(metrics, indent=1) + "\n")
     if "calibration" in metrics:
         (out_dir / "calibration.json").write_text(json.dumps(metrics["calibration"]) + "\n")
+    # the run is complete and the bundle written: nothing is left to resume (16 MB saved)
+    shutil.rmtree(out_dir / "checkpoint", ignore_errors=True)
     return out_dir
 
 
