@@ -271,3 +271,11 @@ def test_workers_share_a_postgres_study_and_survive_a_kill(files, tmp_path, priv
     assert retried[0].state.name in ("COMPLETE", "PRUNED")
     assert not [t for t in after.values() if t.state.name in ("RUNNING", "WAITING")]
     assert optuna.load_study(study_name=name, storage=driver_url(url)).best_trial is not None
+
+
+def test_a_dead_workers_trial_is_retried_within_half_a_minute_by_default():
+    from telescopeml.cli import build_parser
+    from telescopeml.training.tune import HEARTBEAT
+
+    args = build_parser().parse_args(["tune", "--out", "x"])
+    assert args.heartbeat == HEARTBEAT and 2 * args.heartbeat <= 30

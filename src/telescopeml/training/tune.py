@@ -256,6 +256,10 @@ class SearchSpace:
         return ExperimentConfig.from_dict(sections)
 
 
+#: Seconds between a worker's heartbeats: a dead worker's trial is failed and queued again
+#: after twice this (one small database write per interval).
+HEARTBEAT = 10
+
 def _fields(section: str) -> list[dataclasses.Field]:
     """The dataclass fields of a config section."""
     from telescopeml.data.augment import AugmentConfig
@@ -361,7 +365,7 @@ def driver_url(url: str) -> str:
     return url
 
 
-def open_storage(url: str, heartbeat: int = 60) -> Any:
+def open_storage(url: str, heartbeat: int = HEARTBEAT) -> Any:
     """An Optuna RDB storage on ``url`` with heartbeats every ``heartbeat`` seconds.
 
     A running trial whose heartbeat is older than ``2 * heartbeat`` seconds is failed by the
@@ -412,7 +416,7 @@ def tune(
     resume: bool = False,
     pruner: str | Any = "median",
     seed: int = 0,
-    heartbeat: int = 60,
+    heartbeat: int = HEARTBEAT,
     progress: bool = True,
     splits: int = 1,
 ) -> Any:
@@ -780,7 +784,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> argparse.Argum
     parser.add_argument("--splits", type=int, default=1, metavar="N",
                         help="train each trial on N grid splits and minimize the mean best "
                              "validation loss (N times the cost; default 1)")
-    parser.add_argument("--heartbeat", type=int, default=60, metavar="S",
+    parser.add_argument("--heartbeat", type=int, default=HEARTBEAT, metavar="S",
                         help="seconds between heartbeats; a worker silent for 2 S has died "
-                             "and its trial is failed and retried (default 60)")
+                             f"and its trial is failed and retried (default {HEARTBEAT})")
     return parser
