@@ -102,7 +102,6 @@ def test_exit_status_and_results_file(bundle, module_grid, tmp_path, capsys):  #
 @pytest.mark.parametrize("args, words", [
     (["--out", "DIR"], "is a directory"),
     (["--out", "FILE/x.csv"], "cannot write here"),  # a folder that is a file
-    (["--samples", "-1"], "--samples must be at least 1"),
 ])
 def test_bad_options_fail_before_any_work(bundle, module_grid, tmp_path, capsys,  # noqa: F811
                                           args, words):
@@ -111,6 +110,30 @@ def test_bad_options_fail_before_any_work(bundle, module_grid, tmp_path, capsys,
     assert main(["-q", "predict", str(bundle), str(good), *args]) == 2
     err = capsys.readouterr().err
     assert words in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("argv", [
+    ["predict", "x.txt", "--samples", "-1"], ["benchmark", "shipped", "--objects", "o.csv",
+                                              "--samples", "0"],
+    ["train", "--out", "m", "--epochs", "0"], ["tune", "--out", "t", "--trials", "-3"],
+])
+def test_counts_below_one_are_usage_errors(argv, capsys):
+    with pytest.raises(SystemExit) as caught:
+        main(["-q", *argv])
+    assert caught.value.code == 2
+    err = capsys.readouterr().err
+    assert "must be at least 1" in err and "Traceback" not in err
+
+
+def test_an_output_folder_that_is_a_file_is_one_line(module_grid, tmp_path,  # noqa: F811
+                                                     capsys):
+    grid = module_grid.to_hdf5(tmp_path / "toy.h5")
+    target = tmp_path / "afile"
+    target.write_text("keep me")
+    assert main(["-q", "explore", str(grid), "--out", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert f"telescopeml: error: {target}" in err and "Traceback" not in err
+    assert target.read_text() == "keep me"
 
 
 def test_train_keeps_an_existing_model(tmp_path, capsys):

@@ -10,11 +10,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from telescopeml import __version__
+from telescopeml.argtypes import positive_int
 from telescopeml.cache import set_cache_dir
 from telescopeml.empirical import SCALES
 from telescopeml.errors import DataError, TelescopeMLError
 
 DEFAULT_GRID = "splat-dback24"
+
 
 
 def _data_list(args: argparse.Namespace) -> int:
@@ -142,8 +144,6 @@ def _predict(args: argparse.Namespace) -> int:
         files += [library_file(e, quiet=True) for e in entries]
     if not files:
         raise DataError("give spectrum files, or --library")
-    if args.samples is not None and args.samples < 1:
-        raise DataError(f"--samples must be at least 1 (got {args.samples})")
     if args.out:
         check_writable(args.out)
     predictor = pretrained.predictor(model, args.scale, args.empirical)
@@ -338,7 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", default="default",
                    help="default, posterior (flow posterior, for real spectra), telescopeml "
                    "or mlp")
-    p.add_argument("--epochs", type=int, help="override the number of epochs")
+    p.add_argument("--epochs", type=positive_int, help="override the number of epochs")
     p.add_argument("--seed", type=int, help="seed for the split, augmentation and weights")
     p.add_argument("--out", required=True, help="output directory, e.g. models/NAME")
     p.add_argument("--resume", action="store_true", help="continue a killed run in --out")
@@ -372,7 +372,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="every SpeX prism spectrum in the splat library (see --type)")
     p.add_argument("--type", help="with --library: spectral class or type prefix (L, T, L4)")
     p.add_argument("--out", help="write a CSV (or .parquet) table, one row per spectrum")
-    p.add_argument("--samples", type=int, help="posterior samples per spectrum (default "
+    p.add_argument("--samples", type=positive_int, help="posterior samples per spectrum (default "
                    "10,000 for up to 5 spectra, 1,000 for larger batches)")
     p.add_argument("--plots", help="directory for corner and spectrum-fit plots")
     p.add_argument("--scale", choices=SCALES, default="auto",
@@ -388,7 +388,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", help="model directory, the name of a shipped model, or "
                    "'shipped' (each object gets the shipped model that covers it)")
     p.add_argument("--objects", required=True, help="CSV table of objects")
-    p.add_argument("--samples", type=int, default=2000, help="posterior samples per object")
+    p.add_argument("--samples", type=positive_int, default=2000,
+                   help="posterior samples per object")
     p.add_argument("--json", action="store_true", help="print one JSON object to stdout")
     p.add_argument("--plot", help="write predicted-vs-literature figure here (PNG+PDF)")
     p.add_argument("--scale", choices=SCALES, default="auto",
@@ -406,7 +407,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--models", help="comma-separated shipped grid models (default: all)")
     p.add_argument("--seed", type=int, default=0, help="seed of the folds and trees")
-    p.add_argument("--folds", type=int, default=10, help="cross-validation folds that "
+    p.add_argument("--folds", type=positive_int, default=10, help="cross-validation folds that "
                    "calibrate the error bars and flags (default 10)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
 
@@ -416,7 +417,7 @@ def build_parser() -> argparse.ArgumentParser:
                  "three well-known brown dwarfs (an L, an L/T transition and a T dwarf) from "
                  "the SpeX library, and write an HTML report.", [common])
     p.add_argument("--out", default="telescopeml-demo", help="output directory")
-    p.add_argument("--epochs", type=int, default=40, help="training epochs")
+    p.add_argument("--epochs", type=positive_int, default=40, help="training epochs")
     p.add_argument("--retrain", action="store_true", help="retrain even if a model exists")
     from telescopeml import explore, report
     from telescopeml.training import tune
@@ -443,6 +444,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         sys.stdout = open(os.devnull, "w")
         return 0
+    except OSError as exc:  # an output path that is a file, a missing or read-only folder...
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"telescopeml: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

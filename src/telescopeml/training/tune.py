@@ -59,6 +59,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from telescopeml import tomlio
+from telescopeml.argtypes import positive_int
 from telescopeml.cache import atomic_path
 from telescopeml.errors import DataError
 
@@ -766,7 +767,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> argparse.Argum
     parser.add_argument("--preset", default="default", help="default, telescopeml, mlp or "
                         "posterior")
     parser.add_argument("--out", required=True, metavar="DIR", help="output directory")
-    parser.add_argument("--trials", type=int, help="trials for this worker (default 20 "
+    parser.add_argument("--trials", type=positive_int, help="trials for this worker (default 20 "
                         "unless --timeout is given)")
     parser.add_argument("--timeout", type=float, metavar="S",
                         help="start no new trial after S seconds")
@@ -776,15 +777,15 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> argparse.Argum
                         f"the storage (default {DEFAULT_STUDY})")
     parser.add_argument("--resume", action="store_true",
                         help="continue the study in DIR/study.db")
-    parser.add_argument("--epochs", type=int, help="epochs per trial")
+    parser.add_argument("--epochs", type=positive_int, help="epochs per trial")
     parser.add_argument("--seed", type=int, help="seed of the sampler, the split and the "
                         "training (default: the config's train seed)")
     parser.add_argument("--pruner", default="median", choices=PRUNERS,
                         help="stop unpromising trials early (default median)")
-    parser.add_argument("--splits", type=int, default=1, metavar="N",
+    parser.add_argument("--splits", type=positive_int, default=1, metavar="N",
                         help="train each trial on N grid splits and minimize the mean best "
                              "validation loss (N times the cost; default 1)")
-    parser.add_argument("--heartbeat", type=int, default=HEARTBEAT, metavar="S",
+    parser.add_argument("--heartbeat", type=positive_int, default=HEARTBEAT, metavar="S",
                         help="seconds between heartbeats; a worker silent for 2 S has died "
                              f"and its trial is failed and retried (default {HEARTBEAT})")
     return parser
