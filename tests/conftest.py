@@ -53,3 +53,23 @@ def toy_grid() -> SpectralGrid:
         flux_unit="erg / (s cm2 um)",
         meta={"name": "toy", "source": "tests"},
     )
+
+
+def damage_zip_member(path, member: str, offset: int = 5) -> None:
+    """Flip one byte of ``member``'s data inside the zip file ``path``, keeping the file's
+    size and modification time (the damage a size-and-time stamp cannot see)."""
+    import os
+    import struct
+    import zipfile
+
+    stat = os.stat(path)
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo(member)
+    with open(path, "r+b") as fh:
+        fh.seek(info.header_offset + 26)
+        name_length, extra_length = struct.unpack("<HH", fh.read(4))
+        fh.seek(info.header_offset + 30 + name_length + extra_length + offset)
+        byte = fh.read(1)
+        fh.seek(-1, os.SEEK_CUR)
+        fh.write(bytes([byte[0] ^ 0xFF]))
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))

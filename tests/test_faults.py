@@ -8,6 +8,7 @@ import csv
 import numpy as np
 import pytest
 
+from conftest import damage_zip_member
 from telescopeml.cli import main
 from telescopeml.errors import DataError
 from telescopeml.predict import Predictor, clean_spectrum, predict_files
@@ -221,9 +222,6 @@ def test_weights_of_another_model_are_refused(bundle, tmp_path):  # noqa: F811
 @pytest.mark.network
 @pytest.mark.slow
 def test_damaged_library_cache_is_rebuilt(network_cache):
-    import os
-    import struct
-
     from telescopeml.data.library import find_entry, library_file, library_index
     from telescopeml.data.wheels import wheel_path
 
@@ -239,20 +237,8 @@ def test_damaged_library_cache_is_rebuilt(network_cache):
     assert len(library_index()) > 3000
     # a wheel damaged in place, size and time unchanged, is downloaded again when a member
     # fails to read
-    import zipfile
-
     wheel = wheel_path("splat")
-    stat = wheel.stat()
-    with zipfile.ZipFile(wheel) as archive:
-        info = archive.getinfo(entry.member)
-    with open(wheel, "r+b") as fh:
-        fh.seek(info.header_offset + 26)
-        name_length, extra_length = struct.unpack("<HH", fh.read(4))
-        fh.seek(info.header_offset + 30 + name_length + extra_length + 10)
-        byte = fh.read(1)
-        fh.seek(-1, os.SEEK_CUR)
-        fh.write(bytes([byte[0] ^ 0xFF]))
-    os.utime(wheel, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    damage_zip_member(wheel, entry.member, offset=10)
     path.unlink()
     assert library_file(entry).read_bytes() == good
     from telescopeml.cache import sha256_file
