@@ -258,3 +258,13 @@ def test_a_manifest_cannot_make_the_fit_check_open_any_file(bundle, module_grid,
     assert np.all(np.isfinite(prediction.samples))
     assert any("no grid spectrum to compare with: the bundle names its grid '/etc/passwd'"
                in f for f in prediction.flags)
+
+
+def test_a_flat_spectrum_is_flagged_featureless(bundle, module_grid, tmp_path):  # noqa: F811
+    flat = spectrum_file(tmp_path / "flat.txt", module_grid,
+                         edit=lambda f, s: (np.full_like(f, f.mean()), s))
+    prediction = Predictor(bundle).predict(flat, n_samples=200)
+    assert any(f.startswith("featureless spectrum") for f in prediction.flags)
+    normal = Predictor(bundle).predict(spectrum_file(tmp_path / "ok.txt", module_grid),
+                                       n_samples=200)
+    assert not any(f.startswith("featureless") for f in normal.flags)

@@ -50,6 +50,9 @@ EDGE_FRACTION = 0.05
 #: models do not reproduce real brown-dwarf spectra to better than a few percent, so at
 #: high S/N a plain χ² would call every object a poor fit.
 MODEL_SYSTEMATIC = 0.05
+#: A spectrum whose log flux contrast (95th over 5th percentile) is below this fraction of
+#: the least-contrasted grid spectrum's is flagged as featureless.
+FEATURELESS = 0.5
 #: Reduced χ² (with the model term) above which the grid spectrum is judged a poor match.
 CHI2_LIMIT = 10.0
 #: Samples used to draw the posterior-predictive band and the radius.
@@ -259,6 +262,7 @@ class Predictor:
         self._use_grid = grid is not False
         #: Why the bundle's grid was not loaded for the fit check ("" when it was).
         self.grid_problem = ""
+        self._contrast: float | None = None
 
     def _read_bundle(self, engine: str) -> None:
         """Network, transforms, names and ranges from the bundle, checked against each other
@@ -450,6 +454,20 @@ class Predictor:
                 limits[name] = f"< {np.percentile(column, 95):.4g}"
         return limits
 
+    def featureless(self, flux: np.ndarray, grid: SpectralGrid) -> str:
+        """A flag when ``flux`` varies far less over the model's wavelengths than any grid
+        spectrum does (a flat or nearly flat spectrum is no brown dwarf, whatever the
+        network answers); ``""`` otherwise."""
+        if self._contrast is None:
+            grid_flux = np.asarray(grid.flux_array(), dtype=np.float64)
+            self._contrast = float(np.min(_contrast(grid_flux)))
+        observed = float(_contrast(np.atleast_2d(flux))[0])
+        if np.log(max(observed, 1.0)) < FEATURELESS * np.log(self._contrast):
+            return (f"featureless spectrum: its flux varies by a factor {observed:.2f} over the "
+                    f"model's wavelengths, every grid spectrum by at least "
+                    f"{self._contrast:.2f}; not a spectrum the model can describe")
+        return ""
+
     def grid_fit(self, prediction: Prediction, seed: int = 0) -> None:
         """Fill in the best-fit grid spectrum, the predictive band and the reduced χ²."""
         grid = self.grid
@@ -457,6 +475,9 @@ class Predictor:
             if self.grid_problem:
                 prediction.flags.append(f"no grid spectrum to compare with: {self.grid_problem}")
             return
+        featureless = self.featureless(prediction.observed, grid)
+        if featureless:
+            prediction.flags.append(featureless)
         point = _grid_point(grid, self.names, np.median(prediction.samples, axis=0))
         rng = np.random.default_rng(seed)
         picks = prediction.samples[rng.integers(0, len(prediction.samples), N_PREDICTIVE)]
@@ -623,6 +644,12 @@ def as_spectrum(spectrum: ObservedSpectrum | str | Path) -> ObservedSpectrum:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # non-standard FITS keywords of archive files
         return ObservedSpectrum.read(spectrum)
+
+
+def _contrast(flux: np.ndarray) -> np.ndarray:
+    """Ratio of the 95th to the 5th percentile of each row's flux (floored at 1e-30)."""
+    low, high = np.percentile(flux, (5, 95), axis=1)
+    return high / np.clip(np.abs(low), 1e-30, None)
 
 
 #: File suffixes a bundle's grid may have for the fit check to open it.
