@@ -176,6 +176,11 @@ def test_benchmark_json(bundle, module_grid, tmp_path, capsys):
     assert main(["benchmark", str(bundle), "--objects", str(table), "--json",
                  "--samples", "200", "--plot", str(tmp_path / "bench.png")]) == 0
     assert json.loads(capsys.readouterr().out)["n"] == 4  # stdout is the JSON alone
+    assert main(["-q", "benchmark", str(bundle), "--objects", str(table), "--samples",
+                 "200"]) == 0
+    text = capsys.readouterr().out
+    assert "scale of the numbers: atmosphere-grid parameters" in text
+    assert "baselines on the same in-range objects" in text and "spectral-type lookup" in text
     assert (tmp_path / "bench.png").stat().st_size > 1000
     (tmp_path / "broken.csv").write_text("name,teff\nx,1\n")
     with pytest.raises(DataError, match="missing columns data_file"):

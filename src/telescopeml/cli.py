@@ -248,7 +248,8 @@ def _benchmark(args: argparse.Namespace) -> int:
                          *((f"class {c}", b) for c, b in result["by_class"].items()),
                          ("unflagged", result["in_range_unflagged"]),
                          ("flagged", result["in_range_flagged"])):
-        print(f"  {label:10s} {cells(block)}")
+        empty = all(m.get("n", 1) == 0 for m in block.values())
+        print(f"  {label:10s} {'no objects' if empty else cells(block)}")
     print("  baselines on the same in-range objects:")
     for name, block in result["baselines"].items():
         print(f"    {name}: {cells(block)}")
