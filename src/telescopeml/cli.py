@@ -68,11 +68,14 @@ def _data_spectra(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     from telescopeml.training.experiment import config_from_options, train
+    from telescopeml.training.trainer import is_main_process
 
     out_dir = Path(args.out)
     if out_dir.is_file():
         raise DataError("is a file; --out takes a directory for the model", out_dir)
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not args.resume:
+    # under torchrun rank 0 alone decides (the others see the files rank 0 starts writing)
+    if (is_main_process() and out_dir.is_dir() and any(out_dir.iterdir())
+            and not args.resume):
         if not args.overwrite:
             what = "a model" if (out_dir / "manifest.json").is_file() else "files"
             raise DataError(f"already holds {what}; give --overwrite to replace it, or "
@@ -84,8 +87,6 @@ def _train(args: argparse.Namespace) -> int:
     command = "telescopeml " + " ".join(sys.argv[1:]) if args.record_command else None
     out = train(config, args.out, resume=args.resume, progress=not args.quiet,
                 command=command, baselines=not args.no_baselines)
-    from telescopeml.training.trainer import is_main_process
-
     if not is_main_process():
         return 0
     print(_metrics_table(json.loads((out / "evaluation.json").read_text())))
