@@ -18,7 +18,6 @@ from telescopeml.errors import DataError, TelescopeMLError
 DEFAULT_GRID = "splat-dback24"
 
 
-
 def _data_list(args: argparse.Namespace) -> int:
     from telescopeml.data.sources import grid_cache_path, list_grids
 

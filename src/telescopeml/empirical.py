@@ -122,6 +122,40 @@ def grid_vector(results: dict[str, Prediction], models: list[str]) -> np.ndarray
     return np.array(out)
 
 
+def best_log_chi2(results: dict[str, Prediction]) -> float:
+    """Log10 of the lowest finite reduced χ² among the grid models (3 when none is finite,
+    as in :func:`grid_vector`), floored at 1e-3."""
+    finite = [r.chi2_red for r in results.values() if np.isfinite(r.chi2_red)]
+    return float(np.log10(max(min(finite), 1e-3))) if finite else 3.0
+
+
+def grid_teff_spread(raw_grid: np.ndarray, feature_names: list[str]) -> np.ndarray:
+    """Spread (max - min) of the grid models' Teff medians, from raw grid features whose
+    columns are named by ``feature_names`` (``MODEL:teff`` ones are used)."""
+    columns = [i for i, n in enumerate(feature_names) if n.endswith(":teff")]
+    return np.ptp(np.atleast_2d(raw_grid)[:, columns], axis=1)
+
+
+def misspecification_score(disagreement: np.ndarray, spread: np.ndarray,
+                           y_std: float) -> np.ndarray:
+    """How much the estimators disagree on Teff, in units of the labels' spread: the GP
+    against the trees (``disagreement``, already in those units) plus
+    :data:`MISFIT_SPREAD_WEIGHT` x the spread of the grid models' Teff."""
+    return disagreement + MISFIT_SPREAD_WEIGHT * spread / y_std
+
+
+@dataclass
+class Assessment:
+    """What the empirical layer says about a batch of spectra."""
+
+    #: ``{param: (point estimate, error scale)}``.
+    estimates: dict[str, tuple[np.ndarray, np.ndarray]]
+    #: 0 like the labeled training spectra .. 1 unlike all of them.
+    typicality: np.ndarray
+    #: :func:`misspecification_score` of the Teff estimators.
+    misspecification: np.ndarray
+
+
 @dataclass
 class ParameterModel:
     """The empirical regression of one parameter: GP and boosted trees averaged, and the
@@ -244,41 +278,24 @@ class EmpiricalModel:
                               spectral_indices(self.wavelength, flux)[0]])
         return (raw - self.feature_mean) / self.feature_std
 
-    def grid_spread(self, raw_grid: np.ndarray) -> np.ndarray:
-        """Spread (max - min) of the grid models' Teff medians, from raw grid features."""
-        columns = [i for i, n in enumerate(self.meta["feature_names"]) if n.endswith(":teff")]
-        values = np.atleast_2d(raw_grid)[:, columns]
-        return values.max(axis=1) - values.min(axis=1)
-
-    def estimate(self, x: np.ndarray, log_chi2: np.ndarray
-                 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        """``{param: (point estimate, error scale)}`` for standardized features ``x``."""
+    def assess(self, x: np.ndarray, log_chi2: np.ndarray) -> Assessment:
+        """Estimates, error scales and misspecification scores for standardized features
+        ``x`` (one row per spectrum) and the best grid fits' log χ²."""
         x = np.atleast_2d(x)
         members = {p: m.members(x) for p, m in self.parameters.items()}
         means = {p: 0.5 * (a + b) for p, (a, b) in members.items()}
-        typical = self.typicality(x)
-        spread = self.grid_spread(x * self.feature_std + self.feature_mean)
+        typical = self.parameters[self.params[0]].gp.typicality(x)
+        spread = grid_teff_spread(x * self.feature_std + self.feature_mean,
+                                  self.meta["feature_names"])
         teff = means.get("teff", np.full(len(x), 1500.0))
-        out = {}
+        estimates, disagreement = {}, {}
         for p, m in self.parameters.items():
-            disagreement = np.abs(members[p][0] - members[p][1]) / m.y_std
-            out[p] = (means[p], m.sigma(scale_design(typical, log_chi2, teff, disagreement,
-                                                     spread)))
-        return out
-
-    def misspecification(self, x: np.ndarray) -> np.ndarray:
-        """How much the estimators disagree on Teff, in units of the labels' spread: the
-        GP against the trees, plus 0.3 x the spread of the grid models' Teff. Large values
-        mark spectra that the empirical scale does not pin down."""
-        x = np.atleast_2d(x)
-        model = self.parameters["teff"]
-        a, b = model.members(x)
-        spread = self.grid_spread(x * self.feature_std + self.feature_mean)
-        return (np.abs(a - b) + MISFIT_SPREAD_WEIGHT * spread) / model.y_std
-
-    def typicality(self, x: np.ndarray) -> np.ndarray:
-        """How unlike the labeled training spectra ``x`` is (0 typical .. 1 unlike all)."""
-        return self.parameters[self.params[0]].gp.typicality(np.atleast_2d(x))
+            disagreement[p] = np.abs(members[p][0] - members[p][1]) / m.y_std
+            estimates[p] = (means[p], m.sigma(scale_design(typical, log_chi2, teff,
+                                                           disagreement[p], spread)))
+        misfit = misspecification_score(disagreement["teff"], spread,
+                                        self.parameters["teff"].y_std)
+        return Assessment(estimates, typical, misfit)
 
     # --- prediction ----------------------------------------------------------------------
     def apply(self, choice: Choice, n_samples: int = 2000, seed: int = 0) -> Prediction:
@@ -289,10 +306,10 @@ class EmpiricalModel:
             raise DataError(f"the grid model {self.models[0]!r} could not read this spectrum",
                             grid.source)
         x = self.features(results[self.models[0]].observed, results)
-        log_chi2 = np.log10(max(min(_finite(r.chi2_red) for r in results.values()), 1e-3))
-        estimates = self.estimate(x, np.array([log_chi2]))
-        typical = float(self.typicality(x)[0])
-        misfit = float(self.misspecification(x)[0])
+        assessment = self.assess(x, np.array([best_log_chi2(results)]))
+        estimates = assessment.estimates
+        typical = float(assessment.typicality[0])
+        misfit = float(assessment.misspecification[0])
         rng = np.random.default_rng(seed)
         columns, errors = [], {}
         for p in self.params:
@@ -360,10 +377,6 @@ def model_term_draws(quantiles: dict[str, float], n: int,
     stretched = np.where(a <= z68, a * q68 / z68,
                          np.where(a <= z95, q68 + (a - z68) * slope, q95 + (a - z95) * slope))
     return np.sign(u) * stretched
-
-
-def _finite(value: float) -> float:
-    return value if np.isfinite(value) else np.inf
 
 
 def _unit(name: str) -> str:

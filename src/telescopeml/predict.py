@@ -253,9 +253,9 @@ class Predictor:
         self._model: Any = None
         try:
             self._read_bundle(engine)
+        except TelescopeMLError:
+            raise
         except (KeyError, TypeError, ValueError, IndexError) as exc:
-            if isinstance(exc, TelescopeMLError):
-                raise
             raise DataError(f"inconsistent bundle: the manifest does not fit the weights or "
                             f"itself ({type(exc).__name__}: {exc})", self.path) from None
         self._grid = grid if isinstance(grid, SpectralGrid) else None

@@ -28,9 +28,11 @@ from telescopeml.empirical import (
     FORMAT,
     FORMAT_VERSION,
     INDICES,
-    MISFIT_SPREAD_WEIGHT,
     EmpiricalModel,
+    best_log_chi2,
+    grid_teff_spread,
     grid_vector,
+    misspecification_score,
     scale_design,
     spectral_indices,
     spectrum_vector,
@@ -117,7 +119,7 @@ def collect(objects: str | Path, models: list[str], progress: bool = True,
             failed.append((row["name"], str(exc)))
     if progress:
         print(f"running {len(models)} grid models on {len(spectra)} spectra", file=sys.stderr)
-    rows_out, flux, grid, chi2 = [], [], [], []
+    rows_out, flux, grid, log_chi2 = [], [], [], []
     for row, choice in zip(kept, chooser.choose_many(spectra, 1000, seed), strict=True):
         if isinstance(choice, TelescopeMLError) or any(m not in choice.results for m in models):
             failed.append((row["name"], str(choice)))
@@ -125,15 +127,14 @@ def collect(objects: str | Path, models: list[str], progress: bool = True,
         rows_out.append(row)
         flux.append(choice.results[models[0]].observed)
         grid.append(grid_vector(choice.results, models))
-        chi2.append(min(r.chi2_red for r in choice.results.values()))
+        log_chi2.append(best_log_chi2(choice.results))
     if len(rows_out) < 3 * 10:
         raise DataError(f"only {len(rows_out)} usable labeled objects; at least 30 are needed",
                         table)
     labels = {t: np.array([float(r[t]) for r in rows_out]) for t in TARGETS}
     errors = {t: np.array([_float(r.get(f"{t}_err", "")) for r in rows_out]) for t in TARGETS}
     return LabeledSet(rows_out, np.array(flux), chooser.predictors[models[0]].wavelength,
-                      np.array(grid), np.log10(np.clip(chi2, 1e-3, None)), labels, errors,
-                      failed)
+                      np.array(grid), np.array(log_chi2), labels, errors, failed)
 
 
 def _float(text: str) -> float:
@@ -235,9 +236,9 @@ def fit_empirical(config: EmpiricalConfig, progress: bool = True,
     models = config.grid_models or list(pretrained.available())
     config = dataclasses.replace(config, grid_models=models)
     data = data or collect(config.objects, models, progress, config.seed)
-    pca = _fit_pca(spectrum_vector(data.wavelength, data.flux), config.n_components)
-    pcs = ((spectrum_vector(data.wavelength, data.flux) - pca["pca.mean"])
-           @ pca["pca.components"].T / pca["pca.scale"])
+    vectors = spectrum_vector(data.wavelength, data.flux)
+    pca = _fit_pca(vectors, config.n_components)
+    pcs = (vectors - pca["pca.mean"]) @ pca["pca.components"].T / pca["pca.scale"]
     raw = np.column_stack([data.grid, pcs, spectral_indices(data.wavelength, data.flux)])
     f_mean, f_std = raw.mean(axis=0), raw.std(axis=0)
     f_std[f_std == 0] = 1.0
@@ -257,8 +258,7 @@ def fit_empirical(config: EmpiricalConfig, progress: bool = True,
             disagreement[t][test] = np.abs(a - b) / y_std
             if t == TARGETS[0]:
                 typical[test] = gp.typicality(x[test])
-    teff_columns = [i for i, n in enumerate(_feature_names(models, 0)) if n.endswith(":teff")]
-    spread = np.ptp(data.grid[:, teff_columns], axis=1)
+    spread = grid_teff_spread(data.grid, _feature_names(models, 0))
     arrays: dict[str, np.ndarray] = {"wavelength": data.wavelength, **pca,
                                      "features.mean": f_mean, "features.std": f_std}
     targets: dict[str, Any] = {}
@@ -278,7 +278,7 @@ def fit_empirical(config: EmpiricalConfig, progress: bool = True,
         arrays[f"{t}.scale_coef"] = coef
         targets[t] = {"y_mean": y_mean, "y_std": y_std, "quantiles": quantiles,
                       "label_range": [float(data.labels[t].min()), float(data.labels[t].max())]}
-    misfit = (disagreement["teff"] + MISFIT_SPREAD_WEIGHT * spread / data.labels["teff"].std())
+    misfit = misspecification_score(disagreement["teff"], spread, data.labels["teff"].std())
     thresholds = {"typicality": float(np.quantile(typical, config.typicality_quantile)),
                   "misspecification": float(np.quantile(misfit, 1 - config.flag_fraction))}
     flagged = (typical > thresholds["typicality"]) | (misfit > thresholds["misspecification"])
