@@ -17,9 +17,9 @@ from telescopeml.bundle import (
 )
 from telescopeml.data.transforms import Normalizer, ParameterScaler
 from telescopeml.models import ModelConfig, build_model
+from telescopeml.models.inputs import InputEncoder
 from telescopeml.models.numpy_model import NumpyModel, conv1d, gelu, supports
 from telescopeml.predict import Predictor, TorchNetwork
-from telescopeml.training.inputs import InputEncoder
 
 N_WL = 57
 BOUNDS = ((-2.0, 2.0), (-1.5, 1.0), (-2.5, 2.5))

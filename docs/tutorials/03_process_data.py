@@ -41,8 +41,8 @@ from telescopeml.data.resample import bin_edges, outside_coverage, resample
 from telescopeml.data.sources import instrument_wavelength
 from telescopeml.data.splits import is_edge, split_grid
 from telescopeml.data.transforms import NORMALIZERS, Normalizer, ParameterScaler
+from telescopeml.models.inputs import InputEncoder
 from telescopeml.training.experiment import ExperimentConfig, prepare
-from telescopeml.training.inputs import InputEncoder
 
 QUICK = os.environ.get("TELESCOPEML_TUTORIAL_QUICK") == "1"
 OUT = Path(os.environ.get("TELESCOPEML_TUTORIAL_OUT", "tutorial-output")) / "03_process_data"

@@ -24,8 +24,8 @@ from telescopeml.data.transforms import ParameterScaler
 from telescopeml.empirical import INPUT_NOTE, INSTRUMENT_FLAG, SCALE_GRID, UNITS, describe
 from telescopeml.errors import DataError, OutOfGridError, TelescopeMLError
 from telescopeml.models import numpy_model
+from telescopeml.models.inputs import InputEncoder
 from telescopeml.models.recalibration import spectrum_snr
-from telescopeml.training.inputs import InputEncoder
 
 #: Quantiles reported for every parameter (percent).
 PERCENTILES = (2.5, 16.0, 50.0, 84.0, 97.5)
@@ -313,14 +313,15 @@ class Predictor:
     def grid(self) -> SpectralGrid | None:
         """The model grid on the model's wavelengths (loaded on first use)."""
         if self._grid is None and self._use_grid:
-            from telescopeml.training.experiment import ExperimentConfig, prepare_grid
+            from telescopeml.data.sources import model_grid
 
-            config = ExperimentConfig.from_dict(self.manifest["training"]["config"])
-            refused = _unsafe_grid_name(config.data.grid)
+            data = self.manifest["training"]["config"]["data"]
+            refused = _unsafe_grid_name(data["grid"])
             if refused:
                 self._use_grid, self.grid_problem = False, refused
                 return None
-            grid = prepare_grid(config.data, quiet=True)
+            grid = model_grid(data["grid"], data.get("instrument", ""),
+                              tuple(data.get("wavelength_range", (0.0, 0.0))), quiet=True)
             same = grid.n_wavelengths == self.wavelength.size and np.allclose(
                 grid.wavelength, self.wavelength)
             self._grid = grid if same else grid.resample(self.wavelength)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import re
 import sys
+import warnings
 import zipfile
 import zlib
 from collections.abc import Callable
@@ -306,6 +307,41 @@ def instrument_wavelength(instrument: str, quiet: bool = False) -> np.ndarray:
                            for n in names)
             raise UnknownNameError("instrument", instrument, valid)
         return read_instrument_wavelength(wheel, instrument)
+
+
+def model_grid(name: str | Path, instrument: str = "",
+               wavelength_range: tuple[float, float] = (0.0, 0.0),
+               quiet: bool = False) -> SpectralGrid:
+    """A grid as a model sees it: on ``instrument``'s pixels, cropped, bad spectra dropped.
+
+    Parameters
+    ----------
+    name
+        Registered grid name or path to a grid file/directory.
+    instrument
+        Resample onto this instrument's pixels inside the grid's coverage (``""``: keep the
+        grid's own wavelengths).
+    wavelength_range
+        ``(low, high)`` µm to keep; ``(0, 0)`` keeps all.
+    """
+    from telescopeml.data.resample import outside_coverage
+
+    grid = load_grid(name, quiet=quiet)
+    if instrument:
+        pixels = instrument_wavelength(instrument, quiet=quiet)
+        inside = ~outside_coverage(pixels, grid.wavelength)
+        grid = grid.resample(pixels[inside])
+        grid.meta["instrument"] = instrument
+    if tuple(wavelength_range) != (0.0, 0.0):
+        grid = grid.crop(*wavelength_range)
+    bad = grid.bad_spectra()
+    if bad:
+        warnings.warn(f"{name}: dropping {len(bad)} spectra with NaN or non-positive flux",
+                      stacklevel=2)
+        kept = grid.take(np.setdiff1d(np.arange(len(grid)), list(bad)))
+        kept.meta = dict(grid.meta)  # a fixed function of the source: keep its identity
+        grid = kept
+    return grid
 
 
 def _build_ucdmcmc(wheel: zipfile.ZipFile, name: str, model: str, instrument: str) -> SpectralGrid:

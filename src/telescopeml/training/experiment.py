@@ -8,7 +8,6 @@ import platform
 import shutil
 import sys
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,14 +19,13 @@ from telescopeml import __version__, tomlio
 from telescopeml.bundle import save_bundle
 from telescopeml.data.augment import AugmentConfig, Augmenter, TrainingBatch, sample_test_set
 from telescopeml.data.grid import SpectralGrid
-from telescopeml.data.resample import outside_coverage
-from telescopeml.data.sources import instrument_wavelength, load_grid
+from telescopeml.data.sources import model_grid
 from telescopeml.data.splits import GridSplit, split_grid
 from telescopeml.data.transforms import Normalizer, ParameterScaler
 from telescopeml.errors import DataError, UnknownNameError
 from telescopeml.models import ModelConfig, box_bounds, build_model, count_parameters
+from telescopeml.models.inputs import InputEncoder
 from telescopeml.training.config import TrainConfig
-from telescopeml.training.inputs import InputEncoder
 from telescopeml.training.trainer import Trainer, is_main_process, seed_everything
 
 CONFIG_FILE = "config.toml"
@@ -215,23 +213,8 @@ class PreparedData:
 
 
 def prepare_grid(config: DataConfig, quiet: bool = False) -> SpectralGrid:
-    """Load the grid, crop it, and drop spectra with NaN or non-positive flux (with a warning)."""
-    grid = load_grid(config.grid, quiet=quiet)
-    if config.instrument:
-        pixels = instrument_wavelength(config.instrument, quiet=quiet)
-        inside = ~outside_coverage(pixels, grid.wavelength)
-        grid = grid.resample(pixels[inside])
-        grid.meta["instrument"] = config.instrument
-    if config.wavelength_range != (0.0, 0.0):
-        grid = grid.crop(*config.wavelength_range)
-    bad = grid.bad_spectra()
-    if bad:
-        warnings.warn(f"{config.grid}: dropping {len(bad)} spectra with NaN or non-positive "
-                      "flux", stacklevel=2)
-        kept = grid.take(np.setdiff1d(np.arange(len(grid)), list(bad)))
-        kept.meta = dict(grid.meta)  # a fixed function of the source: keep its identity
-        grid = kept
-    return grid
+    """The grid that ``config`` describes (see :func:`telescopeml.data.sources.model_grid`)."""
+    return model_grid(config.grid, config.instrument, config.wavelength_range, quiet)
 
 
 def prepare(config: ExperimentConfig, grid: SpectralGrid | None = None,
