@@ -9,8 +9,8 @@ import time
 import numpy as np
 import torch
 
+from telescopeml.models.cnn import predict
 from telescopeml.predict import Predictor
-from telescopeml.training.trainer import predict
 
 
 def main() -> None:

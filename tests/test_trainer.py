@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from telescopeml.errors import DataError
-from telescopeml.models import ModelConfig, build_model
-from telescopeml.training import TrainConfig, Trainer, predict
+from telescopeml.models import ModelConfig, build_model, predict
+from telescopeml.training import TrainConfig, Trainer
 
 N_WL, N_TRAIN, N_VAL = 32, 256, 64
 

@@ -137,7 +137,7 @@ def nearest_grid_spectra(grid: SpectralGrid, spectrum: ObservedSpectrum, k: int 
     flux = resampled.flux
     weighted = resampled.uncertainty is not None
     sigma = resampled.uncertainty if weighted else np.where(np.isfinite(flux), 1.0, np.nan)
-    from telescopeml.evaluation.statistics import chi2_fit
+    from telescopeml.data.chi2 import chi2_fit
 
     fit = chi2_fit(flux, grid.flux_array(), sigma, free_scale=True)
     best = np.argsort(fit.chi2)[:k]

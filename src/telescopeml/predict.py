@@ -18,6 +18,7 @@ from telescopeml.bundle import (
     read_manifest,
     read_weights,
 )
+from telescopeml.data.chi2 import chi2_fit
 from telescopeml.data.grid import SpectralGrid
 from telescopeml.data.spectrum import ObservedSpectrum
 from telescopeml.data.transforms import ParameterScaler
@@ -491,13 +492,11 @@ class Predictor:
             prediction.flags.append(f"no grid spectrum to compare with: {exc}")
             return
         f, s = prediction.observed, prediction.uncertainty
-        scale = np.sum(f * model / s**2) / np.sum(model**2 / s**2)
-        w = 1.0 / (s**2 + (MODEL_SYSTEMATIC * scale * model) ** 2)
-        scale = np.sum(f * model * w) / np.sum(model**2 * w)
-        prediction.best_fit = scale * model
+        fit = chi2_fit(f, model, s, free_scale=True, model_fraction=MODEL_SYSTEMATIC)
+        prediction.best_fit = fit.scale * model
         prediction.fit_parameters = dict(zip(grid.axes, point.tolist(), strict=True))
-        prediction.chi2_red = float(np.sum((f - scale * model) ** 2 * w) / (f.size - 1))
-        scales = (draws * f * w).sum(axis=1) / (draws**2 * w).sum(axis=1)
+        prediction.chi2_red = float(fit.reduced_chi2)
+        scales = chi2_fit(f, draws, s, free_scale=True, model_fraction=MODEL_SYSTEMATIC).scale
         prediction.band = np.percentile(draws * scales[:, None], (16, 84), axis=0)
         prediction.derived["_scale"] = scales
         if prediction.chi2_red > CHI2_LIMIT:

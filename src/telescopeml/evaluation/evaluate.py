@@ -11,14 +11,11 @@ import numpy as np
 import torch
 
 from telescopeml.data.augment import sample_test_set
+from telescopeml.data.chi2 import chi2_best_match
 from telescopeml.data.splits import is_edge
-from telescopeml.evaluation.baselines import (
-    chi2_best_match,
-    chi2_library,
-    random_forest_baseline,
-)
+from telescopeml.evaluation.baselines import chi2_library, random_forest_baseline
 from telescopeml.evaluation.metrics import regression_metrics
-from telescopeml.training.trainer import predict
+from telescopeml.models.cnn import predict
 
 #: S/N levels of the report; ``None`` is the clean (noise-free) spectrum.
 SNR_LEVELS: tuple[float | None, ...] = (None, 10.0, 30.0, 100.0)
@@ -256,7 +253,7 @@ def load_with_data(path, quiet: bool = True):
     """A saved model with its data rebuilt: ``(bundle, prepared, seed)``, the seed being its
     training seed, which also seeds its test sets' noise (:func:`test_sets`)."""
     from telescopeml.bundle import load_bundle
-    from telescopeml.training.experiment import prepared_from_manifest
+    from telescopeml.data.prepared import prepared_from_manifest
 
     bundle = load_bundle(path)
     prepared = prepared_from_manifest(bundle.manifest, quiet=quiet)

@@ -50,7 +50,7 @@ def chi2_grid_fit(flux: np.ndarray, sigma: np.ndarray,
     spectrum's wavelengths that it covers, ``pixels`` selecting those (None: all). Returns the
     node's parameters, ``chi2_red`` and the index of the grid in ``grids``.
     """
-    from telescopeml.evaluation.baselines import chi2_best_match
+    from telescopeml.data.chi2 import chi2_best_match
 
     best: dict[str, float] = {"chi2_red": math.inf}
     for i, (model_flux, params, pixels) in enumerate(grids.values()):

@@ -1,4 +1,5 @@
-"""The networks: the published TelescopeML CNN, a small 1-D ResNet (default) and an MLP baseline.
+"""The networks: a CNN joined with the raw spectrum (``hybrid``, the default), the published
+TelescopeML CNN, a small 1-D ResNet and an MLP baseline; and batched inference (:func:`predict`).
 
 Every model takes ``x`` of shape ``(batch, in_channels, n_wavelengths)`` and, when
 ``config.n_extra > 0``, ``extra`` of shape ``(batch, n_extra)``. ``model(x, extra)`` returns
@@ -12,6 +13,7 @@ from __future__ import annotations
 import abc
 import math
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -277,3 +279,33 @@ def build_model(config: ModelConfig) -> SpectrumModel:
 def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
     """Number of (trainable) parameters of ``model``."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+def predict(
+    model: nn.Module,
+    x: np.ndarray,
+    extra: np.ndarray | None = None,
+    batch_size: int = 1024,
+) -> np.ndarray:
+    """Run ``model`` on ``x`` (``(n, n_wavelengths)`` or ``(n, channels, n_wavelengths)``).
+
+    Batched, in eval mode, under ``torch.inference_mode()``, on the model's device; the
+    model's train/eval mode is restored afterwards. Returns a float32 ``(n, n_out)`` array.
+    """
+    device = next(model.parameters()).device
+    x = np.asarray(x, dtype=np.float32)
+    x = x[:, None, :] if x.ndim == 2 else x
+    was_training = model.training
+    model.eval()
+    outputs = []
+    try:
+        with torch.inference_mode():
+            for i in range(0, len(x), batch_size):
+                xb = torch.from_numpy(x[i : i + batch_size]).to(device)
+                eb = None if extra is None else torch.as_tensor(
+                    np.asarray(extra[i : i + batch_size], dtype=np.float32), device=device
+                )
+                outputs.append(model(xb, eb).float().cpu().numpy())
+    finally:
+        model.train(was_training)
+    return np.concatenate(outputs) if outputs else np.empty((0, 0), np.float32)

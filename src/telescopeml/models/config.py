@@ -87,7 +87,8 @@ class ModelConfig:
     Parameters
     ----------
     architecture
-        One of :data:`ARCHITECTURES`: ``resnet``, ``hybrid``, ``telescopeml``, ``mlp``.
+        One of :data:`ARCHITECTURES`: ``hybrid`` (the default), ``resnet``, ``telescopeml``,
+        ``mlp``.
     n_wavelengths
         Length of each input spectrum.
     n_outputs
@@ -129,7 +130,7 @@ class ModelConfig:
         point predictions are reproducible.
     """
 
-    architecture: str = "resnet"
+    architecture: str = "hybrid"
     n_wavelengths: int = 563
     n_outputs: int = 3
     in_channels: int = 1

@@ -1,4 +1,4 @@
-"""Training: configuration, the training loop with checkpoints, batched prediction."""
+"""Training: configuration, the training loop with checkpoints."""
 
 from telescopeml.lazy import lazy_exports
 
@@ -6,7 +6,7 @@ _EXPORTS = {
     **{name: "telescopeml.training.config" for name in (
         "DEVICES", "LOSSES", "SCHEDULES", "TrainConfig")},
     **{name: "telescopeml.training.trainer" for name in (
-        "Trainer", "available_cpus", "predict", "resolve_device", "seed_everything")},
+        "Trainer", "available_cpus", "resolve_device", "seed_everything")},
 }
 __getattr__ = lazy_exports(__name__, _EXPORTS)
 __all__ = sorted(_EXPORTS)

@@ -19,8 +19,9 @@ from telescopeml import __version__, tomlio
 from telescopeml.bundle import save_bundle
 from telescopeml.data.augment import AugmentConfig, Augmenter, TrainingBatch, sample_test_set
 from telescopeml.data.grid import SpectralGrid
+from telescopeml.data.prepared import PreparedData, grid_checksum
 from telescopeml.data.sources import model_grid
-from telescopeml.data.splits import GridSplit, split_grid
+from telescopeml.data.splits import split_grid
 from telescopeml.data.transforms import Normalizer, ParameterScaler
 from telescopeml.errors import DataError, UnknownNameError
 from telescopeml.models import ModelConfig, box_bounds, build_model, count_parameters
@@ -187,31 +188,6 @@ def _build(cls: type, values: dict[str, Any]) -> Any:
     return tomlio.dataclass_from_dict(cls, values)
 
 
-@dataclass
-class PreparedData:
-    """The grid as the model sees it, the split, and the fitted transforms."""
-
-    grid: SpectralGrid
-    targets: list[str]
-    split: GridSplit
-    augmenter: Augmenter
-    encoder: InputEncoder
-    scaler: ParameterScaler
-
-    @property
-    def target_columns(self) -> list[int]:
-        """Columns of the targets in the grid's parameter order."""
-        return [self.grid.axes.index(t) for t in self.targets]
-
-    def inputs(self, flux: np.ndarray, sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Encoded network inputs ``(x, extra)``."""
-        return self.encoder.encode(flux, sigma)
-
-    def labels(self, params: np.ndarray) -> np.ndarray:
-        """Scaled targets from a ``(n, n_axes)`` parameter matrix."""
-        return self.scaler.transform(params[:, self.target_columns]).astype(np.float32)
-
-
 def prepare_grid(config: DataConfig, quiet: bool = False) -> SpectralGrid:
     """The grid that ``config`` describes (see :func:`telescopeml.data.sources.model_grid`)."""
     return model_grid(config.grid, config.instrument, config.wavelength_range, quiet)
@@ -235,39 +211,6 @@ def prepare(config: ExperimentConfig, grid: SpectralGrid | None = None,
     scaler = ParameterScaler(targets, log=[t for t in targets if t == "teff"])
     scaler.fit(first.params[:, cols])
     return PreparedData(grid, targets, split, augmenter, encoder, scaler)
-
-
-def prepared_from_manifest(manifest: dict[str, Any], quiet: bool = False) -> PreparedData:
-    """Rebuild a bundle's data (grid, split, augmentation, transforms) from its manifest.
-
-    Refuses with :class:`DataError` when the grid in the cache is not the one the model
-    was trained on (checksum).
-    """
-    config = ExperimentConfig.from_dict(manifest["training"]["config"])
-    grid = prepare_grid(config.data, quiet=quiet)
-    expected = manifest["grid"].get("checksum")
-    if expected and grid_checksum(grid) != expected:
-        raise DataError(f"grid {config.data.grid!r} differs from the one this model was "
-                        "trained on (checksum mismatch)", manifest["grid"].get("name"))
-    split = GridSplit.from_dict(manifest["split"])
-    wavelength = np.asarray(manifest["wavelength"])
-    if grid.n_wavelengths != wavelength.size or not np.allclose(grid.wavelength, wavelength):
-        raise DataError("the grid's wavelengths differ from the model's",
-                        manifest["grid"].get("name"))
-    transforms = manifest["transforms"]
-    return PreparedData(
-        grid=grid,
-        targets=list(manifest["parameters"]["names"]),
-        split=split,
-        augmenter=Augmenter(grid, split.train, config.augment, seed=config.train.seed),
-        encoder=InputEncoder.from_dict(transforms["encoder"], wavelength),
-        scaler=ParameterScaler.from_dict(transforms["parameters"]),
-    )
-
-
-def grid_checksum(grid: SpectralGrid) -> str:
-    """The grid's recorded checksum, or its content hash when it has none (user files)."""
-    return grid.meta.get("checksum") or grid.checksum()
 
 
 #: Width added on each side of the training box that bounds a flow posterior (fraction of

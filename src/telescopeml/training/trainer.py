@@ -87,36 +87,6 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def predict(
-    model: nn.Module,
-    x: np.ndarray,
-    extra: np.ndarray | None = None,
-    batch_size: int = 1024,
-) -> np.ndarray:
-    """Run ``model`` on ``x`` (``(n, n_wavelengths)`` or ``(n, channels, n_wavelengths)``).
-
-    Batched, in eval mode, under ``torch.inference_mode()``, on the model's device; the
-    model's train/eval mode is restored afterwards. Returns a float32 ``(n, n_out)`` array.
-    """
-    device = next(model.parameters()).device
-    x = np.asarray(x, dtype=np.float32)
-    x = x[:, None, :] if x.ndim == 2 else x
-    was_training = model.training
-    model.eval()
-    outputs = []
-    try:
-        with torch.inference_mode():
-            for i in range(0, len(x), batch_size):
-                xb = torch.from_numpy(x[i : i + batch_size]).to(device)
-                eb = None if extra is None else torch.as_tensor(
-                    np.asarray(extra[i : i + batch_size], dtype=np.float32), device=device
-                )
-                outputs.append(model(xb, eb).float().cpu().numpy())
-    finally:
-        model.train(was_training)
-    return np.concatenate(outputs) if outputs else np.empty((0, 0), np.float32)
-
-
 class _Loss(nn.Module):
     """The training loss as a module, so that DistributedDataParallel wraps the whole step
     (a flow head's loss calls ``log_prob``, not ``forward``)."""
