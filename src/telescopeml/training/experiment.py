@@ -92,9 +92,11 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "default": {},
     # TelescopeML's network and preprocessing (Gharib-Nezhad et al. 2024; DataMaster and
     # DeepTrainer): each spectrum standardized on its own and fed as it is, beside the min
-    # and max of its absolute F_nu standardized over the training set. telescopeml-median is
-    # this package's earlier variant: median-normalized spectra standardized per wavelength,
-    # beside the min and max of the normalized spectrum.
+    # and max of its absolute F_nu standardized over the training set, so observed spectra
+    # must be surface fluxes in the grid's units (TelescopeML scales them by (d/R)^2).
+    # telescopeml-median is this package's earlier variant, blind to the flux scale:
+    # median-normalized spectra standardized per wavelength, beside the min and max of the
+    # normalized spectrum.
     "telescopeml": {
         "model": {"architecture": "telescopeml"},
         "train": {"loss": "huber", "lr": 3e-4},
