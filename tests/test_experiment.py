@@ -36,7 +36,8 @@ def test_config_round_trip_and_presets(tmp_path):
     assert config.train.epochs == 7 and not config.data.uncertainty_channel
     again = ExperimentConfig.from_toml(config.to_toml(tmp_path / "c.toml"), preset="telescopeml")
     assert again.to_dict() == config.to_dict()
-    with pytest.raises(UnknownNameError, match="valid: default, mlp, posterior, telescopeml"):
+    with pytest.raises(UnknownNameError,
+                       match="valid: default, mlp, posterior, telescopeml, telescopeml-median"):
         ExperimentConfig.from_dict({}, preset="nope")
     (tmp_path / "bad.toml").write_text("[data]\nnot_a_key = 1\n")
     with pytest.raises(DataError, match=r"bad\.toml: unknown DataConfig keys"):

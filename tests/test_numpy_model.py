@@ -18,16 +18,23 @@ from telescopeml.bundle import (
 from telescopeml.data.transforms import Normalizer, ParameterScaler
 from telescopeml.models import ModelConfig, build_model
 from telescopeml.models.inputs import InputEncoder
-from telescopeml.models.numpy_model import NumpyModel, conv1d, gelu, supports
+from telescopeml.models.numpy_model import NumpyModel, conv1d, gelu, max_pool1d, supports
 from telescopeml.predict import Predictor, TorchNetwork
 
 N_WL = 57
 BOUNDS = ((-2.0, 2.0), (-1.5, 1.0), (-2.5, 2.5))
 
 
+#: Small networks; telescopeml's even kernels pad unevenly and its pools drop a pixel.
+SHAPES = {
+    "hybrid": {"filters": (8, 4), "kernel_sizes": (5, 3), "pool": 2},
+    "telescopeml": {"filters": (6, 8, 4, 5), "kernel_sizes": (6, 3, 4, 5), "layers_per_block": 2,
+                    "pool": 3, "feature_dense": (20,)},
+}
+
+
 def config(architecture: str, head: str) -> ModelConfig:
-    extra = {"filters": (8, 4), "kernel_sizes": (5, 3), "pool": 2} if architecture == "hybrid" \
-        else {}
+    extra = SHAPES.get(architecture, {})
     flow = {"bounds": BOUNDS, "flow_transforms": 3, "flow_hidden": (16, 16),
             "flow_context": 12, "flow_bins": 6} if head == "flow" else {}
     return ModelConfig(architecture=architecture, n_wavelengths=N_WL, n_outputs=3, in_channels=2,
@@ -55,6 +62,12 @@ def test_layers_match_torch():
     expected = torch.nn.functional.conv1d(torch.from_numpy(x), torch.from_numpy(weight),
                                           torch.from_numpy(bias), stride=3, padding=2).numpy()
     np.testing.assert_allclose(conv1d(x, weight, bias, 3, 2), expected, atol=1e-5)
+    padded = torch.nn.functional.pad(torch.from_numpy(x), (1, 3))
+    expected = torch.nn.functional.conv1d(padded, torch.from_numpy(weight),
+                                          torch.from_numpy(bias)).numpy()
+    np.testing.assert_allclose(conv1d(x, weight, bias, 1, (1, 3)), expected, atol=1e-5)
+    expected = torch.nn.functional.max_pool1d(torch.from_numpy(x), 4).numpy()
+    np.testing.assert_array_equal(max_pool1d(x, 4), expected)
     grid = np.linspace(-8, 8, 2001, dtype=np.float32)
     exact = np.array([v * 0.5 * math.erfc(-v / math.sqrt(2)) for v in grid.astype(float)])
     np.testing.assert_allclose(gelu(grid), exact, rtol=1e-5, atol=3e-7)
@@ -64,7 +77,9 @@ def test_layers_match_torch():
 
 
 @pytest.mark.parametrize("architecture,head", [("hybrid", "flow"), ("mlp", "flow"),
-                                               ("hybrid", "gaussian"), ("mlp", "point")])
+                                               ("hybrid", "gaussian"), ("mlp", "point"),
+                                               ("telescopeml", "point"),
+                                               ("telescopeml", "flow")])
 def test_same_outputs_as_torch_from_the_bundle(architecture, head, tmp_path):
     cfg = config(architecture, head)
     model = torch_model(cfg)
@@ -80,19 +95,22 @@ def test_same_outputs_as_torch_from_the_bundle(architecture, head, tmp_path):
     numpy_net = NumpyModel(cfg, read_weights(tmp_path, manifest),
                            posterior_spread(manifest, tmp_path), recalibration)
     x = inputs()
+    extra = (np.random.default_rng(3).normal(size=(len(x), cfg.n_extra)).astype(np.float32)
+             if cfg.n_extra else None)
+    tensors = (torch.from_numpy(x), None if extra is None else torch.from_numpy(extra))
     with torch.no_grad():
-        expected = model.embed(torch.from_numpy(x)).numpy()
-    np.testing.assert_allclose(numpy_net.embed(x), expected, atol=2e-5, rtol=1e-5)
+        expected = model.embed(*tensors).numpy()
+    np.testing.assert_allclose(numpy_net.embed(x, extra), expected, atol=2e-5, rtol=1e-5)
     if head != "flow":
         return
     model.flow.set_spread(list(spread.values()))
     model.flow.set_recalibration(recalibration)
     snr = np.array([5.0, 20.0, 60.0, 300.0])
     with torch.no_grad():  # torch draws z itself: draw the same z for numpy
-        expected = model.posterior(torch.from_numpy(x)).sample(
+        expected = model.posterior(*tensors).sample(
             500, torch.Generator().manual_seed(2), snr).numpy()
         z = torch.randn((500, len(x), 3), generator=torch.Generator().manual_seed(2)).numpy()
-    got = numpy_net.flow.sample(numpy_net.embed(x), z, snr)
+    got = numpy_net.flow.sample(numpy_net.embed(x, extra), z, snr)
     # the splines were exercised: samples are far from a plain logistic of z
     assert np.abs(expected - (np.tanh(z / 2))).max() > 0.5
     # float32 rounding through three steep splines: typically 1e-7, at worst ~1e-4

@@ -24,7 +24,8 @@ def spectra() -> np.ndarray:
 
 
 def test_every_normalizer_is_registered() -> None:
-    assert set(NORMALIZERS) == {"none", "max", "median", "median-band", "area", "minmax"}
+    assert set(NORMALIZERS) == {"none", "max", "median", "median-band", "area", "minmax",
+                                "zscore"}
 
 
 @pytest.mark.parametrize("name", sorted(NORMALIZERS))
@@ -75,12 +76,26 @@ def test_what_each_normalizer_makes_one() -> None:
     np.testing.assert_allclose(np.trapezoid(results["area"], WAVELENGTH, axis=1), 1.0)
     np.testing.assert_allclose(results["minmax"].min(axis=1), 0.0, atol=1e-15)
     np.testing.assert_allclose(results["minmax"].max(axis=1), 1.0)
+    np.testing.assert_allclose(results["zscore"].mean(axis=1), 0.0, atol=1e-12)
+    np.testing.assert_allclose(results["zscore"].std(axis=1), 1.0)
+
+
+def test_zscore_by_hand() -> None:
+    flux = np.array([[1.0, 2.0, 3.0, 6.0], [5.0, 5.0, 5.0, 5.0], [2.0, np.nan, 4.0, 6.0]])
+    out, _, scale = Normalizer.create("zscore").transform(WAVELENGTH[:4], flux)
+    # row 0: mean 3, population std sqrt((4 + 1 + 0 + 9) / 4)
+    np.testing.assert_allclose(out[0], (flux[0] - 3.0) / np.sqrt(3.5))
+    # a constant spectrum keeps scale 1, as scikit-learn's StandardScaler does
+    assert scale[1] == 1.0 and np.all(out[1] == 0.0)
+    # NaN pixels are ignored: mean 4, std sqrt(8 / 3)
+    np.testing.assert_allclose(out[2, [0, 2, 3]], np.array([-2.0, 0.0, 2.0]) / np.sqrt(8 / 3))
+    assert np.isnan(out[2, 1])
 
 
 def test_nan_pixels_are_ignored() -> None:
     flux = spectra()[0].copy()
     flux[[5, 100]] = np.nan
-    for name in ("max", "median", "median-band", "area", "minmax"):
+    for name in ("max", "median", "median-band", "area", "minmax", "zscore"):
         out, _, scale = Normalizer.create(name).transform(WAVELENGTH, flux)
         assert np.isfinite(scale)
         assert np.isnan(out[5]) and np.isfinite(out[6])

@@ -19,8 +19,10 @@
 # A few named *presets* fill these in: `default` (a 1-D convolutional network with dense
 # layers, `hybrid`, predicting one value per parameter), `posterior` (the same network with
 # a normalizing-flow head that outputs a probability distribution), `telescopeml` (the
-# convolutional network of the original TelescopeML, Gharib-Nezhad et al. 2024, JOSS 9,
-# 6346) and `mlp` (dense layers only).
+# convolutional network and preprocessing of the original TelescopeML, Gharib-Nezhad et al.
+# 2024, JOSS 9, 6346: each spectrum standardized on its own, beside the minimum and maximum
+# of its absolute F_nu, so observed spectra must be surface fluxes in the grid's units;
+# `telescopeml-median` uses median-normalized spectra alone) and `mlp` (dense layers only).
 #
 # With `TELESCOPEML_TUTORIAL_QUICK=1` the tutorial trains for two epochs on a small part
 # of the grid so that it runs in seconds: its numbers then only show the mechanics. The

@@ -1,6 +1,6 @@
 """Flux normalizers and feature/target scalers, each serializable to JSON.
 
-A :class:`Normalizer` rescales every spectrum on its own (``max``, ``median``, ``area``...)
+A :class:`Normalizer` rescales every spectrum on its own (``max``, ``median``, ``zscore``...)
 and returns the per-spectrum factor, so that the absolute flux scale can be recovered.
 :class:`FeatureStandardizer` and :class:`ParameterScaler` are fitted on training data only
 and then applied unchanged to validation, test and observed data.
@@ -196,6 +196,18 @@ class MinMaxNormalizer(Normalizer):
         return low, _nan_reduce(np.nanmax, flux) - low
 
 
+class ZScoreNormalizer(Normalizer):
+    """Standardize each spectrum on its own: subtract its mean, divide by its (population)
+    standard deviation, as TelescopeML's ``standardize_X_row_wise`` does (scikit-learn's
+    StandardScaler on the transposed flux). A constant spectrum gets scale 1, as there."""
+
+    name = "zscore"
+
+    def _scales(self, wavelength: np.ndarray, flux: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        std = _nan_reduce(np.nanstd, flux)
+        return _nan_reduce(np.nanmean, flux), np.where(std == 0, 1.0, std)
+
+
 class FeatureStandardizer:
     """Per-wavelength standardization ``(x - mean) / std``, fitted on training data only.
 
@@ -359,7 +371,8 @@ def _check_shapes(wavelength: np.ndarray, flux: np.ndarray) -> tuple[np.ndarray,
 
 
 #: NaN-ignoring reductions and their (several times faster) plain twins for NaN-free data.
-_PLAIN = {np.nanmax: np.max, np.nanmin: np.min, np.nanmedian: np.median}
+_PLAIN = {np.nanmax: np.max, np.nanmin: np.min, np.nanmedian: np.median, np.nanmean: np.mean,
+          np.nanstd: np.std}
 
 
 def _nan_reduce(func: Any, flux: np.ndarray) -> np.ndarray:

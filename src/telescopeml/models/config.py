@@ -15,10 +15,12 @@ NORMS = ("batch", "group", "none")
 PRESETS: dict[str, dict[str, Any]] = {
     # The published TelescopeML CNN (Gharib-Nezhad et al. 2024, JOSS 9, 6346,
     # doi:10.21105/joss.06346; TelescopeML/DeepTrainer.py, TrainRegressorCNN.build_model):
-    # two Conv1D blocks (ReLU, "same" padding, max-pool), flatten, a dense stack, the
-    # spectrum's min and max joined as a second input, a second dense stack, 4 outputs,
-    # Huber loss. Widths are chosen to give the published size of about 8 M parameters at
-    # its 104 wavelengths (8.8 M here); the dropouts are the example values of build_model.
+    # two Conv1D blocks (ReLU, "same" padding, max-pool), flatten, a dense stack, two
+    # scalars joined as a second input (the min and max of the spectrum's absolute F_nu in
+    # TelescopeML: DataConfig.extra_features of the experiment preset), a second dense
+    # stack, 4 outputs, Huber loss. Widths are chosen to give the published size of about
+    # 8 M parameters at its 104 wavelengths (8.8 M here); the dropouts are the example
+    # values of build_model.
     "telescopeml": {
         "n_extra": 2,
         "filters": (16, 64),
@@ -96,7 +98,8 @@ class ModelConfig:
     in_channels
         1 = flux; 2 = flux and its per-pixel uncertainty.
     n_extra
-        Scalar inputs beside the spectrum (``telescopeml``: the spectrum's min and max).
+        Scalar inputs beside the spectrum (``telescopeml``: the spectrum's min and max, as
+        :class:`~telescopeml.models.inputs.InputEncoder` computes them).
     head
         ``point`` (one value per parameter), ``gaussian`` (mean, then log-sigma: 2 x n_outputs)
         or ``flow`` (a conditional neural spline flow over the parameters; the network's

@@ -4,7 +4,8 @@ Importing PyTorch alone takes over a second on a laptop, longer than the whole p
 one spectrum; :class:`NumpyModel` reads the same ``model.safetensors`` and computes the same
 function as the torch modules of :mod:`telescopeml.models.cnn` and
 :mod:`telescopeml.models.posterior` (float32, agreement to rounding is tested), for the
-``hybrid`` and ``mlp`` architectures with any head. Other architectures go through torch.
+``hybrid``, ``mlp`` and ``telescopeml`` architectures with any head. ``resnet`` (batch
+normalization, residual stages) goes through torch.
 
 The flow is zuko's neural spline flow (``zuko.flows.NSF``, fully autoregressive masked MADE
 conditioners, monotonic rational-quadratic splines on [-5, 5], Durkan et al. 2019); sampling
@@ -24,7 +25,7 @@ from telescopeml.models.config import ModelConfig
 from telescopeml.models.recalibration import Recalibration
 
 #: Architectures :class:`NumpyModel` evaluates.
-ARCHITECTURES = ("hybrid", "mlp")
+ARCHITECTURES = ("hybrid", "mlp", "telescopeml")
 #: zuko's NSF defaults that the shipped models use: spline domain and minimum slope.
 SPLINE_BOUND = 5.0
 SPLINE_SLOPE = 1e-3
@@ -50,19 +51,32 @@ def gelu(x: np.ndarray) -> np.ndarray:
     return (x * phi).astype(x.dtype, copy=False)
 
 
+def relu(x: np.ndarray) -> np.ndarray:
+    """``torch.nn.ReLU()``."""
+    return np.maximum(x, np.float32(0.0))
+
+
 def conv1d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, stride: int,
-           padding: int) -> np.ndarray:
-    """``torch.nn.functional.conv1d``: ``(B, C, L)`` -> ``(B, O, L_out)``."""
+           padding: int | tuple[int, int]) -> np.ndarray:
+    """``torch.nn.functional.conv1d``: ``(B, C, L)`` -> ``(B, O, L_out)``; ``padding`` is
+    zeros on both sides, or ``(left, right)``."""
     out_channels, channels, kernel = weight.shape
-    padded = np.pad(x, ((0, 0), (0, 0), (padding, padding)))
+    left, right = (padding, padding) if isinstance(padding, int) else padding
+    padded = np.pad(x, ((0, 0), (0, 0), (left, right)))
     windows = np.lib.stride_tricks.sliding_window_view(padded, kernel, axis=2)[:, :, ::stride]
     # (B, C, L_out, K) -> (B, L_out, C*K) @ (C*K, O)
     cols = windows.transpose(0, 2, 1, 3).reshape(len(x), -1, channels * kernel)
     return (cols @ weight.reshape(out_channels, -1).T + bias).transpose(0, 2, 1)
 
 
+def max_pool1d(x: np.ndarray, size: int) -> np.ndarray:
+    """``torch.nn.MaxPool1d(size)``: a trailing partial window is dropped."""
+    length = x.shape[-1] // size * size
+    return x[..., :length].reshape(*x.shape[:-1], -1, size).max(axis=-1)
+
+
 class NumpyModel:
-    """The network of a bundle (``hybrid`` or ``mlp``) and its head, in NumPy.
+    """The network of a bundle (see :data:`ARCHITECTURES`) and its head, in NumPy.
 
     Parameters
     ----------
@@ -84,8 +98,17 @@ class NumpyModel:
                              f"{config.architecture!r}")
         self.config = config
         w = {k: (v.astype(np.float32) if v.dtype.kind == "f" else v) for k, v in weights.items()}
+        self.feature_dense: list[tuple[np.ndarray, np.ndarray]] = []
         try:
-            if config.architecture == "hybrid":
+            if config.architecture == "telescopeml":
+                # features: pad, conv, ReLU (, max-pool) ..., flatten, FC1 linear, ReLU ...
+                layers = [(w[f"features.{i}.weight"], w[f"features.{i}.bias"])
+                          for i in _indices(w, "features")]
+                self.convs = [layer for layer in layers if layer[0].ndim == 3]
+                self.feature_dense = [layer for layer in layers if layer[0].ndim == 2]
+                self.dense = [(w[f"head.{i}.weight"], w[f"head.{i}.bias"])
+                              for i in _indices(w, "head")]
+            elif config.architecture == "hybrid":
                 self.convs = [(w[f"conv.{i}.weight"], w[f"conv.{i}.bias"])
                               for i in _indices(w, "conv")]
                 self.dense = [(w[f"head.{i}.weight"], w[f"head.{i}.bias"])
@@ -106,20 +129,39 @@ class NumpyModel:
         if x.ndim != 3 or x.shape[1:] != (cfg.in_channels, cfg.n_wavelengths):
             raise ValueError(f"x has shape {x.shape}, expected (batch, {cfg.in_channels}, "
                              f"{cfg.n_wavelengths})")
-        parts = []
-        if self.convs:
-            h = x
-            for weight, bias in self.convs:
-                h = gelu(conv1d(h, weight, bias, cfg.pool, weight.shape[-1] // 2))
-            parts.append(h.reshape(len(x), -1))
-        parts.append(x.reshape(len(x), -1))
+        if cfg.architecture == "telescopeml":
+            parts = [self._telescopeml_features(x)]
+            act = relu
+        else:
+            parts = []
+            if self.convs:
+                h = x
+                for weight, bias in self.convs:
+                    h = gelu(conv1d(h, weight, bias, cfg.pool, weight.shape[-1] // 2))
+                parts.append(h.reshape(len(x), -1))
+            parts.append(x.reshape(len(x), -1))
+            act = gelu
         if cfg.n_extra:
             parts.append(np.asarray(extra, dtype=np.float32))
         h = np.concatenate(parts, axis=1)
         for i, (weight, bias) in enumerate(self.dense):
             h = h @ weight.T + bias
             if i < len(self.dense) - 1:
-                h = gelu(h)
+                h = act(h)
+        return h
+
+    def _telescopeml_features(self, x: np.ndarray) -> np.ndarray:
+        """TelescopeMLCNN.features: Keras-``same`` ReLU convs, each block closed by a max-pool,
+        flatten, the FC1 ReLU stack."""
+        h = x
+        for j, (weight, bias) in enumerate(self.convs):
+            kernel = weight.shape[-1]
+            h = relu(conv1d(h, weight, bias, 1, ((kernel - 1) // 2, kernel // 2)))
+            if (j + 1) % self.config.layers_per_block == 0:
+                h = max_pool1d(h, self.config.pool)
+        h = h.reshape(len(x), -1)
+        for weight, bias in self.feature_dense:
+            h = relu(h @ weight.T + bias)
         return h
 
     def sample(self, x: np.ndarray, extra: np.ndarray | None, n: int,

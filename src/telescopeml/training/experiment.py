@@ -25,7 +25,7 @@ from telescopeml.data.splits import split_grid
 from telescopeml.data.transforms import Normalizer, ParameterScaler
 from telescopeml.errors import DataError, UnknownNameError
 from telescopeml.models import ModelConfig, box_bounds, build_model, count_parameters
-from telescopeml.models.inputs import InputEncoder
+from telescopeml.models.inputs import EXTRA_FEATURES, InputEncoder
 from telescopeml.training.config import TrainConfig
 from telescopeml.training.trainer import Trainer, is_main_process, seed_everything
 
@@ -50,6 +50,12 @@ class DataConfig:
         only a light resampling; ``""`` keeps the grid's own wavelengths.
     normalization
         Per-spectrum normalizer name (see :mod:`telescopeml.data.transforms`).
+    extra_features
+        The scalar inputs of models that take them (``telescopeml``), one of
+        :data:`~telescopeml.models.inputs.EXTRA_FEATURES`: ``normalized`` (min and max of the
+        normalized spectrum) or ``absolute-fnu`` (min and max of its absolute F_nu).
+    standardize_wavelengths
+        Standardize the network's input channels per wavelength over the training set.
     uncertainty_channel
         Give the network each pixel's uncertainty as a second input channel.
     fractions, split_seed
@@ -64,6 +70,8 @@ class DataConfig:
     wavelength_range: tuple[float, float] = (0.0, 0.0)
     instrument: str = "SPEX-PRISM"
     normalization: str = "median"
+    extra_features: str = "normalized"
+    standardize_wavelengths: bool = True
     uncertainty_channel: bool = True
     fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
     split_seed: int = 0
@@ -71,6 +79,8 @@ class DataConfig:
 
     def __post_init__(self) -> None:
         Normalizer.create(self.normalization)
+        if self.extra_features not in EXTRA_FEATURES:
+            raise UnknownNameError("extra features", self.extra_features, EXTRA_FEATURES)
         self.targets = tuple(self.targets)
         self.wavelength_range = tuple(float(x) for x in self.wavelength_range)
         self.fractions = tuple(float(x) for x in self.fractions)
@@ -81,7 +91,20 @@ class DataConfig:
 #: Named starting points; `--preset` picks one, a config file may override any field.
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "default": {},
+    # TelescopeML's network and preprocessing (Gharib-Nezhad et al. 2024; DataMaster and
+    # DeepTrainer): each spectrum standardized on its own and fed as it is, beside the min
+    # and max of its absolute F_nu standardized over the training set, so observed spectra
+    # must be surface fluxes in the grid's units (TelescopeML scales them by (d/R)^2).
+    # telescopeml-median is this package's earlier variant, blind to the flux scale:
+    # median-normalized spectra standardized per wavelength, beside the min and max of the
+    # normalized spectrum.
     "telescopeml": {
+        "model": {"architecture": "telescopeml"},
+        "train": {"loss": "huber", "lr": 3e-4},
+        "data": {"uncertainty_channel": False, "normalization": "zscore",
+                 "extra_features": "absolute-fnu", "standardize_wavelengths": False},
+    },
+    "telescopeml-median": {
         "model": {"architecture": "telescopeml"},
         "train": {"loss": "huber", "lr": 3e-4},
         "data": {"uncertainty_channel": False},
@@ -206,7 +229,9 @@ def prepare(config: ExperimentConfig, grid: SpectralGrid | None = None,
     augmenter = Augmenter(grid, split.train, config.augment, seed=config.train.seed)
     first = augmenter.epoch(0)
     encoder = InputEncoder(grid.wavelength, Normalizer.create(config.data.normalization),
-                           config.data.uncertainty_channel).fit(first.flux, first.sigma)
+                           config.data.uncertainty_channel, config.data.extra_features,
+                           grid.flux_unit, config.data.standardize_wavelengths)
+    encoder.fit(first.flux, first.sigma)
     cols = [grid.axes.index(t) for t in targets]
     scaler = ParameterScaler(targets, log=[t for t in targets if t == "teff"])
     scaler.fit(first.params[:, cols])
