@@ -157,7 +157,7 @@ def test_posterior_preset_trains_a_bounded_flow(grid_file, tmp_path, toy_grid):
     predictor = Predictor(out)
     flux = toy_grid.flux_array()[:3]
     samples = predictor.sample_posterior(flux, flux / 30, n_samples=400)
-    assert samples.shape == (3, 400, 3)
+    assert samples.shape == (400, 3, 3)
     for j, name in enumerate(("teff", "logg", "mh")):
         low, high = toy_grid.params[name].min(), toy_grid.params[name].max()
         pad = 0.0125 * (high - low)  # 1% box margin, in log Teff for Teff

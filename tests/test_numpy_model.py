@@ -15,9 +15,9 @@ from telescopeml.bundle import (
     read_weights,
     save_bundle,
 )
+from telescopeml.data.inputs import InputEncoder
 from telescopeml.data.transforms import Normalizer, ParameterScaler
 from telescopeml.models import ModelConfig, build_model
-from telescopeml.models.inputs import InputEncoder
 from telescopeml.models.numpy_model import NumpyModel, conv1d, gelu, max_pool1d, supports
 from telescopeml.predict import Predictor, TorchNetwork
 
@@ -142,8 +142,8 @@ def test_predictor_engines_agree_and_fall_back(tmp_path):
         expected = NumpyModel if engine == "numpy" else TorchNetwork
         assert isinstance(predictor.network, expected)
         samples = predictor.sample_posterior(flux, flux / 30, n_samples=4000, seed=5)
-        assert samples.shape == (2, 4000, 3)
-        quantiles[engine] = np.percentile(samples, [16, 50, 84], axis=1)
+        assert samples.shape == (4000, 2, 3)  # samples first
+        quantiles[engine] = np.quantile(samples, [0.16, 0.5, 0.84], axis=0)
     # different random streams, the same distribution
     spread = quantiles["numpy"][2] - quantiles["numpy"][0]
     assert np.all(np.abs(quantiles["numpy"] - quantiles["torch"]) < 0.1 * spread)

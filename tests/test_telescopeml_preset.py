@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 
+from telescopeml.data.inputs import InputEncoder
 from telescopeml.data.spectrum import ObservedSpectrum
 from telescopeml.data.transforms import Normalizer
 from telescopeml.errors import DataError
-from telescopeml.models.inputs import InputEncoder
 from telescopeml.models.numpy_model import NumpyModel
 from telescopeml.predict import Predictor, TorchNetwork
 from telescopeml.training.experiment import ExperimentConfig, train

@@ -37,11 +37,11 @@ from telescopeml.data.augment import (
     noise_sigma,
     sample_test_set,
 )
+from telescopeml.data.inputs import InputEncoder
 from telescopeml.data.resample import bin_edges, outside_coverage, resample
 from telescopeml.data.sources import instrument_wavelength
 from telescopeml.data.splits import is_edge, split_grid
 from telescopeml.data.transforms import NORMALIZERS, Normalizer, ParameterScaler
-from telescopeml.models.inputs import InputEncoder
 from telescopeml.training.experiment import ExperimentConfig, prepare
 
 QUICK = os.environ.get("TELESCOPEML_TUTORIAL_QUICK") == "1"

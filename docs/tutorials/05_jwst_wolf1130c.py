@@ -218,7 +218,7 @@ show(plots.spectrum_fit(match.wavelength, match.flux, match.uncertainty, models,
                         match.reduced_chi2, name=spectrum.name), "nearest_grid")
 
 # %%
-quantiles = prediction.quantiles((2.5, 16, 50, 84, 97.5))
+quantiles = prediction.quantiles((0.025, 0.16, 0.5, 0.84, 0.975))
 summary = {
     "grid": GRID,
     "object": spectrum.name,

@@ -210,7 +210,7 @@ print(observed, f"| S/N {observed.snr:.0f}")
 predictor = Predictor(model_dir)
 prediction = predictor.predict(observed, n_samples=N_SAMPLES)
 print(prediction.summary())
-low, high = prediction.quantiles((2.5, 97.5))
+low, high = prediction.quantiles((0.025, 0.975))
 print(f"{'parameter':10s} {'true':>8s} {'predicted':>10s}  95% interval")
 for j, name in enumerate(prediction.names):
     print(f"{name:10s} {truth[name]:8.4g} {prediction.median[name]:10.4g}  "

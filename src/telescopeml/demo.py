@@ -72,7 +72,7 @@ def demo_table(rows) -> str:
     lines = [f"{'object':28s} {'type':5s} {'Teff (K)':>16s} {'literature':>12s} "
              f"{'log g':>14s} {'chi2_red':>8s}  flags"]
     for name, spt, teff, teff_err, _reference, p in rows:
-        q = p.quantiles((16, 50, 84))
+        q = p.quantiles((0.16, 0.5, 0.84))
         j = p.names.index("teff")
         t = f"{q[1, j]:.0f} +{q[2, j] - q[1, j]:.0f}/-{q[1, j] - q[0, j]:.0f}"
         g = ""

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import math
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,18 +16,18 @@ from telescopeml.bundle import (
     read_manifest,
     read_weights,
 )
+from telescopeml.data.checks import as_spectrum, clean_spectrum, contrast, der_snr_noise, source_of
 from telescopeml.data.chi2 import chi2_fit
 from telescopeml.data.grid import SpectralGrid
+from telescopeml.data.inputs import InputEncoder
 from telescopeml.data.spectrum import ObservedSpectrum
 from telescopeml.data.transforms import ParameterScaler
-from telescopeml.empirical import INPUT_NOTE, INSTRUMENT_FLAG, SCALE_GRID, UNITS, describe
+from telescopeml.empirical import INPUT_NOTE, INSTRUMENT_FLAG
 from telescopeml.errors import DataError, OutOfGridError, TelescopeMLError
 from telescopeml.models import numpy_model
-from telescopeml.models.inputs import InputEncoder
 from telescopeml.models.recalibration import spectrum_snr
+from telescopeml.prediction import Prediction
 
-#: Quantiles reported for every parameter (percent).
-PERCENTILES = (2.5, 16.0, 50.0, 84.0, 97.5)
 #: Minimum fraction of the model's wavelengths an observed spectrum must cover.
 MIN_COVERAGE = 0.95
 #: How much finer or coarser than the model's pixels an observed spectrum may be sampled,
@@ -37,11 +35,6 @@ MIN_COVERAGE = 0.95
 #: from another instrument.
 SAMPLING_FINER, SAMPLING_COARSER = 4.0, 3.0
 REACH_BLUE_UM, REACH_RED_UM = 0.4, 0.5
-#: The median absolute flux outside this range is refused: the numerics (squares of fluxes and
-#: uncertainties) overflow or underflow there, and no flux density in any unit is that size.
-FLUX_MAGNITUDE = (1e-100, 1e100)
-#: A pixel whose absolute flux or uncertainty exceeds this many times that median is masked.
-ABSURD_FACTOR = 1e3
 #: Every flag about the instrument starts with ``empirical.INSTRUMENT_FLAG`` (it stays a flag
 #: on the empirical scale, where other grid flags become notes).
 #: Posterior mass within the outer 5% of a parameter's range that flags an edge pile-up.
@@ -66,166 +59,6 @@ PC_CM = 3.0857e18
 #: How a Predictor runs the network: ``numpy`` (no PyTorch import; hybrid and MLP models),
 #: ``torch``, or ``auto`` (numpy where it can).
 ENGINES = ("auto", "numpy", "torch")
-
-
-@dataclass
-class Prediction:
-    """The posterior for one spectrum, and how well the grid fits it.
-
-    Attributes
-    ----------
-    samples
-        ``(n_samples, n_params)`` posterior samples in physical units.
-    names
-        Parameter names, one per column.
-    chi2_red
-        Reduced χ² of the grid spectrum at the posterior median against the observation,
-        with a :data:`MODEL_SYSTEMATIC` model uncertainty added to the observed one.
-    flags
-        Reasons to believe the object lies outside the grid, so that the numbers should not
-        be taken at face value: Teff piling at a grid edge, a poor fit, no grid spectrum
-        to compare with (empty when fine).
-    notes
-        Things to know that do not make the answer wrong: a non-Teff parameter at the
-        grid's edge (the true value may lie beyond it), uncertainties estimated from the
-        data.
-    scale
-        What the numbers mean: ``"atmosphere grid"`` (the grid's parameters) or
-        ``"empirical"`` (luminosity-based Teff, evolutionary log g; see
-        :mod:`telescopeml.empirical`).
-    model
-        The model that produced the numbers.
-    errors
-        ``{param: {"statistical", "systematic"}}`` 68% half-widths of the two parts, where
-        they are known separately (the empirical scale).
-    limits
-        ``{param: "> 5.41"}`` for parameters whose posterior piles at a grid edge: the
-        value is a limit, not a measurement.
-    scores
-        Misspecification scores (``typicality``: 0 like the labeled training spectra,
-        1 unlike all of them).
-    fit_parameters
-        Grid parameters of :attr:`best_fit` (atmosphere-grid scale, whatever :attr:`scale`).
-    """
-
-    source: str
-    names: list[str]
-    samples: np.ndarray
-    wavelength: np.ndarray
-    observed: np.ndarray
-    uncertainty: np.ndarray
-    best_fit: np.ndarray | None = None
-    band: np.ndarray | None = None
-    chi2_red: float = math.nan
-    flags: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    derived: dict[str, np.ndarray] = field(default_factory=dict)
-    scale: str = SCALE_GRID
-    model: str = ""
-    errors: dict[str, dict[str, float]] = field(default_factory=dict)
-    limits: dict[str, str] = field(default_factory=dict)
-    scores: dict[str, float] = field(default_factory=dict)
-    fit_parameters: dict[str, float] = field(default_factory=dict)
-
-    def quantiles(self, percent: float | tuple[float, ...]) -> np.ndarray:
-        """Percentiles of each parameter, shape ``(len(percent), n_params)`` or ``(n_params,)``."""
-        return np.percentile(self.samples, percent, axis=0)
-
-    @property
-    def median(self) -> dict[str, float]:
-        """Posterior median of each parameter."""
-        return dict(zip(self.names, np.median(self.samples, axis=0).tolist(), strict=True))
-
-    @property
-    def mean(self) -> dict[str, float]:
-        """Posterior mean of each parameter."""
-        return dict(zip(self.names, self.samples.mean(axis=0).tolist(), strict=True))
-
-    @property
-    def flag(self) -> str:
-        """All flags in one string (``""`` when fine)."""
-        return "; ".join(self.flags)
-
-    @property
-    def note(self) -> str:
-        """All notes in one string."""
-        return "; ".join(self.notes)
-
-    def row(self) -> dict[str, Any]:
-        """One table row: source, scale, model, PARAM_p50/p16/p84/p2.5/p97.5 (with
-        PARAM_stat/PARAM_sys where known, PARAM_limit where the value is a limit), derived,
-        chi2_red, typicality, flag, note."""
-        out: dict[str, Any] = {"source": self.source, "scale": self.scale, "model": self.model}
-        quantiles = self.quantiles(PERCENTILES)
-        derived = {k: np.percentile(v, PERCENTILES) for k, v in self.derived.items()}
-        for j, name in enumerate(self.names):
-            for p, q in (("p50", 2), ("p16", 1), ("p84", 3), ("p2.5", 0), ("p97.5", 4)):
-                out[f"{name}_{p}"] = float(quantiles[q, j])
-            if name in self.errors:
-                out[f"{name}_stat"] = self.errors[name]["statistical"]
-                out[f"{name}_sys"] = self.errors[name]["systematic"]
-            out[f"{name}_limit"] = self.limits.get(name, "")
-        for name, values in derived.items():
-            for p, q in (("p50", 2), ("p16", 1), ("p84", 3)):
-                out[f"{name}_{p}"] = float(values[q])
-        out["chi2_red"] = self.chi2_red
-        for key, value in self.scores.items():
-            out[key] = value
-        out["flag"] = self.flag
-        out["note"] = self.note
-        return out
-
-    def to_json(self) -> dict[str, Any]:
-        """The ``predictions/*.json`` record that ``telescopeml report`` renders."""
-        q = self.quantiles((16, 50, 84))
-        return {
-            "name": self.source,
-            "scale": self.scale,
-            "model": self.model,
-            "parameters": {n: {"median": float(q[1, j]), "low": float(q[0, j]),
-                               "high": float(q[2, j]), "level": 0.68,
-                               "unit": UNITS.get(n, ""), "limit": self.limits.get(n, ""),
-                               **self.errors.get(n, {})}
-                           for j, n in enumerate(self.names)},
-            "spectrum": {"wavelength": self.wavelength.tolist(),
-                         "flux": self.observed.tolist(),
-                         "uncertainty": self.uncertainty.tolist(), "flux_unit": ""},
-            "best_fit": None if self.best_fit is None else {
-                "flux": self.best_fit.tolist(),
-                "parameters": self.fit_parameters or self.median,
-                "reduced_chi2": self.chi2_red},
-            "derived": {k: np.percentile(v, (16, 50, 84)).tolist()
-                        for k, v in self.derived.items()},
-            "warnings": [*self.flags, *self.notes],
-        }
-
-    def summary(self) -> str:
-        """A small table: median and 68%/95% intervals per parameter, then χ² and flags."""
-        q = self.quantiles(PERCENTILES)
-        lines = [f"{self.source}", f"  scale: {describe(self.scale)}"]
-        if self.model:
-            lines.append(f"  model: {self.model}")
-        for j, name in enumerate(self.names):
-            unit = UNITS.get(name, "")
-            if name in self.limits:
-                lines.append(f"  {name:9s} {self.limits[name]:>10s} {unit:5s} (a limit, not a "
-                             "measurement: the posterior piles at the grid's edge)")
-                continue
-            line = (f"  {name:9s} {q[2, j]:10.4g} {unit:5s} 68%: {q[1, j]:.4g}..{q[3, j]:.4g}  "
-                    f"95%: {q[0, j]:.4g}..{q[4, j]:.4g}")
-            if name in self.errors:
-                line += (f"  (±{self.errors[name]['statistical']:.2g} statistical, "
-                         f"±{self.errors[name]['systematic']:.2g} systematic)")
-            lines.append(line)
-        for name, values in self.derived.items():
-            p = np.percentile(values, (16, 50, 84))
-            lines.append(f"  {name:9s} {p[1]:10.4g}  68%: {p[0]:.4g}..{p[2]:.4g}")
-        lines.append(f"  reduced chi2 of the best-fit grid spectrum: {self.chi2_red:.3g}")
-        for key, value in self.scores.items():
-            lines.append(f"  {key}: {value:.2f}")
-        lines += [f"  FLAG: {f}" for f in self.flags]
-        lines += [f"  note: {n}" for n in self.notes]
-        return "\n".join(lines)
 
 
 class Predictor:
@@ -366,24 +199,26 @@ class Predictor:
     # --- posterior ---------------------------------------------------------------------
     def sample_posterior(self, flux: np.ndarray, sigma: np.ndarray, n_samples: int = 10000,
                          seed: int = 0) -> np.ndarray:
-        """``(n_spectra, n_samples, n_params)`` posterior samples in physical units."""
+        """``(n_samples, n_spectra, n_params)`` posterior samples in physical units (samples
+        first, as :class:`~telescopeml.models.posterior.Posterior` and the calibration
+        diagnostics have them)."""
         flux, sigma = np.atleast_2d(flux), np.atleast_2d(sigma)
         x, extra = self.encoder.encode(flux, sigma)
         extra = extra if self.config.n_extra else None
         rng = np.random.default_rng(seed)
         if self.config.head == "flow":
             snr = spectrum_snr(flux, sigma)
-            scaled = self.network.sample(x, extra, n_samples, rng, snr).transpose(1, 0, 2)
+            scaled = self.network.sample(x, extra, n_samples, rng, snr)
         elif self.config.head == "gaussian":
             out = self.network.embed(x, extra)
             k = len(self.names)
             mean, log_sigma = out[:, :k], out[:, k:2 * k]
             noise = rng.standard_normal((len(x), n_samples, k), dtype=np.float32)
-            scaled = mean[:, None] + noise * np.exp(log_sigma)[:, None]
+            scaled = (mean[:, None] + noise * np.exp(log_sigma)[:, None]).transpose(1, 0, 2)
         else:
-            scaled = self._noise_resampled(flux, sigma, n_samples, rng)
+            scaled = self._noise_resampled(flux, sigma, n_samples, rng).transpose(1, 0, 2)
         physical = self.scaler.inverse_transform(scaled.reshape(-1, scaled.shape[-1]))
-        return physical.reshape(len(x), n_samples, -1)
+        return physical.reshape(n_samples, len(x), -1)
 
     def _noise_resampled(self, flux: np.ndarray, sigma: np.ndarray, n_samples: int,
                          rng: np.random.Generator) -> np.ndarray:
@@ -462,8 +297,8 @@ class Predictor:
         network answers); ``""`` otherwise."""
         if self._contrast is None:
             grid_flux = np.asarray(grid.flux_array(), dtype=np.float64)
-            self._contrast = float(np.min(_contrast(grid_flux)))
-        observed = float(_contrast(np.atleast_2d(flux))[0])
+            self._contrast = float(np.min(contrast(grid_flux)))
+        observed = float(contrast(np.atleast_2d(flux))[0])
         if np.log(max(observed, 1.0)) < FEATURELESS * np.log(self._contrast):
             return (f"featureless spectrum: its flux varies by a factor {observed:.2f} over the "
                     f"model's wavelengths, every grid spectrum by at least "
@@ -536,7 +371,7 @@ class Predictor:
         """Read (if a path), check, resample, sample the posterior and check the fit."""
         spectrum = clean_spectrum(as_spectrum(spectrum))
         flux, sigma = self.prepare_spectrum(spectrum)
-        samples = self.sample_posterior(flux, sigma, n_samples, seed)[0]
+        samples = self.sample_posterior(flux, sigma, n_samples, seed)[:, 0]
         prediction = self._finish(spectrum, flux, sigma, samples, seed)
         if distance_pc:
             self.physical_size(prediction, spectrum, distance_pc, distance_err_pc, seed)
@@ -562,11 +397,12 @@ class Predictor:
                 results.append(exc)
             except (ValueError, ArithmeticError, IndexError, OSError) as exc:
                 results.append(DataError(f"cannot be prepared ({type(exc).__name__}: {exc})",
-                                         _source_of(spectrum)))
+                                         source_of(spectrum)))
         if ready:
             samples = self.sample_posterior(np.stack([r[2] for r in ready]),
                                             np.stack([r[3] for r in ready]), n_samples, seed)
-            for (index, spectrum, flux, sigma), draws in zip(ready, samples, strict=True):
+            for (index, spectrum, flux, sigma), draws in zip(ready, samples.transpose(1, 0, 2),
+                                                             strict=True):
                 try:
                     prediction = self._finish(spectrum, flux, sigma, draws, seed)
                 except TelescopeMLError as exc:
@@ -637,21 +473,6 @@ class TorchNetwork:
         return torch.from_numpy(x), None if extra is None else torch.from_numpy(extra)
 
 
-def as_spectrum(spectrum: ObservedSpectrum | str | Path) -> ObservedSpectrum:
-    """``spectrum``, read from its file when given a path."""
-    if isinstance(spectrum, ObservedSpectrum):
-        return spectrum
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # non-standard FITS keywords of archive files
-        return ObservedSpectrum.read(spectrum)
-
-
-def _contrast(flux: np.ndarray) -> np.ndarray:
-    """Ratio of the 95th to the 5th percentile of each row's flux (floored at 1e-30)."""
-    low, high = np.percentile(flux, (5, 95), axis=1)
-    return high / np.clip(np.abs(low), 1e-30, None)
-
-
 #: File suffixes a bundle's grid may have for the fit check to open it.
 GRID_SUFFIXES = (".h5", ".hdf5", ".csv", ".bz2", ".nc")
 
@@ -667,66 +488,6 @@ def _unsafe_grid_name(name: str) -> str:
         return ""
     return (f"the bundle names its grid {name!r}, neither a registered grid nor a grid file "
             f"({', '.join(GRID_SUFFIXES)} or a directory); pass the grid explicitly")
-
-
-def _source_of(spectrum: ObservedSpectrum | str | Path) -> str:
-    if isinstance(spectrum, ObservedSpectrum):
-        return spectrum.source or spectrum.name
-    return str(spectrum)
-
-
-def clean_spectrum(spectrum: ObservedSpectrum) -> ObservedSpectrum:
-    """``spectrum`` without pixels the package cannot use, with a note saying how many.
-
-    Refuses flux whose typical size is outside :data:`FLUX_MAGNITUDE`. Masks pixels with a
-    zero, non-finite or absurd uncertainty and pixels whose absolute flux exceeds
-    :data:`ABSURD_FACTOR` times the median absolute flux (a single 1e300 pixel must not
-    turn every answer into NaN). When no uncertainty is usable they are dropped and
-    estimated from the scatter instead. Idempotent (the notes are kept in ``meta["input_notes"]``).
-    """
-    if spectrum.meta.get("cleaned"):
-        return spectrum
-    source = spectrum.source or spectrum.name
-    flux = np.asarray(spectrum.flux, dtype=np.float64)
-    scale = float(np.median(np.abs(flux)))
-    if not FLUX_MAGNITUDE[0] < scale < FLUX_MAGNITUDE[1]:
-        raise DataError(f"flux values are of order {scale:.1e}; telescopeml works with "
-                        f"{FLUX_MAGNITUDE[0]:g}-{FLUX_MAGNITUDE[1]:g} (rescale the spectrum: "
-                        "a unit or scaling error?)", source)
-    notes = []
-    keep = np.abs(flux) <= ABSURD_FACTOR * scale
-    sigma = spectrum.uncertainty
-    if sigma is not None:
-        usable = np.isfinite(sigma) & (sigma > 0) & (sigma <= ABSURD_FACTOR * scale)
-        if not usable[keep].any():
-            sigma = None
-            notes.append("every uncertainty is zero or unusable; uncertainties estimated "
-                         "from the pixel-to-pixel scatter (DER_SNR)")
-        else:
-            keep &= usable
-    n_masked = int(keep.size - keep.sum())
-    if keep.sum() < 10:
-        raise DataError(f"only {int(keep.sum())} usable pixels (zero or absurd uncertainties, "
-                        "or flux far from the median)", source)
-    if n_masked:
-        notes.append(f"{n_masked} of {keep.size} pixels masked (zero, non-finite or absurd "
-                     f"uncertainty, or |flux| over {ABSURD_FACTOR:g} times the median)")
-    return spectrum._derive(
-        wavelength=spectrum.wavelength[keep], flux=spectrum.flux[keep],
-        uncertainty=None if sigma is None else sigma[keep],
-        meta={**spectrum.meta, "cleaned": True, "input_notes": notes})
-
-
-def der_snr_noise(flux: np.ndarray) -> float:
-    """Per-pixel noise estimated from the flux alone (DER_SNR, Stoehr et al. 2008)."""
-    f = np.asarray(flux, dtype=np.float64)
-    f = f[np.isfinite(f)]
-    if f.size < 5:
-        raise DataError("too few pixels to estimate the noise")
-    noise = 1.482602 / math.sqrt(6.0) * np.median(np.abs(2.0 * f[2:-2] - f[:-4] - f[4:]))
-    if noise <= 0:
-        noise = 1e-3 * float(np.median(np.abs(f)))
-    return float(noise)
 
 
 def _grid_point(grid: SpectralGrid, names: list[str], values: np.ndarray) -> np.ndarray:

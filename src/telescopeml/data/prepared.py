@@ -14,11 +14,11 @@ import numpy as np
 from telescopeml import tomlio
 from telescopeml.data.augment import AugmentConfig, Augmenter
 from telescopeml.data.grid import SpectralGrid
+from telescopeml.data.inputs import InputEncoder
 from telescopeml.data.sources import model_grid
 from telescopeml.data.splits import GridSplit
 from telescopeml.data.transforms import ParameterScaler
 from telescopeml.errors import DataError
-from telescopeml.models.inputs import InputEncoder
 
 
 @dataclass

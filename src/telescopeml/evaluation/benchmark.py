@@ -132,7 +132,7 @@ def run_benchmark(predictor: Predictor, objects: str | Path, n_samples: int = 20
         except (DataError, OutOfGridError) as exc:
             failed.append({"name": row["name"], "error": str(exc)})
             continue
-        q = prediction.quantiles((2.5, 16, 50, 84, 97.5))
+        q = prediction.quantiles((0.025, 0.16, 0.5, 0.84, 0.975))
         record: dict[str, Any] = {"name": row["name"], "spt": row.get("spt", ""),
                                   "scale": prediction.scale, "model": prediction.model}
         for j, name in enumerate(prediction.names):

@@ -106,7 +106,7 @@ class TelescopeMLCNN(SpectrumModel):
     Reproduces ``TrainRegressorCNN.build_model`` of TelescopeML/DeepTrainer.py: blocks of
     ``same``-padded ReLU Conv1D layers (He-normal kernels) each closed by a max-pool, flatten,
     the FC1 ReLU dense stack and its dropout, concatenation with the second input (each
-    spectrum's min and max, standardized: :class:`~telescopeml.models.inputs.InputEncoder`),
+    spectrum's min and max, standardized: :class:`~telescopeml.data.inputs.InputEncoder`),
     the FC2 ReLU dense stack and its dropout, and one linear unit per parameter (their four
     ``Dense(1)`` heads are one ``Linear(n, 4)`` here). Dense kernels are Glorot-uniform and
     biases zero, as in Keras. Train it with Huber loss.

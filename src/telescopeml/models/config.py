@@ -99,7 +99,7 @@ class ModelConfig:
         1 = flux; 2 = flux and its per-pixel uncertainty.
     n_extra
         Scalar inputs beside the spectrum (``telescopeml``: the spectrum's min and max, as
-        :class:`~telescopeml.models.inputs.InputEncoder` computes them).
+        :class:`~telescopeml.data.inputs.InputEncoder` computes them).
     head
         ``point`` (one value per parameter), ``gaussian`` (mean, then log-sigma: 2 x n_outputs)
         or ``flow`` (a conditional neural spline flow over the parameters; the network's

@@ -19,13 +19,13 @@ from telescopeml import __version__, tomlio
 from telescopeml.bundle import save_bundle
 from telescopeml.data.augment import AugmentConfig, Augmenter, TrainingBatch, sample_test_set
 from telescopeml.data.grid import SpectralGrid
+from telescopeml.data.inputs import EXTRA_FEATURES, InputEncoder
 from telescopeml.data.prepared import PreparedData, grid_checksum
 from telescopeml.data.sources import model_grid
 from telescopeml.data.splits import split_grid
 from telescopeml.data.transforms import Normalizer, ParameterScaler
 from telescopeml.errors import DataError, UnknownNameError
 from telescopeml.models import ModelConfig, box_bounds, build_model, count_parameters
-from telescopeml.models.inputs import EXTRA_FEATURES, InputEncoder
 from telescopeml.training.config import TrainConfig
 from telescopeml.training.trainer import Trainer, is_main_process, seed_everything
 
@@ -52,7 +52,7 @@ class DataConfig:
         Per-spectrum normalizer name (see :mod:`telescopeml.data.transforms`).
     extra_features
         The scalar inputs of models that take them (``telescopeml``), one of
-        :data:`~telescopeml.models.inputs.EXTRA_FEATURES`: ``normalized`` (min and max of the
+        :data:`~telescopeml.data.inputs.EXTRA_FEATURES`: ``normalized`` (min and max of the
         normalized spectrum) or ``absolute-fnu`` (min and max of its absolute F_nu).
     standardize_wavelengths
         Standardize the network's input channels per wavelength over the training set.

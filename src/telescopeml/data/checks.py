@@ -1,0 +1,93 @@
+"""Checks on an observed spectrum before a model sees it: readable, usable pixels, sane flux."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from telescopeml.data.spectrum import ObservedSpectrum
+from telescopeml.errors import DataError
+
+#: The median absolute flux outside this range is refused: the numerics (squares of fluxes and
+#: uncertainties) overflow or underflow there, and no flux density in any unit is that size.
+FLUX_MAGNITUDE = (1e-100, 1e100)
+#: A pixel whose absolute flux or uncertainty exceeds this many times that median is masked.
+ABSURD_FACTOR = 1e3
+
+def as_spectrum(spectrum: ObservedSpectrum | str | Path) -> ObservedSpectrum:
+    """``spectrum``, read from its file when given a path."""
+    if isinstance(spectrum, ObservedSpectrum):
+        return spectrum
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # non-standard FITS keywords of archive files
+        return ObservedSpectrum.read(spectrum)
+
+
+def source_of(spectrum: ObservedSpectrum | str | Path) -> str:
+    """The file or name a spectrum came from, for messages."""
+    if isinstance(spectrum, ObservedSpectrum):
+        return spectrum.source or spectrum.name
+    return str(spectrum)
+
+
+def clean_spectrum(spectrum: ObservedSpectrum) -> ObservedSpectrum:
+    """``spectrum`` without pixels the package cannot use, with a note saying how many.
+
+    Refuses flux whose typical size is outside :data:`FLUX_MAGNITUDE`. Masks pixels with a
+    zero, non-finite or absurd uncertainty and pixels whose absolute flux exceeds
+    :data:`ABSURD_FACTOR` times the median absolute flux (a single 1e300 pixel must not
+    turn every answer into NaN). When no uncertainty is usable they are dropped and
+    estimated from the scatter instead. Idempotent (the notes are kept in ``meta["input_notes"]``).
+    """
+    if spectrum.meta.get("cleaned"):
+        return spectrum
+    source = spectrum.source or spectrum.name
+    flux = np.asarray(spectrum.flux, dtype=np.float64)
+    scale = float(np.median(np.abs(flux)))
+    if not FLUX_MAGNITUDE[0] < scale < FLUX_MAGNITUDE[1]:
+        raise DataError(f"flux values are of order {scale:.1e}; telescopeml works with "
+                        f"{FLUX_MAGNITUDE[0]:g}-{FLUX_MAGNITUDE[1]:g} (rescale the spectrum: "
+                        "a unit or scaling error?)", source)
+    notes = []
+    keep = np.abs(flux) <= ABSURD_FACTOR * scale
+    sigma = spectrum.uncertainty
+    if sigma is not None:
+        usable = np.isfinite(sigma) & (sigma > 0) & (sigma <= ABSURD_FACTOR * scale)
+        if not usable[keep].any():
+            sigma = None
+            notes.append("every uncertainty is zero or unusable; uncertainties estimated "
+                         "from the pixel-to-pixel scatter (DER_SNR)")
+        else:
+            keep &= usable
+    n_masked = int(keep.size - keep.sum())
+    if keep.sum() < 10:
+        raise DataError(f"only {int(keep.sum())} usable pixels (zero or absurd uncertainties, "
+                        "or flux far from the median)", source)
+    if n_masked:
+        notes.append(f"{n_masked} of {keep.size} pixels masked (zero, non-finite or absurd "
+                     f"uncertainty, or |flux| over {ABSURD_FACTOR:g} times the median)")
+    return spectrum._derive(
+        wavelength=spectrum.wavelength[keep], flux=spectrum.flux[keep],
+        uncertainty=None if sigma is None else sigma[keep],
+        meta={**spectrum.meta, "cleaned": True, "input_notes": notes})
+
+
+def der_snr_noise(flux: np.ndarray) -> float:
+    """Per-pixel noise estimated from the flux alone (DER_SNR, Stoehr et al. 2008)."""
+    f = np.asarray(flux, dtype=np.float64)
+    f = f[np.isfinite(f)]
+    if f.size < 5:
+        raise DataError("too few pixels to estimate the noise")
+    noise = 1.482602 / math.sqrt(6.0) * np.median(np.abs(2.0 * f[2:-2] - f[:-4] - f[4:]))
+    if noise <= 0:
+        noise = 1e-3 * float(np.median(np.abs(f)))
+    return float(noise)
+
+
+def contrast(flux: np.ndarray) -> np.ndarray:
+    """Ratio of the 95th to the 5th percentile of each row's flux (floored at 1e-30)."""
+    low, high = np.percentile(flux, (5, 95), axis=1)
+    return high / np.clip(np.abs(low), 1e-30, None)

@@ -1,0 +1,178 @@
+"""Prediction: the posterior for one spectrum, the grid fit, and what to make of them."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from telescopeml.empirical import SCALE_GRID, UNITS, describe
+
+#: Quantiles reported for every parameter (fractions).
+QUANTILES = (0.025, 0.16, 0.5, 0.84, 0.975)
+
+@dataclass
+class Prediction:
+    """The posterior for one spectrum, and how well the grid fits it.
+
+    Attributes
+    ----------
+    samples
+        ``(n_samples, n_params)`` posterior samples in physical units.
+    names
+        Parameter names, one per column.
+    chi2_red
+        Reduced χ² of the grid spectrum at the posterior median against the observation,
+        with a :data:`~telescopeml.predict.MODEL_SYSTEMATIC` model uncertainty added to the
+        observed one.
+    flags
+        Reasons to believe the object lies outside the grid, so that the numbers should not
+        be taken at face value: Teff piling at a grid edge, a poor fit, no grid spectrum
+        to compare with (empty when fine).
+    notes
+        Things to know that do not make the answer wrong: a non-Teff parameter at the
+        grid's edge (the true value may lie beyond it), uncertainties estimated from the
+        data.
+    scale
+        What the numbers mean: ``"atmosphere grid"`` (the grid's parameters) or
+        ``"empirical"`` (luminosity-based Teff, evolutionary log g; see
+        :mod:`telescopeml.empirical`).
+    model
+        The model that produced the numbers.
+    errors
+        ``{param: {"statistical", "systematic"}}`` 68% half-widths of the two parts, where
+        they are known separately (the empirical scale).
+    limits
+        ``{param: "> 5.41"}`` for parameters whose posterior piles at a grid edge: the
+        value is a limit, not a measurement.
+    scores
+        Misspecification scores (``typicality``: 0 like the labeled training spectra,
+        1 unlike all of them).
+    fit_parameters
+        Grid parameters of :attr:`best_fit` (atmosphere-grid scale, whatever :attr:`scale`).
+    """
+
+    source: str
+    names: list[str]
+    samples: np.ndarray
+    wavelength: np.ndarray
+    observed: np.ndarray
+    uncertainty: np.ndarray
+    best_fit: np.ndarray | None = None
+    band: np.ndarray | None = None
+    chi2_red: float = math.nan
+    flags: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    derived: dict[str, np.ndarray] = field(default_factory=dict)
+    scale: str = SCALE_GRID
+    model: str = ""
+    errors: dict[str, dict[str, float]] = field(default_factory=dict)
+    limits: dict[str, str] = field(default_factory=dict)
+    scores: dict[str, float] = field(default_factory=dict)
+    fit_parameters: dict[str, float] = field(default_factory=dict)
+
+    def quantiles(self, q: float | tuple[float, ...]) -> np.ndarray:
+        """Quantiles ``q`` (fractions, as :meth:`Posterior.quantile
+        <telescopeml.models.posterior.Posterior.quantile>` and :func:`numpy.quantile` take
+        them) of each parameter: shape ``(len(q), n_params)`` or ``(n_params,)``."""
+        if np.any(np.asarray(q) > 1) or np.any(np.asarray(q) < 0):
+            raise ValueError(f"quantiles are fractions between 0 and 1 (0.16, not 16); got {q}")
+        return np.quantile(self.samples, q, axis=0)
+
+    @property
+    def median(self) -> dict[str, float]:
+        """Posterior median of each parameter."""
+        return dict(zip(self.names, np.median(self.samples, axis=0).tolist(), strict=True))
+
+    @property
+    def mean(self) -> dict[str, float]:
+        """Posterior mean of each parameter."""
+        return dict(zip(self.names, self.samples.mean(axis=0).tolist(), strict=True))
+
+    @property
+    def flag(self) -> str:
+        """All flags in one string (``""`` when fine)."""
+        return "; ".join(self.flags)
+
+    @property
+    def note(self) -> str:
+        """All notes in one string."""
+        return "; ".join(self.notes)
+
+    def row(self) -> dict[str, Any]:
+        """One table row: source, scale, model, PARAM_p50/p16/p84/p2.5/p97.5 (with
+        PARAM_stat/PARAM_sys where known, PARAM_limit where the value is a limit), derived,
+        chi2_red, typicality, flag, note."""
+        out: dict[str, Any] = {"source": self.source, "scale": self.scale, "model": self.model}
+        quantiles = self.quantiles(QUANTILES)
+        derived = {k: np.quantile(v, QUANTILES) for k, v in self.derived.items()}
+        for j, name in enumerate(self.names):
+            for p, q in (("p50", 2), ("p16", 1), ("p84", 3), ("p2.5", 0), ("p97.5", 4)):
+                out[f"{name}_{p}"] = float(quantiles[q, j])
+            if name in self.errors:
+                out[f"{name}_stat"] = self.errors[name]["statistical"]
+                out[f"{name}_sys"] = self.errors[name]["systematic"]
+            out[f"{name}_limit"] = self.limits.get(name, "")
+        for name, values in derived.items():
+            for p, q in (("p50", 2), ("p16", 1), ("p84", 3)):
+                out[f"{name}_{p}"] = float(values[q])
+        out["chi2_red"] = self.chi2_red
+        for key, value in self.scores.items():
+            out[key] = value
+        out["flag"] = self.flag
+        out["note"] = self.note
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``predictions/*.json`` record that ``telescopeml report`` renders."""
+        q = self.quantiles((0.16, 0.5, 0.84))
+        return {
+            "name": self.source,
+            "scale": self.scale,
+            "model": self.model,
+            "parameters": {n: {"median": float(q[1, j]), "low": float(q[0, j]),
+                               "high": float(q[2, j]), "level": 0.68,
+                               "unit": UNITS.get(n, ""), "limit": self.limits.get(n, ""),
+                               **self.errors.get(n, {})}
+                           for j, n in enumerate(self.names)},
+            "spectrum": {"wavelength": self.wavelength.tolist(),
+                         "flux": self.observed.tolist(),
+                         "uncertainty": self.uncertainty.tolist(), "flux_unit": ""},
+            "best_fit": None if self.best_fit is None else {
+                "flux": self.best_fit.tolist(),
+                "parameters": self.fit_parameters or self.median,
+                "reduced_chi2": self.chi2_red},
+            "derived": {k: np.quantile(v, (0.16, 0.5, 0.84)).tolist()
+                        for k, v in self.derived.items()},
+            "warnings": [*self.flags, *self.notes],
+        }
+
+    def summary(self) -> str:
+        """A small table: median and 68%/95% intervals per parameter, then χ² and flags."""
+        q = self.quantiles(QUANTILES)
+        lines = [f"{self.source}", f"  scale: {describe(self.scale)}"]
+        if self.model:
+            lines.append(f"  model: {self.model}")
+        for j, name in enumerate(self.names):
+            unit = UNITS.get(name, "")
+            if name in self.limits:
+                lines.append(f"  {name:9s} {self.limits[name]:>10s} {unit:5s} (a limit, not a "
+                             "measurement: the posterior piles at the grid's edge)")
+                continue
+            line = (f"  {name:9s} {q[2, j]:10.4g} {unit:5s} 68%: {q[1, j]:.4g}..{q[3, j]:.4g}  "
+                    f"95%: {q[0, j]:.4g}..{q[4, j]:.4g}")
+            if name in self.errors:
+                line += (f"  (±{self.errors[name]['statistical']:.2g} statistical, "
+                         f"±{self.errors[name]['systematic']:.2g} systematic)")
+            lines.append(line)
+        for name, values in self.derived.items():
+            p = np.quantile(values, (0.16, 0.5, 0.84))
+            lines.append(f"  {name:9s} {p[1]:10.4g}  68%: {p[0]:.4g}..{p[2]:.4g}")
+        lines.append(f"  reduced chi2 of the best-fit grid spectrum: {self.chi2_red:.3g}")
+        for key, value in self.scores.items():
+            lines.append(f"  {key}: {value:.2f}")
+        lines += [f"  FLAG: {f}" for f in self.flags]
+        lines += [f"  note: {n}" for n in self.notes]
+        return "\n".join(lines)
