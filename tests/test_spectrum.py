@@ -13,12 +13,9 @@ import pytest
 from astropy.io import fits
 from astropy.table import Column, Table
 
-from telescopeml.data import spectrum as spectrum_module
-from telescopeml.data.spectrum import (
-    READERS,
-    ObservedSpectrum,
-    register_reader,
-)
+from telescopeml.data import readers as readers_module
+from telescopeml.data.readers import READERS, register_reader
+from telescopeml.data.spectrum import ObservedSpectrum
 from telescopeml.data.transforms import Normalizer
 from telescopeml.errors import DataError, TelescopeMLError, UnknownNameError
 
@@ -488,7 +485,7 @@ def test_format_sniffed_when_extension_unknown(tmp_path: Path) -> None:
 
 
 def test_register_reader(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(spectrum_module, "READERS", dict(READERS))
+    monkeypatch.setattr(readers_module, "READERS", dict(READERS))
 
     @register_reader("npy", extensions=(".npy",))
     def read_npy(path: Path, scale: float = 1.0) -> ObservedSpectrum:
