@@ -166,6 +166,54 @@ def test_unknown_flux_unit() -> None:
 
 
 # --- readers: SpeX FITS ------------------------------------------------------------------
+# --- astropy Quantities ------------------------------------------------------------------
+def test_quantity_wavelength_converted_to_micron() -> None:
+    angstrom = np.linspace(9000, 24000, N) * u.AA
+    spec = ObservedSpectrum(angstrom, flux_of(wave()), flux_unit=FLAM)
+    np.testing.assert_allclose(spec.wavelength, np.linspace(0.9, 2.4, N))
+    assert "0.9000-2.4000 µm" in repr(spec)
+    frequency = (wave() * u.um).to(u.THz, equivalencies=u.spectral())[::-1]  # increasing
+    spec = ObservedSpectrum(frequency, flux_of(wave())[::-1])
+    np.testing.assert_allclose(spec.wavelength, wave(), rtol=1e-12)
+    np.testing.assert_allclose(spec.flux, flux_of(wave()))
+    with pytest.raises(DataError, match="wavelength unit 'Jy' cannot be converted to µm"):
+        ObservedSpectrum(wave() * u.Jy, flux_of(wave()))
+
+
+def test_quantity_flux_sets_the_flux_unit_and_uncertainty_is_converted() -> None:
+    flux = flux_of(wave()) * u.Unit(FLAM)
+    spec = ObservedSpectrum(wave() * u.um, flux, uncertainty=(flux / 50).to(u.W / u.m**2 / u.um))
+    assert spec.flux_unit == u.Unit(FLAM).to_string() and spec.flux_calibrated
+    np.testing.assert_allclose(spec.flux, flux.value)
+    np.testing.assert_allclose(spec.uncertainty, flux.value / 50, rtol=1e-12)
+    assert type(spec.flux) is np.ndarray and type(spec.wavelength) is np.ndarray
+    # an uncertainty in F_nu is converted at each wavelength, as astropy does
+    fnu = (flux / 50).to(u.Jy, equivalencies=u.spectral_density(wave() * u.um))
+    spec = ObservedSpectrum(wave(), flux, uncertainty=fnu)
+    np.testing.assert_allclose(spec.uncertainty, flux.value / 50, rtol=1e-12)
+    assert not ObservedSpectrum(wave(), flux_of(wave()) * u.one).flux_calibrated
+
+
+def test_quantity_flux_converted_to_an_explicit_flux_unit() -> None:
+    flux = flux_of(wave()) * u.Unit(FLAM)
+    spec = ObservedSpectrum(wave(), flux, flux_unit="Jy")
+    expected = flux.to_value(u.Jy, equivalencies=u.spectral_density(wave() * u.um))
+    np.testing.assert_allclose(spec.flux, expected, rtol=1e-12)
+    assert spec.flux_unit == "Jy"
+    with pytest.raises(DataError, match=r"flux is a Quantity in m, which contradicts "
+                                        r"flux_unit='Jy'"):
+        ObservedSpectrum(wave(), flux_of(wave()) * u.m, flux_unit="Jy")
+    with pytest.raises(DataError, match="contradicts"):
+        ObservedSpectrum(wave(), flux_of(wave()) * u.one, flux_unit="Jy")
+
+
+def test_quantity_uncertainty_refused() -> None:
+    with pytest.raises(DataError, match="uncertainty is in Jy but the flux has no unit"):
+        ObservedSpectrum(wave(), flux_of(wave()), uncertainty=np.ones(N) * u.Jy)
+    with pytest.raises(DataError, match="cannot convert uncertainty from m to Jy"):
+        ObservedSpectrum(wave(), flux_of(wave()) * u.Jy, uncertainty=np.ones(N) * u.m)
+
+
 @pytest.mark.parametrize("rows", [2, 3, 4])
 @pytest.mark.parametrize("transpose", [False, True])
 def test_spex_fits_layouts(tmp_path: Path, rows: int, transpose: bool) -> None:

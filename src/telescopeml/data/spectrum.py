@@ -15,7 +15,7 @@ import numpy as np
 
 from telescopeml.data.resample import outside_coverage, resample
 from telescopeml.data.transforms import Normalizer
-from telescopeml.data.units import convert_flux, flux_unit_string
+from telescopeml.data.units import convert_flux, flux_unit_string, to_micron
 from telescopeml.errors import DataError, TelescopeMLError
 
 #: Fewer usable pixels than this and a spectrum is refused.
@@ -35,17 +35,24 @@ class ObservedSpectrum:
     mismatched lengths, unsorted or repeated wavelengths, fewer than 10 usable pixels,
     all-zero or non-positive median flux, negative uncertainties or an unknown unit.
 
+    Arrays may be astropy ``Quantity`` objects, converted as astropy does (``NDData``): a
+    wavelength (or frequency, energy) Quantity to µm; a flux Quantity gives ``flux_unit``
+    when that is empty, else is converted to it (F_lambda <-> F_nu at each wavelength) or
+    refused if it cannot be; an uncertainty Quantity is converted to the flux unit.
+    Stored arrays are plain float arrays.
+
     Parameters
     ----------
     wavelength
-        Wavelengths in µm.
+        Wavelengths in µm (plain array) or a spectral ``Quantity``.
     flux
-        Flux density in ``flux_unit``.
+        Flux density in ``flux_unit`` (plain array) or a ``Quantity``.
     uncertainty
-        1-sigma flux errors, same unit, or None.
+        1-sigma flux errors in the flux unit (plain array), a ``Quantity``, or None.
     flux_unit
         Astropy unit string; ``""`` when the flux is not calibrated
-        (``meta["flux_calibrated"]`` is then False).
+        (``meta["flux_calibrated"]`` is then False). A dimensionless flux Quantity is
+        uncalibrated too.
     name
         Object name.
     meta
@@ -62,16 +69,20 @@ class ObservedSpectrum:
     def __post_init__(self) -> None:
         source = self.source
         self.meta = dict(self.meta)
-        wavelength = _vector(self.wavelength, "wavelength", source)
-        flux = _vector(self.flux, "flux", source)
-        arrays = [wavelength, flux]
+        (wavelength, wave_unit), (flux, flux_unit) = (
+            _vector(self.wavelength, "wavelength", source), _vector(self.flux, "flux", source))
+        arrays, units = [wavelength, flux], [wave_unit, flux_unit]
         if self.uncertainty is not None:
-            arrays.append(_vector(self.uncertainty, "uncertainty", source))
+            uncertainty, error_unit = _vector(self.uncertainty, "uncertainty", source)
+            arrays.append(uncertainty)
+            units.append(error_unit)
         if len({a.size for a in arrays}) != 1:
             sizes = ", ".join(f"{n} {a.size}" for n, a in
                               zip(("wavelength", "flux", "uncertainty"), arrays, strict=False))
             raise DataError(f"array lengths differ ({sizes})", source)
         self.flux_unit = flux_unit_string(self.flux_unit, source)
+        if any(unit is not None for unit in units):
+            arrays = self._strip_units(arrays, units, source)
 
         good = np.logical_and.reduce([np.isfinite(a) for a in arrays])
         if len(arrays) == 3 and np.any(arrays[2][good] < 0):
@@ -113,6 +124,34 @@ class ObservedSpectrum:
         self.uncertainty = arrays[2] if len(arrays) == 3 else None
         self.meta["n_dropped"] = n_dropped
         self.meta["flux_calibrated"] = self.flux_unit != ""
+
+    def _strip_units(self, arrays: list[np.ndarray], units: list[u.UnitBase | None],
+                     source: str | None) -> list[np.ndarray]:
+        """Convert Quantity inputs: wavelength to µm, flux to ``flux_unit`` (which it sets when
+        empty) and uncertainty to the flux unit; sets ``self.flux_unit``."""
+        wavelength = arrays[0] if units[0] is None else to_micron(arrays[0], units[0], source)
+        flux, flux_unit = arrays[1], units[1]
+        if flux_unit is not None and not self.flux_unit:
+            self.flux_unit = flux_unit_string(flux_unit, source)
+        elif flux_unit is not None and u.Unit(self.flux_unit) != flux_unit:
+            try:
+                flux = convert_flux(flux, flux_unit, self.flux_unit, wavelength, source)
+            except DataError:
+                raise DataError(f"the flux is a Quantity in {flux_unit.to_string() or 'no unit'}"
+                                f", which contradicts flux_unit={self.flux_unit!r}",
+                                source) from None
+        out = [wavelength, flux]
+        if len(arrays) == 3:
+            error, error_unit = arrays[2], units[2]
+            if error_unit is not None and not self.flux_unit:
+                if error_unit != u.dimensionless_unscaled:
+                    raise DataError(f"the uncertainty is in {error_unit.to_string()} but the "
+                                    "flux has no unit", source)
+            elif error_unit is not None:
+                error = convert_flux(error, error_unit, self.flux_unit, wavelength, source,
+                                     "uncertainty")
+            out.append(error)
+        return out
 
     def __len__(self) -> int:
         return int(self.wavelength.size)
@@ -324,14 +363,16 @@ class ObservedSpectrum:
 
 
 # --- helpers -----------------------------------------------------------------------------
-def _vector(values: Any, what: str, source: str | None) -> np.ndarray:
+def _vector(values: Any, what: str, source: str | None) -> tuple[np.ndarray, u.UnitBase | None]:
+    """A 1-D float array and, for a ``Quantity``, its unit (else None)."""
+    unit = values.unit if isinstance(values, u.Quantity) else None
     try:
-        array = np.array(values, dtype=np.float64)
+        array = np.array(values.value if unit is not None else values, dtype=np.float64)
     except (TypeError, ValueError):
         raise DataError(f"{what} is not numeric", source) from None
     if array.ndim != 1:
         raise DataError(f"{what} must be 1-D, got shape {array.shape}", source)
-    return array
+    return array, unit
 
 
 def _specutils() -> Any:

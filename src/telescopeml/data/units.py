@@ -109,8 +109,8 @@ def to_micron(values: np.ndarray, unit: u.UnitBase | str | None, source: Source)
         try:
             return (values * unit).to_value(u.um, equivalencies=u.spectral())
         except u.UnitsError:
-            raise DataError(f"wavelength unit {unit.to_string()!r} cannot be converted to µm",
-                            source) from None
+            raise DataError(f"wavelength unit {unit.to_string() or 'dimensionless'!r} cannot be "
+                            "converted to µm", source) from None
     finite = values[np.isfinite(values)]
     low, high = MICRON_RANGE
     if finite.size and low <= finite.min() and finite.max() <= high:
