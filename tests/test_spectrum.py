@@ -344,6 +344,71 @@ def test_corrupt_gzip(tmp_path: Path) -> None:
         ObservedSpectrum.read(text)
 
 
+# --- readers: FITS binary tables ---------------------------------------------------------
+def write_x1d(path: Path, names: tuple[str, str, str] = ("WAVELENGTH", "FLUX", "FLUX_ERROR"),
+              units: tuple[str | None, ...] = ("um", "Jy", "Jy"), n_nan: int = 3) -> Path:
+    """A JWST x1d-like product: empty primary HDU, binary table EXTRACT1D with TUNITn."""
+    flux = np.linspace(1e-3, 2e-3, N)
+    flux[:n_nan] = np.nan
+    table = Table()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", u.UnitsWarning)  # a unit astropy does not know
+        for name, values, unit in zip(names, (wave(), flux, flux / 30), units, strict=True):
+            table[name] = Column(values, unit=unit)
+        table["SURF_BRIGHT"] = Column(np.ones(N), unit="MJy/sr")
+        table["DQ"] = np.zeros(N, dtype=np.int32)
+        extension = fits.table_to_hdu(table)
+    extension.name = "EXTRACT1D"
+    primary = fits.PrimaryHDU()
+    primary.header["TELESCOP"] = "JWST"
+    primary.header["TARGNAME"] = "WOLF 1130C"
+    fits.HDUList([primary, extension]).writeto(path)
+    return path
+
+
+def test_fits_table_jwst_x1d(tmp_path: Path) -> None:
+    with pytest.warns(UserWarning, match="dropped 3 of 200 pixels"):
+        spec = ObservedSpectrum.read(write_x1d(tmp_path / "jw_x1d.fits"))
+    assert spec.meta["format"] == "fits-table" and spec.meta["hdu"] == "EXTRACT1D"
+    assert spec.name == "WOLF 1130C" and spec.meta["telescop"] == "JWST"
+    assert spec.flux_unit == "Jy" and len(spec) == N - 3
+    np.testing.assert_allclose(spec.wavelength, wave()[3:])
+    np.testing.assert_allclose(spec.uncertainty, spec.flux / 30)
+    assert spec.meta["columns"] == ["WAVELENGTH", "FLUX", "FLUX_ERROR"]
+
+
+def test_fits_table_other_names_units_and_gzip(tmp_path: Path) -> None:
+    path = write_x1d(tmp_path / "t.fits", names=("wave", "Flux", "err"),
+                     units=("Angstrom", "mJy", "uJy"), n_nan=0)
+    path.with_suffix(".fits.gz").write_bytes(gzip.compress(path.read_bytes()))
+    spec = ObservedSpectrum.read(path.with_suffix(".fits.gz"))
+    np.testing.assert_allclose(spec.wavelength, wave() * 1e-4)
+    assert spec.flux_unit == "mJy"
+    np.testing.assert_allclose(spec.uncertainty, spec.flux / 30 / 1000)
+    bare = write_x1d(tmp_path / "bare.fits", names=("LAMBDA", "FLUX", "SIGMA"),
+                     units=(None, None, None), n_nan=0)
+    spec = ObservedSpectrum.read(bare)
+    assert not spec.flux_calibrated and spec.uncertainty is not None
+
+
+def test_fits_table_problems(tmp_path: Path) -> None:
+    path = write_x1d(tmp_path / "a.fits", names=("WAVELENGTH", "COUNTS", "ERROR"))
+    with pytest.raises(DataError, match=r"a\.fits: no image data in any HDU"):
+        ObservedSpectrum.read(path)
+    with pytest.raises(DataError, match="no binary table with wavelength and flux columns"):
+        ObservedSpectrum.read(path, format="fits-table")
+    path = write_x1d(tmp_path / "b.fits", units=("um", "MJy/sr", "MJy/sr"), n_nan=0)
+    with pytest.raises(DataError, match="'MJy / sr' is not a flux unit"):
+        ObservedSpectrum.read(path)
+    path = write_x1d(tmp_path / "c.fits", units=("um", "glorps", "Jy"), n_nan=0)
+    with pytest.raises(DataError, match="unknown unit 'glorps' of column 'FLUX'"):
+        ObservedSpectrum.read(path)
+    path = write_x1d(tmp_path / "d.fits", n_nan=0)
+    assert ObservedSpectrum.read(path, hdu="EXTRACT1D").meta["hdu"] == "EXTRACT1D"
+    with pytest.raises(DataError, match="HDU 0 is not a binary table"):
+        ObservedSpectrum.read(path, format="fits-table", hdu=0)
+
+
 # --- readers: text -----------------------------------------------------------------------
 def fluxcal_text(rows: int = N, columns: int = 3) -> str:
     w = wave(rows)
@@ -516,7 +581,7 @@ def test_explicit_format_and_unknown_format(tmp_path: Path) -> None:
     assert len(ObservedSpectrum.read(path, format="text")) == N
     with pytest.raises(UnknownNameError, match="unknown format 'splat'; valid: ecsv") as info:
         ObservedSpectrum.read(path, format="splat")
-    assert info.value.valid == ["ecsv", "spex-fits", "text"]
+    assert info.value.valid == ["ecsv", "fits-table", "spex-fits", "text"]
 
 
 def test_format_sniffed_when_extension_unknown(tmp_path: Path) -> None:
