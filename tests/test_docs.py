@@ -34,6 +34,7 @@ API_MODULES = [
     "telescopeml.data.readers",
     "telescopeml.data.readers.fits",
     "telescopeml.data.readers.text",
+    "telescopeml.data.readers.specutils_io",
     "telescopeml.data.units",
     "telescopeml.data.sources",
     "telescopeml.data.library",

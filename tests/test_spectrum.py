@@ -6,6 +6,7 @@ import gzip
 import sys
 import warnings
 from pathlib import Path
+from types import SimpleNamespace
 
 import astropy.units as u
 import numpy as np
@@ -302,7 +303,7 @@ def test_spex_fits_all_nan_noise_row_means_no_noise(tmp_path: Path) -> None:
 def test_spex_fits_bad_shapes(tmp_path: Path, shape: tuple[int, ...]) -> None:
     fits.PrimaryHDU(np.ones(shape)).writeto(tmp_path / "s.fits")
     with pytest.raises(DataError, match=r"s\.fits: image has shape"):
-        ObservedSpectrum.read(tmp_path / "s.fits")
+        ObservedSpectrum.read(tmp_path / "s.fits", format="spex-fits")
 
 
 def test_spex_fits_stacked_extractions_use_the_first(tmp_path: Path) -> None:
@@ -581,7 +582,7 @@ def test_explicit_format_and_unknown_format(tmp_path: Path) -> None:
     assert len(ObservedSpectrum.read(path, format="text")) == N
     with pytest.raises(UnknownNameError, match="unknown format 'splat'; valid: ecsv") as info:
         ObservedSpectrum.read(path, format="splat")
-    assert info.value.valid == ["ecsv", "fits-table", "spex-fits", "text"]
+    assert info.value.valid == ["ecsv", "fits-table", "specutils", "spex-fits", "text"]
 
 
 def test_format_sniffed_when_extension_unknown(tmp_path: Path) -> None:
@@ -742,5 +743,66 @@ def test_specutils_missing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "specutils", None)
     with pytest.raises(TelescopeMLError, match="pip install specutils"):
         make().to_specutils()
-    with pytest.raises(TelescopeMLError, match="pip install specutils"):
+    # reading a spectrum object is duck-typed and needs no specutils
+    assert len(ObservedSpectrum.from_specutils(fake_specutils())) == N
+
+
+def fake_specutils(**changes) -> SimpleNamespace:
+    """What ObservedSpectrum.from_specutils reads of a specutils spectrum, nothing more."""
+    attributes = {"spectral_axis": wave() * 1e4 * u.AA, "flux": flux_of(wave()) * u.Jy,
+                  "uncertainty": flux_of(wave()) / 20 * u.Jy, "mask": None,
+                  "meta": {"object": "fake"}}
+    return SimpleNamespace(**{**attributes, **changes})
+
+
+def test_from_specutils_is_duck_typed() -> None:
+    from astropy.nddata import InverseVariance
+
+    spec = ObservedSpectrum.from_specutils(fake_specutils())
+    np.testing.assert_allclose(spec.wavelength, wave())
+    assert spec.flux_unit == "Jy" and spec.name == "fake"
+    np.testing.assert_allclose(spec.uncertainty, spec.flux / 20)
+    ivar = InverseVariance(1 / (flux_of(wave()) / 20 * u.mJy) ** 2)
+    spec = ObservedSpectrum.from_specutils(fake_specutils(uncertainty=ivar))
+    np.testing.assert_allclose(spec.uncertainty, spec.flux / 20 / 1000)
+    mask = np.arange(N) < 5
+    with pytest.warns(UserWarning, match="dropped 5 of 200"):
+        spec = ObservedSpectrum.from_specutils(fake_specutils(mask=mask, uncertainty=None))
+    assert len(spec) == N - 5 and spec.uncertainty is None
+    relative = ObservedSpectrum.from_specutils(fake_specutils(flux=flux_of(wave()),
+                                                              uncertainty=None))
+    assert not relative.flux_calibrated
+    with pytest.raises(TypeError, match="expected a specutils spectrum"):
         ObservedSpectrum.from_specutils(object())
+    with pytest.raises(DataError, match=r"fake: only 1-D spectra.*\(2, 200\)"):
+        ObservedSpectrum.from_specutils(fake_specutils(flux=np.ones((2, N)) * u.Jy))
+
+
+def write_wcs1d(path: Path) -> Path:
+    """A 1-D FITS image with a linear wavelength WCS: a layout only specutils reads."""
+    hdu = fits.PrimaryHDU(np.linspace(1, 2, N) * 1e-3)
+    hdu.header.update(CRVAL1=0.65, CDELT1=0.01, CRPIX1=1, CUNIT1="um", CTYPE1="WAVE",
+                      BUNIT="Jy")
+    hdu.writeto(path)
+    return path
+
+
+def test_unknown_layouts_fall_back_to_specutils_loaders(tmp_path: Path) -> None:
+    pytest.importorskip("specutils")
+    spec = ObservedSpectrum.read(write_wcs1d(tmp_path / "w.fits"))
+    assert spec.meta["format"] == "specutils" and spec.meta["specutils_format"] == "wcs1d-fits"
+    np.testing.assert_allclose(spec.wavelength, 0.65 + 0.01 * np.arange(N))
+    assert spec.flux_unit == "Jy" and spec.name == "w"
+    (tmp_path / "d.xyz").write_bytes(b"\x00\x01binary")
+    with pytest.raises(DataError, match=r"d\.xyz: specutils finds 0 formats for it \(none\)"):
+        ObservedSpectrum.read(tmp_path / "d.xyz", format="specutils")
+    fits.PrimaryHDU(np.ones(N)).writeto(tmp_path / "no_wcs.fits")
+    with pytest.raises(DataError, match=r"wcs1d-fits\) gives wavelengths 0\.0001-0\.02 µm"):
+        ObservedSpectrum.read(tmp_path / "no_wcs.fits")
+
+
+def test_without_specutils_unknown_layouts_are_refused(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "specutils", None)
+    with pytest.raises(DataError, match=r"w\.fits: image has shape \(200,\)"):
+        ObservedSpectrum.read(write_wcs1d(tmp_path / "w.fits"))

@@ -16,7 +16,7 @@ import numpy as np
 from telescopeml.data.resample import outside_coverage, resample
 from telescopeml.data.transforms import Normalizer
 from telescopeml.data.units import convert_flux, flux_unit_string, to_micron
-from telescopeml.errors import DataError, TelescopeMLError
+from telescopeml.errors import DataError
 
 #: Fewer usable pixels than this and a spectrum is refused.
 MIN_PIXELS = 10
@@ -198,41 +198,21 @@ class ObservedSpectrum:
 
     @classmethod
     def from_specutils(cls, spectrum: Any) -> ObservedSpectrum:
-        """Build from a 1-D ``specutils`` spectrum (masked pixels are dropped)."""
-        _specutils()
-        name = str(spectrum.meta.get("name") or spectrum.meta.get("object") or "")
-        if spectrum.flux.ndim != 1:
-            raise DataError(f"only 1-D spectra are supported, got flux of shape "
-                            f"{spectrum.flux.shape}", name or None)
-        unit = spectrum.flux.unit
-        flux = np.array(spectrum.flux.value, dtype=np.float64)
-        uncertainty = None
-        if spectrum.uncertainty is not None:
-            from astropy.nddata import StdDevUncertainty
+        """Build from a 1-D ``specutils`` spectrum, or any object with ``spectral_axis``
+        and ``flux`` (see :func:`~telescopeml.data.readers.specutils_io.spectrum_from_specutils`;
+        specutils itself is not needed)."""
+        from telescopeml.data.readers.specutils_io import spectrum_from_specutils
 
-            std = spectrum.uncertainty.represent_as(StdDevUncertainty)
-            uncertainty = np.array(std.array, dtype=np.float64)
-            if std.unit is not None:
-                uncertainty = (uncertainty * std.unit).to_value(unit)
-        if spectrum.mask is not None:
-            flux[np.asarray(spectrum.mask, dtype=bool)] = np.nan
-        return cls(
-            wavelength=spectrum.spectral_axis.to_value(u.um, equivalencies=u.spectral()),
-            flux=flux,
-            uncertainty=uncertainty,
-            flux_unit=unit.to_string(),
-            name=name,
-            meta=dict(spectrum.meta),
-        )
+        return spectrum_from_specutils(spectrum)
 
     def to_specutils(self) -> Any:
         """This spectrum as a ``specutils.Spectrum`` (``Spectrum1D`` in specutils 1.x)."""
         from astropy.nddata import StdDevUncertainty
 
-        specutils = _specutils()
-        spectrum_class = getattr(specutils, "Spectrum", None) or specutils.Spectrum1D
+        from telescopeml.data.readers.specutils_io import spectrum_class
+
         unit = u.Unit(self.flux_unit)
-        return spectrum_class(
+        return spectrum_class()(
             flux=self.flux * unit,
             spectral_axis=self.wavelength * u.um,
             uncertainty=None if self.uncertainty is None
@@ -373,14 +353,3 @@ def _vector(values: Any, what: str, source: str | None) -> tuple[np.ndarray, u.U
     if array.ndim != 1:
         raise DataError(f"{what} must be 1-D, got shape {array.shape}", source)
     return array, unit
-
-
-def _specutils() -> Any:
-    try:
-        import specutils
-    except ImportError:
-        raise TelescopeMLError(
-            "specutils is not installed; run `pip install specutils` "
-            "(or `pip install telescopeml[specutils]`)"
-        ) from None
-    return specutils

@@ -179,5 +179,5 @@ def _suffix(path: Path) -> str:
 
 # The built-in readers register themselves on import, in this order (the order in which
 # choose_reader tries their identify functions).
-for _module in ("fits", "text"):
+for _module in ("fits", "text", "specutils_io"):
     importlib.import_module(f"{__name__}.{_module}")

@@ -52,7 +52,7 @@ def _fits_has(path: Path, wanted: Callable[[fits.HDUList], bool]) -> bool:
 
 
 def _has_image(path: Path) -> bool:
-    return _fits_has(path, lambda hdul: any(h.is_image and h.header.get("NAXIS", 0) > 0
+    return _fits_has(path, lambda hdul: any(h.is_image and h.header.get("NAXIS", 0) >= 2
                                             for h in hdul))
 
 
