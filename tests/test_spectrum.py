@@ -613,17 +613,42 @@ def test_register_reader(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 # --- derived spectra ---------------------------------------------------------------------
-def test_flux_unit_conversion_round_trip() -> None:
-    spec = make()
-    fnu = spec.to_flux_unit("Jy")
-    # F_nu = F_lambda * lambda^2 / c
-    lam_cm = spec.wavelength * 1e-4
-    expected = spec.flux * 1e8 * lam_cm**2 / 2.99792458e10 / 1e-23
-    np.testing.assert_allclose(fnu.flux, expected, rtol=1e-9)
-    np.testing.assert_allclose(fnu.uncertainty, expected / 50, rtol=1e-9)
-    assert fnu.flux_unit == "Jy" and spec.flux_unit == FLAM
-    back = fnu.to_flux_unit("W / (m2 um)").to_flux_unit(FLAM)
-    np.testing.assert_allclose(back.flux, spec.flux, rtol=1e-12)
+def astropy_flux(spec: ObservedSpectrum, values: np.ndarray, unit: str) -> np.ndarray:
+    """astropy's own conversion of ``values`` (in the spectrum's unit), pixel by pixel."""
+    return np.array([(v * u.Unit(spec.flux_unit)).to_value(
+        unit, equivalencies=u.spectral_density(w * u.um)) for v, w in zip(values, spec.wavelength,
+                                                                         strict=True)])
+
+
+@pytest.mark.parametrize(("start", "target"), [("Jy", "W / (m2 um)"), (FLAM, "Jy"),
+                                               ("W / (m2 um)", "erg / (s cm2 Hz)"),
+                                               ("mJy", "uJy")])
+def test_flux_unit_conversion_matches_astropy(start: str, target: str) -> None:
+    spec = make(flux_unit=start)
+    out = spec.to_flux_unit(target)
+    np.testing.assert_allclose(out.flux, astropy_flux(spec, spec.flux, target), rtol=1e-12)
+    np.testing.assert_allclose(out.uncertainty, astropy_flux(spec, spec.uncertainty, target),
+                               rtol=1e-12)
+    assert u.Unit(out.flux_unit) == u.Unit(target) and u.Unit(spec.flux_unit) == u.Unit(start)
+    assert out.in_flux_unit(start).flux == pytest.approx(spec.flux, rel=1e-12)
+
+
+def test_flux_unit_conversion_uses_each_pixels_wavelength() -> None:
+    spec = make(flux_unit="Jy")
+    ratio = spec.to_flux_unit("W / (m2 um)").flux / spec.flux  # F_lambda / F_nu = c / lambda^2
+    np.testing.assert_allclose(ratio * spec.wavelength**2, ratio[0] * spec.wavelength[0] ** 2,
+                               rtol=1e-12)
+
+
+def test_in_flux_unit_leaves_uncalibrated_spectra_unchanged() -> None:
+    relative = make(flux_unit="")
+    same = relative.in_flux_unit("Jy")
+    assert same is not relative and same.flux_unit == "" and not same.flux_calibrated
+    np.testing.assert_array_equal(same.flux, relative.flux)
+    np.testing.assert_array_equal(same.uncertainty, relative.uncertainty)
+    np.testing.assert_array_equal(make().in_flux_unit("Jy").flux, make().to_flux_unit("Jy").flux)
+    with pytest.raises(DataError, match="unknown flux unit 'zorgs'"):
+        relative.in_flux_unit("zorgs")
 
 
 def test_flux_unit_conversion_refused() -> None:

@@ -256,19 +256,38 @@ class ObservedSpectrum:
 
     # --- derived spectra -----------------------------------------------------------------
     def to_flux_unit(self, unit: str | u.UnitBase) -> ObservedSpectrum:
-        """Convert the flux (and uncertainty), F_lambda <-> F_nu included."""
+        """This spectrum with flux and uncertainty in ``unit``.
+
+        F_lambda <-> F_nu conversions use astropy's ``u.spectral_density`` at each pixel's
+        wavelength. Raises :class:`~telescopeml.errors.DataError` for an unknown or
+        incompatible unit, and for an uncalibrated spectrum (see :meth:`in_flux_unit`).
+        """
+        target = self._target_unit(unit)
         if not self.flux_calibrated:
             raise DataError(f"the flux is not calibrated; it cannot be converted to {unit}",
                             self.source)
-        try:
-            target = u.Unit(unit)
-        except ValueError:
-            raise DataError(f"unknown flux unit {unit!r}", self.source) from None
         flux = convert_flux(self.flux, self.flux_unit, target, self.wavelength, self.source)
         uncertainty = None if self.uncertainty is None else convert_flux(
             self.uncertainty, self.flux_unit, target, self.wavelength, self.source,
             "uncertainty")
         return self._derive(flux=flux, uncertainty=uncertainty, flux_unit=target.to_string())
+
+    def in_flux_unit(self, unit: str | u.UnitBase) -> ObservedSpectrum:
+        """This spectrum in ``unit`` if its flux is calibrated, else unchanged.
+
+        The rule for code that takes any spectrum: an uncalibrated (relative, normalized)
+        flux has no unit to convert from, so it comes back as it is (a copy, still
+        uncalibrated: check :attr:`flux_calibrated` on the result). A calibrated one is
+        converted as by :meth:`to_flux_unit`. An unknown ``unit`` is refused either way.
+        """
+        target = self._target_unit(unit)
+        return self.to_flux_unit(target) if self.flux_calibrated else self._derive()
+
+    def _target_unit(self, unit: str | u.UnitBase) -> u.UnitBase:
+        try:
+            return u.Unit(unit)
+        except (TypeError, ValueError):
+            raise DataError(f"unknown flux unit {unit!r}", self.source) from None
 
     def resample(self, new_wavelength: np.ndarray, fill: float | None = None) -> ObservedSpectrum:
         """Flux-conserving resampling onto ``new_wavelength`` (µm), uncertainties propagated.
