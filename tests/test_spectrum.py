@@ -6,6 +6,7 @@ import gzip
 import sys
 import warnings
 from pathlib import Path
+from types import SimpleNamespace
 
 import astropy.units as u
 import numpy as np
@@ -13,12 +14,9 @@ import pytest
 from astropy.io import fits
 from astropy.table import Column, Table
 
-from telescopeml.data import spectrum as spectrum_module
-from telescopeml.data.spectrum import (
-    READERS,
-    ObservedSpectrum,
-    register_reader,
-)
+from telescopeml.data import readers as readers_module
+from telescopeml.data.readers import READERS, register_reader
+from telescopeml.data.spectrum import ObservedSpectrum
 from telescopeml.data.transforms import Normalizer
 from telescopeml.errors import DataError, TelescopeMLError, UnknownNameError
 
@@ -169,6 +167,54 @@ def test_unknown_flux_unit() -> None:
 
 
 # --- readers: SpeX FITS ------------------------------------------------------------------
+# --- astropy Quantities ------------------------------------------------------------------
+def test_quantity_wavelength_converted_to_micron() -> None:
+    angstrom = np.linspace(9000, 24000, N) * u.AA
+    spec = ObservedSpectrum(angstrom, flux_of(wave()), flux_unit=FLAM)
+    np.testing.assert_allclose(spec.wavelength, np.linspace(0.9, 2.4, N))
+    assert "0.9000-2.4000 µm" in repr(spec)
+    frequency = (wave() * u.um).to(u.THz, equivalencies=u.spectral())[::-1]  # increasing
+    spec = ObservedSpectrum(frequency, flux_of(wave())[::-1])
+    np.testing.assert_allclose(spec.wavelength, wave(), rtol=1e-12)
+    np.testing.assert_allclose(spec.flux, flux_of(wave()))
+    with pytest.raises(DataError, match="wavelength unit 'Jy' cannot be converted to µm"):
+        ObservedSpectrum(wave() * u.Jy, flux_of(wave()))
+
+
+def test_quantity_flux_sets_the_flux_unit_and_uncertainty_is_converted() -> None:
+    flux = flux_of(wave()) * u.Unit(FLAM)
+    spec = ObservedSpectrum(wave() * u.um, flux, uncertainty=(flux / 50).to(u.W / u.m**2 / u.um))
+    assert spec.flux_unit == u.Unit(FLAM).to_string() and spec.flux_calibrated
+    np.testing.assert_allclose(spec.flux, flux.value)
+    np.testing.assert_allclose(spec.uncertainty, flux.value / 50, rtol=1e-12)
+    assert type(spec.flux) is np.ndarray and type(spec.wavelength) is np.ndarray
+    # an uncertainty in F_nu is converted at each wavelength, as astropy does
+    fnu = (flux / 50).to(u.Jy, equivalencies=u.spectral_density(wave() * u.um))
+    spec = ObservedSpectrum(wave(), flux, uncertainty=fnu)
+    np.testing.assert_allclose(spec.uncertainty, flux.value / 50, rtol=1e-12)
+    assert not ObservedSpectrum(wave(), flux_of(wave()) * u.one).flux_calibrated
+
+
+def test_quantity_flux_converted_to_an_explicit_flux_unit() -> None:
+    flux = flux_of(wave()) * u.Unit(FLAM)
+    spec = ObservedSpectrum(wave(), flux, flux_unit="Jy")
+    expected = flux.to_value(u.Jy, equivalencies=u.spectral_density(wave() * u.um))
+    np.testing.assert_allclose(spec.flux, expected, rtol=1e-12)
+    assert spec.flux_unit == "Jy"
+    with pytest.raises(DataError, match=r"flux is a Quantity in m, which contradicts "
+                                        r"flux_unit='Jy'"):
+        ObservedSpectrum(wave(), flux_of(wave()) * u.m, flux_unit="Jy")
+    with pytest.raises(DataError, match="contradicts"):
+        ObservedSpectrum(wave(), flux_of(wave()) * u.one, flux_unit="Jy")
+
+
+def test_quantity_uncertainty_refused() -> None:
+    with pytest.raises(DataError, match="uncertainty is in Jy but the flux has no unit"):
+        ObservedSpectrum(wave(), flux_of(wave()), uncertainty=np.ones(N) * u.Jy)
+    with pytest.raises(DataError, match="cannot convert uncertainty from m to Jy"):
+        ObservedSpectrum(wave(), flux_of(wave()) * u.Jy, uncertainty=np.ones(N) * u.m)
+
+
 @pytest.mark.parametrize("rows", [2, 3, 4])
 @pytest.mark.parametrize("transpose", [False, True])
 def test_spex_fits_layouts(tmp_path: Path, rows: int, transpose: bool) -> None:
@@ -257,7 +303,7 @@ def test_spex_fits_all_nan_noise_row_means_no_noise(tmp_path: Path) -> None:
 def test_spex_fits_bad_shapes(tmp_path: Path, shape: tuple[int, ...]) -> None:
     fits.PrimaryHDU(np.ones(shape)).writeto(tmp_path / "s.fits")
     with pytest.raises(DataError, match=r"s\.fits: image has shape"):
-        ObservedSpectrum.read(tmp_path / "s.fits")
+        ObservedSpectrum.read(tmp_path / "s.fits", format="spex-fits")
 
 
 def test_spex_fits_stacked_extractions_use_the_first(tmp_path: Path) -> None:
@@ -297,6 +343,71 @@ def test_corrupt_gzip(tmp_path: Path) -> None:
     text.write_bytes(b"\x1f\x8b\x08\x00" + b"not deflate data" * 50)
     with pytest.raises(DataError, match=r"garbage\.csv\.gz: cannot read as 'text'"):
         ObservedSpectrum.read(text)
+
+
+# --- readers: FITS binary tables ---------------------------------------------------------
+def write_x1d(path: Path, names: tuple[str, str, str] = ("WAVELENGTH", "FLUX", "FLUX_ERROR"),
+              units: tuple[str | None, ...] = ("um", "Jy", "Jy"), n_nan: int = 3) -> Path:
+    """A JWST x1d-like product: empty primary HDU, binary table EXTRACT1D with TUNITn."""
+    flux = np.linspace(1e-3, 2e-3, N)
+    flux[:n_nan] = np.nan
+    table = Table()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", u.UnitsWarning)  # a unit astropy does not know
+        for name, values, unit in zip(names, (wave(), flux, flux / 30), units, strict=True):
+            table[name] = Column(values, unit=unit)
+        table["SURF_BRIGHT"] = Column(np.ones(N), unit="MJy/sr")
+        table["DQ"] = np.zeros(N, dtype=np.int32)
+        extension = fits.table_to_hdu(table)
+    extension.name = "EXTRACT1D"
+    primary = fits.PrimaryHDU()
+    primary.header["TELESCOP"] = "JWST"
+    primary.header["TARGNAME"] = "WOLF 1130C"
+    fits.HDUList([primary, extension]).writeto(path)
+    return path
+
+
+def test_fits_table_jwst_x1d(tmp_path: Path) -> None:
+    with pytest.warns(UserWarning, match="dropped 3 of 200 pixels"):
+        spec = ObservedSpectrum.read(write_x1d(tmp_path / "jw_x1d.fits"))
+    assert spec.meta["format"] == "fits-table" and spec.meta["hdu"] == "EXTRACT1D"
+    assert spec.name == "WOLF 1130C" and spec.meta["telescop"] == "JWST"
+    assert spec.flux_unit == "Jy" and len(spec) == N - 3
+    np.testing.assert_allclose(spec.wavelength, wave()[3:])
+    np.testing.assert_allclose(spec.uncertainty, spec.flux / 30)
+    assert spec.meta["columns"] == ["WAVELENGTH", "FLUX", "FLUX_ERROR"]
+
+
+def test_fits_table_other_names_units_and_gzip(tmp_path: Path) -> None:
+    path = write_x1d(tmp_path / "t.fits", names=("wave", "Flux", "err"),
+                     units=("Angstrom", "mJy", "uJy"), n_nan=0)
+    path.with_suffix(".fits.gz").write_bytes(gzip.compress(path.read_bytes()))
+    spec = ObservedSpectrum.read(path.with_suffix(".fits.gz"))
+    np.testing.assert_allclose(spec.wavelength, wave() * 1e-4)
+    assert spec.flux_unit == "mJy"
+    np.testing.assert_allclose(spec.uncertainty, spec.flux / 30 / 1000)
+    bare = write_x1d(tmp_path / "bare.fits", names=("LAMBDA", "FLUX", "SIGMA"),
+                     units=(None, None, None), n_nan=0)
+    spec = ObservedSpectrum.read(bare)
+    assert not spec.flux_calibrated and spec.uncertainty is not None
+
+
+def test_fits_table_problems(tmp_path: Path) -> None:
+    path = write_x1d(tmp_path / "a.fits", names=("WAVELENGTH", "COUNTS", "ERROR"))
+    with pytest.raises(DataError, match=r"a\.fits: no image data in any HDU"):
+        ObservedSpectrum.read(path)
+    with pytest.raises(DataError, match="no binary table with wavelength and flux columns"):
+        ObservedSpectrum.read(path, format="fits-table")
+    path = write_x1d(tmp_path / "b.fits", units=("um", "MJy/sr", "MJy/sr"), n_nan=0)
+    with pytest.raises(DataError, match="'MJy / sr' is not a flux unit"):
+        ObservedSpectrum.read(path)
+    path = write_x1d(tmp_path / "c.fits", units=("um", "glorps", "Jy"), n_nan=0)
+    with pytest.raises(DataError, match="unknown unit 'glorps' of column 'FLUX'"):
+        ObservedSpectrum.read(path)
+    path = write_x1d(tmp_path / "d.fits", n_nan=0)
+    assert ObservedSpectrum.read(path, hdu="EXTRACT1D").meta["hdu"] == "EXTRACT1D"
+    with pytest.raises(DataError, match="HDU 0 is not a binary table"):
+        ObservedSpectrum.read(path, format="fits-table", hdu=0)
 
 
 # --- readers: text -----------------------------------------------------------------------
@@ -471,7 +582,7 @@ def test_explicit_format_and_unknown_format(tmp_path: Path) -> None:
     assert len(ObservedSpectrum.read(path, format="text")) == N
     with pytest.raises(UnknownNameError, match="unknown format 'splat'; valid: ecsv") as info:
         ObservedSpectrum.read(path, format="splat")
-    assert info.value.valid == ["ecsv", "spex-fits", "text"]
+    assert info.value.valid == ["ecsv", "fits-table", "specutils", "spex-fits", "text"]
 
 
 def test_format_sniffed_when_extension_unknown(tmp_path: Path) -> None:
@@ -488,7 +599,7 @@ def test_format_sniffed_when_extension_unknown(tmp_path: Path) -> None:
 
 
 def test_register_reader(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(spectrum_module, "READERS", dict(READERS))
+    monkeypatch.setattr(readers_module, "READERS", dict(READERS))
 
     @register_reader("npy", extensions=(".npy",))
     def read_npy(path: Path, scale: float = 1.0) -> ObservedSpectrum:
@@ -502,17 +613,42 @@ def test_register_reader(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 # --- derived spectra ---------------------------------------------------------------------
-def test_flux_unit_conversion_round_trip() -> None:
-    spec = make()
-    fnu = spec.to_flux_unit("Jy")
-    # F_nu = F_lambda * lambda^2 / c
-    lam_cm = spec.wavelength * 1e-4
-    expected = spec.flux * 1e8 * lam_cm**2 / 2.99792458e10 / 1e-23
-    np.testing.assert_allclose(fnu.flux, expected, rtol=1e-9)
-    np.testing.assert_allclose(fnu.uncertainty, expected / 50, rtol=1e-9)
-    assert fnu.flux_unit == "Jy" and spec.flux_unit == FLAM
-    back = fnu.to_flux_unit("W / (m2 um)").to_flux_unit(FLAM)
-    np.testing.assert_allclose(back.flux, spec.flux, rtol=1e-12)
+def astropy_flux(spec: ObservedSpectrum, values: np.ndarray, unit: str) -> np.ndarray:
+    """astropy's own conversion of ``values`` (in the spectrum's unit), pixel by pixel."""
+    return np.array([(v * u.Unit(spec.flux_unit)).to_value(
+        unit, equivalencies=u.spectral_density(w * u.um)) for v, w in zip(values, spec.wavelength,
+                                                                         strict=True)])
+
+
+@pytest.mark.parametrize(("start", "target"), [("Jy", "W / (m2 um)"), (FLAM, "Jy"),
+                                               ("W / (m2 um)", "erg / (s cm2 Hz)"),
+                                               ("mJy", "uJy")])
+def test_flux_unit_conversion_matches_astropy(start: str, target: str) -> None:
+    spec = make(flux_unit=start)
+    out = spec.to_flux_unit(target)
+    np.testing.assert_allclose(out.flux, astropy_flux(spec, spec.flux, target), rtol=1e-12)
+    np.testing.assert_allclose(out.uncertainty, astropy_flux(spec, spec.uncertainty, target),
+                               rtol=1e-12)
+    assert u.Unit(out.flux_unit) == u.Unit(target) and u.Unit(spec.flux_unit) == u.Unit(start)
+    assert out.in_flux_unit(start).flux == pytest.approx(spec.flux, rel=1e-12)
+
+
+def test_flux_unit_conversion_uses_each_pixels_wavelength() -> None:
+    spec = make(flux_unit="Jy")
+    ratio = spec.to_flux_unit("W / (m2 um)").flux / spec.flux  # F_lambda / F_nu = c / lambda^2
+    np.testing.assert_allclose(ratio * spec.wavelength**2, ratio[0] * spec.wavelength[0] ** 2,
+                               rtol=1e-12)
+
+
+def test_in_flux_unit_leaves_uncalibrated_spectra_unchanged() -> None:
+    relative = make(flux_unit="")
+    same = relative.in_flux_unit("Jy")
+    assert same is not relative and same.flux_unit == "" and not same.flux_calibrated
+    np.testing.assert_array_equal(same.flux, relative.flux)
+    np.testing.assert_array_equal(same.uncertainty, relative.uncertainty)
+    np.testing.assert_array_equal(make().in_flux_unit("Jy").flux, make().to_flux_unit("Jy").flux)
+    with pytest.raises(DataError, match="unknown flux unit 'zorgs'"):
+        relative.in_flux_unit("zorgs")
 
 
 def test_flux_unit_conversion_refused() -> None:
@@ -632,5 +768,66 @@ def test_specutils_missing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "specutils", None)
     with pytest.raises(TelescopeMLError, match="pip install specutils"):
         make().to_specutils()
-    with pytest.raises(TelescopeMLError, match="pip install specutils"):
+    # reading a spectrum object is duck-typed and needs no specutils
+    assert len(ObservedSpectrum.from_specutils(fake_specutils())) == N
+
+
+def fake_specutils(**changes) -> SimpleNamespace:
+    """What ObservedSpectrum.from_specutils reads of a specutils spectrum, nothing more."""
+    attributes = {"spectral_axis": wave() * 1e4 * u.AA, "flux": flux_of(wave()) * u.Jy,
+                  "uncertainty": flux_of(wave()) / 20 * u.Jy, "mask": None,
+                  "meta": {"object": "fake"}}
+    return SimpleNamespace(**{**attributes, **changes})
+
+
+def test_from_specutils_is_duck_typed() -> None:
+    from astropy.nddata import InverseVariance
+
+    spec = ObservedSpectrum.from_specutils(fake_specutils())
+    np.testing.assert_allclose(spec.wavelength, wave())
+    assert spec.flux_unit == "Jy" and spec.name == "fake"
+    np.testing.assert_allclose(spec.uncertainty, spec.flux / 20)
+    ivar = InverseVariance(1 / (flux_of(wave()) / 20 * u.mJy) ** 2)
+    spec = ObservedSpectrum.from_specutils(fake_specutils(uncertainty=ivar))
+    np.testing.assert_allclose(spec.uncertainty, spec.flux / 20 / 1000)
+    mask = np.arange(N) < 5
+    with pytest.warns(UserWarning, match="dropped 5 of 200"):
+        spec = ObservedSpectrum.from_specutils(fake_specutils(mask=mask, uncertainty=None))
+    assert len(spec) == N - 5 and spec.uncertainty is None
+    relative = ObservedSpectrum.from_specutils(fake_specutils(flux=flux_of(wave()),
+                                                              uncertainty=None))
+    assert not relative.flux_calibrated
+    with pytest.raises(TypeError, match="expected a specutils spectrum"):
         ObservedSpectrum.from_specutils(object())
+    with pytest.raises(DataError, match=r"fake: only 1-D spectra.*\(2, 200\)"):
+        ObservedSpectrum.from_specutils(fake_specutils(flux=np.ones((2, N)) * u.Jy))
+
+
+def write_wcs1d(path: Path) -> Path:
+    """A 1-D FITS image with a linear wavelength WCS: a layout only specutils reads."""
+    hdu = fits.PrimaryHDU(np.linspace(1, 2, N) * 1e-3)
+    hdu.header.update(CRVAL1=0.65, CDELT1=0.01, CRPIX1=1, CUNIT1="um", CTYPE1="WAVE",
+                      BUNIT="Jy")
+    hdu.writeto(path)
+    return path
+
+
+def test_unknown_layouts_fall_back_to_specutils_loaders(tmp_path: Path) -> None:
+    pytest.importorskip("specutils")
+    spec = ObservedSpectrum.read(write_wcs1d(tmp_path / "w.fits"))
+    assert spec.meta["format"] == "specutils" and spec.meta["specutils_format"] == "wcs1d-fits"
+    np.testing.assert_allclose(spec.wavelength, 0.65 + 0.01 * np.arange(N))
+    assert spec.flux_unit == "Jy" and spec.name == "w"
+    (tmp_path / "d.xyz").write_bytes(b"\x00\x01binary")
+    with pytest.raises(DataError, match=r"d\.xyz: specutils finds 0 formats for it \(none\)"):
+        ObservedSpectrum.read(tmp_path / "d.xyz", format="specutils")
+    fits.PrimaryHDU(np.ones(N)).writeto(tmp_path / "no_wcs.fits")
+    with pytest.raises(DataError, match=r"wcs1d-fits\) gives wavelengths 0\.0001-0\.02 µm"):
+        ObservedSpectrum.read(tmp_path / "no_wcs.fits")
+
+
+def test_without_specutils_unknown_layouts_are_refused(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "specutils", None)
+    with pytest.raises(DataError, match=r"w\.fits: image has shape \(200,\)"):
+        ObservedSpectrum.read(write_wcs1d(tmp_path / "w.fits"))

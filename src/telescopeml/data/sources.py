@@ -23,8 +23,8 @@ from tqdm.auto import tqdm
 
 from telescopeml.cache import cache_dir
 from telescopeml.data.grid import SpectralGrid
+from telescopeml.data.readers.text import is_number
 from telescopeml.data.safe_pickle import read_pandas_fixed
-from telescopeml.data.spectrum import _is_number
 from telescopeml.data.wheels import WHEELS, fetch_wheel, open_wheel, recheck_wheel
 from telescopeml.errors import DataError, UnknownNameError
 
@@ -158,7 +158,7 @@ def _read_splat_text(wheel: zipfile.ZipFile, member: str) -> tuple[np.ndarray, n
     try:
         lines = gzip.decompress(wheel.read(member)).decode().splitlines()
         rows = [line.split() for line in lines if line.strip() and not line.startswith("#")]
-        if rows and not _is_number(rows[0][0]):
+        if rows and not is_number(rows[0][0]):
             rows = rows[1:]
         table = np.array(rows, dtype=np.float64)
     except (OSError, EOFError, ValueError, UnicodeDecodeError, zipfile.BadZipFile) as exc:

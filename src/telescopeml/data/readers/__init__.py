@@ -1,0 +1,183 @@
+"""Spectrum readers registered by format, as in the astropy and specutils I/O registries.
+
+Adding an instrument means adding one function decorated with :func:`register_reader`;
+:meth:`ObservedSpectrum.read <telescopeml.data.spectrum.ObservedSpectrum.read>` picks the
+reader by ``format=``, else by file extension (``.gz`` ignored) and the readers'
+``identify`` functions, else by asking specutils' loaders (if specutils is installed).
+
+Built-in formats: ``spex-fits`` and ``fits-table`` (:mod:`~telescopeml.data.readers.fits`),
+``ecsv`` and ``text`` (:mod:`~telescopeml.data.readers.text`) and ``specutils``
+(:mod:`~telescopeml.data.readers.specutils_io`).
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib
+import re
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from astropy.io import fits
+
+from telescopeml.errors import DataError, TelescopeMLError, UnknownNameError
+
+if TYPE_CHECKING:
+    from telescopeml.data.spectrum import ObservedSpectrum
+
+#: Column names (lower case, any ``[unit]`` or ``(unit)`` suffix removed) for each role.
+WAVELENGTH_NAMES = ("wavelength", "wave", "wavelengths", "lambda", "lam", "wl", "wav")
+FLUX_NAMES = ("flux", "signal", "f_lambda", "flam", "fnu", "f_nu", "fluxdensity")
+UNCERTAINTY_NAMES = ("uncertainty", "unc", "error", "err", "noise", "sigma", "flux_error",
+                     "flux_err", "e_flux", "f_lambda_error", "flux_unc")
+
+#: What reading a damaged file raises; readers' errors of these types become DataError.
+READ_ERRORS = (OSError, EOFError, ValueError, KeyError, IndexError, zlib.error,
+                fits.VerifyError)
+
+
+@dataclass(frozen=True)
+class Reader:
+    """A registered file reader (see :func:`register_reader`)."""
+
+    name: str
+    function: Callable[..., ObservedSpectrum]
+    extensions: tuple[str, ...]
+    identify: Callable[[Path], bool] | None
+
+
+#: Format name -> :class:`Reader`, in registration order (the order identification tries).
+READERS: dict[str, Reader] = {}
+
+
+def register_reader(
+    name: str, extensions: Sequence[str] = (), identify: Callable[[Path], bool] | None = None
+) -> Callable[[Callable[..., ObservedSpectrum]], Callable[..., ObservedSpectrum]]:
+    """Register ``function(path, **options) -> ObservedSpectrum`` as the reader for ``name``.
+
+    Parameters
+    ----------
+    name
+        Format name, as passed to ``ObservedSpectrum.read(path, format=name)``.
+    extensions
+        File suffixes (``".fits"``) this reader claims; a trailing ``.gz`` is ignored.
+    identify
+        Called with the path, True if the reader can read the file (:func:`file_head` gives
+        its first bytes); it must not raise.
+    """
+
+    def decorator(function: Callable[..., ObservedSpectrum]) -> Callable[..., ObservedSpectrum]:
+        READERS[name] = Reader(name, function, tuple(e.lower() for e in extensions), identify)
+        return function
+
+    return decorator
+
+
+def read_spectrum(path: str | Path, format: str | None = None, **options: Any) -> ObservedSpectrum:
+    """Read a spectrum file with the reader :func:`choose_reader` picks.
+
+    ``options`` go to the reader. Every problem with the file is raised as
+    :class:`~telescopeml.errors.DataError` naming it.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError("no such file", path)
+    reader = choose_reader(path, format)
+    try:
+        return reader.function(path, **options)
+    except TelescopeMLError:
+        raise
+    except READ_ERRORS as exc:
+        raise DataError(f"cannot read as {reader.name!r} ({exc})", path) from None
+
+
+def choose_reader(path: Path, format: str | None = None) -> Reader:
+    """The reader for ``format``; else the only one claiming the extension; else the first
+    claiming it whose ``identify`` accepts the file; else the first of all readers whose
+    ``identify`` does (specutils' loaders last); else the first claiming the extension.
+
+    Raises :class:`~telescopeml.errors.UnknownNameError` listing the formats when none fits.
+    """
+    if format is not None:
+        if format not in READERS:
+            raise UnknownNameError("format", format, sorted(READERS))
+        return READERS[format]
+    suffix = _suffix(path)
+    claimed = [r for r in READERS.values() if suffix in r.extensions]
+    if len(claimed) == 1:
+        return claimed[0]
+    others = [r for r in READERS.values() if r not in claimed]
+    for reader in claimed + others:
+        if reader.identify is not None and reader.identify(path):
+            return reader
+    if claimed:
+        return claimed[0]
+    raise UnknownNameError("format", suffix or path.name, sorted(READERS))
+
+
+def file_head(path: Path, size: int = 2880) -> bytes:
+    """The first ``size`` bytes, decompressed if gzipped (empty if that fails)."""
+    try:
+        if is_gzip(path):
+            with gzip.open(path) as handle:
+                return handle.read(size)
+        with path.open("rb") as handle:
+            return handle.read(size)
+    except (OSError, EOFError, zlib.error):
+        return b""
+
+
+def is_gzip(path: Path) -> bool:
+    """True if the file starts with the gzip magic number."""
+    with path.open("rb") as handle:
+        return handle.read(2) == b"\x1f\x8b"
+
+
+def stem(path: Path) -> str:
+    """The file name without its extension (and without ``.gz``): a default object name."""
+    return Path(path.name.removesuffix(".gz")).stem
+
+
+def column_roles(names: Sequence[str], source: str | Path | None) -> dict[str, str]:
+    """Column name for ``wavelength``, ``flux`` and (if present) ``uncertainty``.
+
+    Matching is case-insensitive and ignores a trailing ``[unit]`` or ``(unit)``; raises
+    :class:`~telescopeml.errors.DataError` without a wavelength or a flux column.
+    """
+    plain = {re.sub(r"\s*[\[(].*$", "", n).strip().lower(): n for n in names}
+    roles = {}
+    for role, aliases in (("wavelength", WAVELENGTH_NAMES), ("flux", FLUX_NAMES),
+                          ("uncertainty", UNCERTAINTY_NAMES)):
+        found = next((plain[a] for a in aliases if a in plain), None)
+        if found is not None:
+            roles[role] = found
+        elif role != "uncertainty":
+            raise DataError(
+                f"no {role} column among {list(names)}; expected one of {', '.join(aliases)}",
+                source,
+            )
+    return roles
+
+
+def plain(value: Any) -> Any:
+    """A header or table value as a JSON type."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def _suffix(path: Path) -> str:
+    name = path.name.lower()
+    return Path(name.removesuffix(".gz")).suffix
+
+
+# The built-in readers register themselves on import, in this order (the order in which
+# choose_reader tries their identify functions).
+for _module in ("fits", "text", "specutils_io"):
+    importlib.import_module(f"{__name__}.{_module}")
