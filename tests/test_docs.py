@@ -67,6 +67,12 @@ API_MODULES = [
     "telescopeml.explore",
     "telescopeml.report",
     "telescopeml.plots",
+    "telescopeml.plots.style",
+    "telescopeml.plots.grid",
+    "telescopeml.plots.training",
+    "telescopeml.plots.evaluation",
+    "telescopeml.plots.calibration",
+    "telescopeml.plots.predict",
 ]
 
 pytestmark = pytest.mark.slow

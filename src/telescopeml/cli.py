@@ -164,7 +164,7 @@ def _predict(args: argparse.Namespace) -> int:
         for prediction in done:
             print(prediction.summary())
     if args.plots:
-        from telescopeml.plots_predict import save_prediction_plots
+        from telescopeml.plots.predict import save_prediction_plots
 
         for prediction in done:
             save_prediction_plots(prediction, args.plots)
@@ -224,7 +224,7 @@ def _benchmark(args: argparse.Namespace) -> int:
                            args.objects,
                            n_samples=args.samples, progress=not (args.quiet or args.json))
     if args.plot:
-        from telescopeml.plots_predict import benchmark_plot
+        from telescopeml.plots.predict import benchmark_plot
 
         plot = benchmark_plot(result, args.plot)
         if not args.json:

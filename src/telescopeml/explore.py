@@ -1,7 +1,7 @@
 """Explore a model grid: coverage, distributions, where the information lies, and fits.
 
-:func:`explore_grid` writes every figure of :mod:`telescopeml.plots` that describes a grid
-(PNG and PDF), plus ``summary.json`` and ``summary.csv``. The computations behind the
+:func:`explore_grid` writes every figure of :mod:`telescopeml.plots.grid` (PNG and PDF),
+plus ``summary.json`` and ``summary.csv``. The computations behind the
 figures (:func:`spearman_correlation`, :func:`principal_components`,
 :func:`nearest_grid_spectra`, :func:`grid_summary`) return numbers and can be used alone.
 """
