@@ -21,6 +21,7 @@ from matplotlib.cm import ScalarMappable
 from matplotlib.colors import BoundaryNorm, Normalize
 from matplotlib.figure import Figure
 
+from telescopeml.cache import atomic_path
 from telescopeml.data.grid import PARAMETER_LABELS
 
 #: rcParams shared by every figure.
@@ -135,15 +136,26 @@ def styled(function: Callable[..., Figure]) -> Callable[..., Figure]:
     return wrapper
 
 
-def save_figure(fig: Figure, path: str | Path) -> list[Path]:
-    """Write ``fig`` to ``path + ".png"`` and ``path + ".pdf"``; return both paths."""
+def save_figure(fig: Figure, path: str | Path, formats: Sequence[str] = ("png", "pdf")
+                ) -> list[Path]:
+    """Write ``fig`` once per format (PNG and PDF by default); return the paths.
+
+    Parameters
+    ----------
+    fig
+        The figure.
+    path
+        Output path without suffix; missing folders are made.
+    formats
+        File formats; each is written atomically to ``path + "." + format``.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     written = []
     with mpl.rc_context(STYLE):
-        for suffix in (".png", ".pdf"):
-            target = path.with_name(path.name + suffix)
-            fig.savefig(target, format=suffix[1:], bbox_inches="tight")
+        for kind in formats:
+            target = path.with_name(f"{path.name}.{kind}")
+            with atomic_path(target) as tmp:
+                fig.savefig(tmp, format=kind, bbox_inches="tight")
             written.append(target)
     return written
 

@@ -648,49 +648,24 @@ def _write_csv(trials: list[Any], path: Path) -> Path:
     return path
 
 
-@contextlib.contextmanager
-def _figure(path: Path, size: tuple[float, float] = (6, 4)) -> Iterator[Any]:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=size, dpi=100)
-    FigureCanvasAgg(fig)
-    yield fig.add_subplot()
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-
-
 def _plot_history(trials: list[Any], path: Path) -> Path:
-    import optuna
+    from optuna.trial import TrialState
 
-    state = optuna.trial.TrialState
-    with _figure(path) as ax:
-        done = [t for t in trials if t.state == state.COMPLETE]
-        pruned = [t for t in trials if t.state == state.PRUNED and t.intermediate_values]
-        ax.scatter([t.number for t in done], [t.value for t in done], s=18, label="complete")
-        if pruned:
-            last = [t.intermediate_values[max(t.intermediate_values)] for t in pruned]
-            ax.scatter([t.number for t in pruned], last, s=18, marker="x", color="0.5",
-                       label="pruned (at its last epoch)")
-        best, xs, ys = math.inf, [], []
-        for t in done:
-            best = min(best, t.value)
-            xs.append(t.number)
-            ys.append(best)
-        ax.step(xs, ys, where="post", color="C3", label="best so far")
-        values = [t.value for t in done]
-        if values and min(values) > 0 and max(values) > 10 * min(values):
-            ax.set_yscale("log")
-        ax.xaxis.get_major_locator().set_params(integer=True)
-        ax.set(xlabel="trial", ylabel="best validation loss of the trial",
-               title="optimization history")
-        ax.legend()
-    return path
+    from telescopeml.plots.style import save_figure
+    from telescopeml.plots.training import optimization_history
+
+    complete = [(t.number, t.value) for t in trials if t.state == TrialState.COMPLETE]
+    pruned = [(t.number, t.intermediate_values[max(t.intermediate_values)]) for t in trials
+              if t.state == TrialState.PRUNED and t.intermediate_values]
+    return save_figure(optimization_history(complete, pruned), path.with_suffix(""),
+                       formats=("png",))[0]
 
 
 def _plot_importances(study: Any, path: Path) -> Path:
     import optuna
+
+    from telescopeml.plots.style import save_figure
+    from telescopeml.plots.training import param_importances
 
     reason = "no completed trial"
     try:
@@ -698,32 +673,20 @@ def _plot_importances(study: Any, path: Path) -> Path:
             study, evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0))
     except (ValueError, RuntimeError) as exc:  # fewer than 2 complete trials, one value...
         importances, reason = {}, str(exc)
-    with _figure(path, (6, max(2.5, 0.4 * len(importances) + 1))) as ax:
-        if importances:
-            names = list(importances)[::-1]
-            ax.barh(names, [importances[n] for n in names])
-            ax.set(xlabel="importance (fANOVA)", title="hyperparameter importances")
-        else:
-            ax.text(0.5, 0.5, f"no importances yet:\n{reason}", ha="center", va="center",
-                    wrap=True, transform=ax.transAxes)
-            ax.set_axis_off()
-    return path
+    return save_figure(param_importances(importances, reason), path.with_suffix(""),
+                       formats=("png",))[0]
 
 
 def _plot_curve(trial: Any, path: Path) -> Path:
+    from telescopeml.plots.style import save_figure
+    from telescopeml.plots.training import loss_curves
+
     history = trial.user_attrs.get("history", {})
-    with _figure(path) as ax:
-        for key, values in history.items():
-            ax.plot(range(1, len(values) + 1), values, label=key.replace("_", " "))
-        epoch = trial.user_attrs.get("best_epoch")
-        if epoch:
-            ax.axvline(epoch, color="0.6", ls=":", label=f"best (epoch {epoch})")
-        losses = [v for values in history.values() for v in values]
-        if losses and min(losses) > 0 and max(losses) > 10 * min(losses):
-            ax.set_yscale("log")
-        ax.set(xlabel="epoch", ylabel="loss", title=f"best trial ({trial.number})")
-        ax.legend()
-    return path
+    rows = [{"epoch": i + 1, **dict(zip(history, values, strict=True))}
+            for i, values in enumerate(zip(*history.values(), strict=True))]
+    fig = loss_curves(rows, trial.user_attrs.get("best_epoch") or 0,
+                      title=f"best trial ({trial.number})")
+    return save_figure(fig, path.with_suffix(""), formats=("png",))[0]
 
 
 # --- command line -----------------------------------------------------------------------
