@@ -51,6 +51,8 @@ API_MODULES = [
     "telescopeml.training.trainer",
     "telescopeml.training.experiment",
     "telescopeml.training.empirical",
+    "telescopeml.training.search_space",
+    "telescopeml.training.storage",
     "telescopeml.training.tune",
     "telescopeml.predict",
     "telescopeml.pretrained",
