@@ -16,13 +16,14 @@ import numpy as np
 import optuna
 import pytest
 
+from telescopeml.cli.tune import register
 from telescopeml.errors import DataError
 from telescopeml.models import ModelConfig, build_model
 from telescopeml.training import TrainConfig, Trainer
 from telescopeml.training.experiment import ExperimentConfig
 from telescopeml.training.search_space import SearchSpace
 from telescopeml.training.storage import driver_url
-from telescopeml.training.tune import register, tune
+from telescopeml.training.tune import tune
 
 BASE = {
     "model": {"architecture": "mlp", "dense": [16, 8], "dropout": 0.0},

@@ -34,7 +34,6 @@ What is read from the run directory (all optional):
 
 from __future__ import annotations
 
-import argparse
 import base64
 import csv
 import html
@@ -387,22 +386,3 @@ def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(document, encoding="utf-8")
     return target
-
-
-def _run(args: argparse.Namespace) -> int:
-    path = write_report(args.run_dir, args.out)
-    print(path)
-    return 0
-
-
-def register(subparsers: Any, common: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Add the ``report RUN_DIR [--out FILE]`` subcommand."""
-    parser = subparsers.add_parser(
-        "report", parents=[common], help="one self-contained HTML report of a training run",
-        description="Write RUN_DIR/report.html: grid summary, training curves, test metrics "
-                    "against baselines, and parity, calibration and per-spectrum sections "
-                    "when the run has their files. Figures are embedded; no network needed.")
-    parser.set_defaults(func=_run)
-    parser.add_argument("run_dir", metavar="RUN_DIR", help="a run directory from `train`")
-    parser.add_argument("--out", metavar="FILE", help="output file (default RUN_DIR/report.html)")
-    return parser
