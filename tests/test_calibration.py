@@ -17,7 +17,7 @@ from telescopeml.evaluation.calibration import (
 from telescopeml.models.recalibration import LEVELS as STRETCH_LEVELS
 from telescopeml.models.recalibration import Recalibration, apply_stretch, fit_stretch
 from telescopeml.plots import save_figure
-from telescopeml.plots_calibration import coverage_curve, sbc_rank_histograms, tarp_curve
+from telescopeml.plots.calibration import coverage_curve, sbc_rank_histograms, tarp_curve
 
 N_SPECTRA, N_SAMPLES, SIGMA = 4000, 200, 0.3
 

@@ -62,6 +62,8 @@ API_MODULES = [
     "telescopeml.training.trainer",
     "telescopeml.training.experiment",
     "telescopeml.training.empirical",
+    "telescopeml.training.search_space",
+    "telescopeml.training.storage",
     "telescopeml.training.tune",
     "telescopeml.predict",
     "telescopeml.prediction",
@@ -78,6 +80,12 @@ API_MODULES = [
     "telescopeml.explore",
     "telescopeml.report",
     "telescopeml.plots",
+    "telescopeml.plots.style",
+    "telescopeml.plots.grid",
+    "telescopeml.plots.training",
+    "telescopeml.plots.evaluation",
+    "telescopeml.plots.calibration",
+    "telescopeml.plots.predict",
 ]
 
 pytestmark = pytest.mark.slow

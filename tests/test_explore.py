@@ -11,6 +11,7 @@ import pytest
 from scipy import stats
 
 from telescopeml import explore
+from telescopeml.cli import explore as explore_command
 from telescopeml.data.spectrum import ObservedSpectrum
 from telescopeml.errors import DataError
 
@@ -112,7 +113,7 @@ def test_explore_subcommand(toy_grid, tmp_path, capsys):
     parser.add_argument("-q", "--quiet", action="store_true")
     common = argparse.ArgumentParser(add_help=False)  # as telescopeml.cli builds it
     common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS)
-    explore.register(parser.add_subparsers(dest="command"), common)
+    explore_command.register(parser.add_subparsers(dest="command"), common)
     args = parser.parse_args(["explore", str(path), "--out", str(tmp_path / "ex"),
                               "--fixed", "teff=1100", "-q"])
     assert args.fixed == [("teff", 1100.0)]

@@ -48,6 +48,14 @@ FIGURES = {
          for e in range(1, 6)]),
     "loss_curves_no_lr": lambda g: plots.loss_curves(
         [{"epoch": e, "train_loss": -1.0 / e, "val_loss": 1.0} for e in range(1, 4)]),
+    "loss_curves_best_epoch": lambda g: plots.loss_curves(
+        [{"epoch": e, "train_loss": 1.0 / e, "val_loss": 1.0} for e in range(1, 4)],
+        best_epoch=2, loss="huber", title="best trial (3)"),
+    "optimization_history": lambda g: plots.optimization_history(
+        [(0, 2.0), (2, 1.0), (3, 1.5)], [(1, 3.0)]),
+    "optimization_history_empty": lambda g: plots.optimization_history([]),
+    "param_importances": lambda g: plots.param_importances({"train.lr": 0.7, "model.x": 0.3}),
+    "param_importances_none": lambda g: plots.param_importances({}, "one trial"),
     "parity": lambda g: plots.parity(*_training_arrays(), title="S/N 30"),
     "residuals": lambda g: plots.residuals(*_training_arrays()),
     "metrics_vs_snr": lambda g: plots.metrics_vs_snr(_metrics(), ["teff", "logg"]),

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from telescopeml import report
+from telescopeml.cli import report as report_command
 from telescopeml.errors import DataError
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -132,7 +133,7 @@ def test_report_subcommand(run_dir, capsys):
     parser = argparse.ArgumentParser()
     common = argparse.ArgumentParser(add_help=False)  # as telescopeml.cli builds it
     common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS)
-    report.register(parser.add_subparsers(dest="command"), common)
+    report_command.register(parser.add_subparsers(dest="command"), common)
     args = parser.parse_args(["report", str(run_dir)])
     assert args.func(args) == 0
     assert capsys.readouterr().out.strip() == str(run_dir / "report.html")

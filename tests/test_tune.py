@@ -16,11 +16,14 @@ import numpy as np
 import optuna
 import pytest
 
+from telescopeml.cli.tune import register
 from telescopeml.errors import DataError
 from telescopeml.models import ModelConfig, build_model
 from telescopeml.training import TrainConfig, Trainer
 from telescopeml.training.experiment import ExperimentConfig
-from telescopeml.training.tune import SearchSpace, driver_url, register, tune
+from telescopeml.training.search_space import SearchSpace
+from telescopeml.training.storage import driver_url
+from telescopeml.training.tune import tune
 
 BASE = {
     "model": {"architecture": "mlp", "dense": [16, 8], "dropout": 0.0},
@@ -275,7 +278,7 @@ def test_workers_share_a_postgres_study_and_survive_a_kill(files, tmp_path, priv
 
 def test_a_dead_workers_trial_is_retried_within_half_a_minute_by_default():
     from telescopeml.cli import build_parser
-    from telescopeml.training.tune import HEARTBEAT
+    from telescopeml.training.storage import HEARTBEAT
 
     args = build_parser().parse_args(["tune", "--out", "x"])
     assert args.heartbeat == HEARTBEAT and 2 * args.heartbeat <= 30

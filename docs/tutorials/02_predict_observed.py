@@ -33,7 +33,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 
 from telescopeml import ObservedSpectrum, pretrained
-from telescopeml.plots_predict import corner_plot, prediction_fit
+from telescopeml.plots.predict import corner_plot, prediction_fit
 
 QUICK = os.environ.get("TELESCOPEML_TUTORIAL_QUICK") == "1"
 OUT = Path(os.environ.get("TELESCOPEML_TUTORIAL_OUT", "tutorial-output")) / "02_predict_observed"

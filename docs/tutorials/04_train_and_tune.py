@@ -46,11 +46,12 @@ from telescopeml import plots
 from telescopeml.bundle import load_bundle
 from telescopeml.data.augment import sample_test_set
 from telescopeml.models import count_parameters
-from telescopeml.plots_calibration import coverage_curve
-from telescopeml.plots_predict import corner_plot
+from telescopeml.plots.calibration import coverage_curve
+from telescopeml.plots.predict import corner_plot
 from telescopeml.predict import Predictor
 from telescopeml.training.experiment import PRESETS, ExperimentConfig, train
-from telescopeml.training.tune import SearchSpace, tune
+from telescopeml.training.search_space import SearchSpace
+from telescopeml.training.tune import tune
 
 QUICK = os.environ.get("TELESCOPEML_TUTORIAL_QUICK") == "1"
 OUT = Path(os.environ.get("TELESCOPEML_TUTORIAL_OUT", "tutorial-output")) / "04_train_and_tune"

@@ -35,7 +35,7 @@ from matplotlib.figure import Figure
 import telescopeml as tml
 from telescopeml import explore, plots
 from telescopeml.data.library import find_entry, library_file
-from telescopeml.plots_predict import corner_plot, prediction_fit
+from telescopeml.plots.predict import corner_plot, prediction_fit
 from telescopeml.predict import Predictor
 from telescopeml.training.experiment import ExperimentConfig, train
 

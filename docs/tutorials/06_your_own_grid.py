@@ -33,7 +33,7 @@ from matplotlib.figure import Figure
 import telescopeml as tml
 from telescopeml.data.augment import add_noise
 from telescopeml.data.resample import resample, smooth_to_resolution
-from telescopeml.plots_predict import prediction_fit
+from telescopeml.plots.predict import prediction_fit
 from telescopeml.predict import Predictor
 from telescopeml.training.experiment import ExperimentConfig, train
 

@@ -40,7 +40,7 @@ def run_demo(out: str | Path = "telescopeml-demo", epochs: int = DEMO_EPOCHS,
     Returns the path of ``report.html``.
     """
     from telescopeml.explore import explore_grid
-    from telescopeml.plots_predict import save_prediction_plots
+    from telescopeml.plots.predict import save_prediction_plots
     from telescopeml.report import write_report
     from telescopeml.training.experiment import ExperimentConfig, train
 

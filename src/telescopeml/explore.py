@@ -1,17 +1,15 @@
 """Explore a model grid: coverage, distributions, where the information lies, and fits.
 
-:func:`explore_grid` writes every figure of :mod:`telescopeml.plots` that describes a grid
-(PNG and PDF), plus ``summary.json`` and ``summary.csv``. The computations behind the
+:func:`explore_grid` writes every figure of :mod:`telescopeml.plots.grid` (PNG and PDF),
+plus ``summary.json`` and ``summary.csv``. The computations behind the
 figures (:func:`spearman_correlation`, :func:`principal_components`,
 :func:`nearest_grid_spectra`, :func:`grid_summary`) return numbers and can be used alone.
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -279,48 +277,3 @@ def explore_grid(grid: SpectralGrid | str | Path, out_dir: str | Path,
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
     _write_csv(out / "summary.csv", summary)
     return summary
-
-
-def _fixed_item(text: str) -> tuple[str, float]:
-    name, _, value = text.partition("=")
-    try:
-        return name.strip(), float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"wants NAME=VALUE, got {text!r}") from None
-
-
-def _run(args: argparse.Namespace) -> int:
-    from telescopeml.data.sources import load_grid
-
-    grid = load_grid(args.grid, quiet=args.quiet)
-    summary = explore_grid(grid, args.out, dict(args.fixed), args.spectrum)
-    done = summary["completeness"]
-    print(f"{summary['name'] or args.grid}: {summary['n_spectra']} spectra, "
-          f"{done['combinations_present']} of {done['combinations_expected']} combinations, "
-          f"{len(summary['duplicate_spectra'])} duplicate groups, "
-          f"{len(summary['bad_spectra'])} bad spectra")
-    for match in summary.get("spectrum", {}).get("matches", []):
-        node = ", ".join(f"{k}={v:g}" for k, v in match["parameters"].items())
-        print(f"  {node}: reduced chi2 {match['reduced_chi2']:.3g}")
-    print(f"wrote {len(summary['figures'])} figures (PNG + PDF) and summary.json/.csv to "
-          f"{args.out}", file=sys.stderr)
-    return 0
-
-
-def register(subparsers: Any, common: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Add the ``explore GRID --out DIR [--spectrum X] [--fixed NAME=VALUE]`` subcommand."""
-    parser = subparsers.add_parser(
-        "explore", parents=[common], help="figures and a summary of a model grid",
-        description="Plot a grid's spectra, coverage, parameter and flux distributions, "
-                    "flux-parameter correlations and principal components, and write "
-                    "summary.json/.csv; optionally fit an observed spectrum with the grid.")
-    parser.set_defaults(func=_run)
-    parser.add_argument("grid", metavar="GRID", help="grid name or path to a grid file")
-    parser.add_argument("--out", required=True, metavar="DIR", help="output directory")
-    parser.add_argument("--spectrum", metavar="FILE_OR_NAME",
-                        help="observed spectrum file, or object name in the spectra library")
-    parser.add_argument("--fixed", action="append", default=[], type=_fixed_item,
-                        metavar="NAME=VALUE",
-                        help="value held fixed in the spectra-by-parameter figure "
-                             "(repeatable; default: each axis's median)")
-    return parser

@@ -34,7 +34,6 @@ What is read from the run directory (all optional):
 
 from __future__ import annotations
 
-import argparse
 import base64
 import csv
 import html
@@ -47,27 +46,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from telescopeml import __version__
+from telescopeml import __version__, plots
 from telescopeml.data.grid import PARAMETER_LABELS
 from telescopeml.errors import DataError
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
-
-
-def _plots() -> Any:
-    """The figure module, imported when a report is drawn, not when the CLI builds its parser
-    (a ``LazyLoader`` module here broke on astropy's ``inspect.getmodule`` walk)."""
-    import telescopeml.plots
-
-    return telescopeml.plots
-
-
-def _calibration_plots() -> Any:
-    """The calibration figures, imported when a report draws them."""
-    import telescopeml.plots_calibration
-
-    return telescopeml.plots_calibration
 
 
 REPORT_FILE = "report.html"
@@ -97,7 +81,7 @@ def _png(fig: Figure) -> str:
     import matplotlib as mpl
 
     buffer = io.BytesIO()
-    with mpl.rc_context(_plots().STYLE):
+    with mpl.rc_context(plots.STYLE):
         fig.savefig(buffer, format="png", dpi=PNG_DPI, bbox_inches="tight")
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
@@ -117,7 +101,7 @@ def _label(name: str) -> str:
 def _number(value: Any) -> str:
     if value is None or (isinstance(value, float) and not np.isfinite(value)):
         return "–"
-    return _plots().format_value(float(value)) if abs(float(value)) >= 1 else f"{value:.3g}"
+    return plots.format_value(float(value)) if abs(float(value)) >= 1 else f"{value:.3g}"
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]], names: int = 1,
@@ -203,7 +187,7 @@ def _r2(value: Any) -> str:
 
 def _metric_table(tables: Mapping[str, Mapping[str, Any]], name: str) -> str:
     """Rows: methods; columns: S/N; cells: RMSE (R²); lowest RMSE per column in bold."""
-    keys = _plots().snr_order(next(iter(tables.values())).keys())
+    keys = plots.snr_order(next(iter(tables.values())).keys())
     rows, rmse = [], []
     for method, table in tables.items():
         cells = [html.escape(method.replace("_", " "))]
@@ -228,7 +212,7 @@ def _metrics_section(evaluation: Mapping[str, Any], names: Sequence[str]) -> str
            "(R² in brackets); the best method per S/N in bold.</p>"]
     methods = {"network": evaluation["snr"], **evaluation.get("baselines", {})}
     out.append("<h3>Network and baselines against S/N</h3>")
-    out.append(_figure(_plots().metrics_vs_snr(methods, names), "RMSE against S/N",
+    out.append(_figure(plots.metrics_vs_snr(methods, names), "RMSE against S/N",
                        "RMSE on the test set against its S/N (∞ = noise-free), per method."))
     out.extend(_metric_table(methods, n) for n in names)
     interior = {"network": evaluation.get("interior", {}),
@@ -241,7 +225,7 @@ def _metrics_section(evaluation: Mapping[str, Any], names: Sequence[str]) -> str
         out.extend(_metric_table(interior, n) for n in names)
     if evaluation.get("interior") and evaluation.get("edge"):
         out.append("<h3>Network: interior against edge points (RMSE)</h3>")
-        keys = _plots().snr_order(evaluation["snr"].keys())
+        keys = plots.snr_order(evaluation["snr"].keys())
         header = ["parameter"] + ["noise-free" if k == "clean" else f"S/N {k}" for k in keys]
         rows = [[_label(n)] + [
             " / ".join(_number(evaluation[part].get(k, {}).get(n, {}).get("rmse"))
@@ -256,15 +240,15 @@ def _metrics_section(evaluation: Mapping[str, Any], names: Sequence[str]) -> str
 
 def _parity_section(predictions: Mapping[str, Any], names: Sequence[str]) -> str:
     out = []
-    for key in _plots().snr_order(predictions.keys()):
+    for key in plots.snr_order(predictions.keys()):
         data = predictions[key]
         truth, pred = np.asarray(data["truth"], float), np.asarray(data["predicted"], float)
         edge = np.asarray(data["edge"], bool) if "edge" in data else None
         title = "noise-free test spectra" if key == "clean" else f"test spectra at S/N {key}"
         out.append(f"<h3>{html.escape(title)}</h3>")
-        out.append(_figure(_plots().parity(truth, pred, names, edge, title=title),
+        out.append(_figure(plots.parity(truth, pred, names, edge, title=title),
                            f"parity {key}", "Predicted against true; the line is 1:1."))
-        out.append(_figure(_plots().residuals(truth, pred, names, edge, title=title),
+        out.append(_figure(plots.residuals(truth, pred, names, edge, title=title),
                            f"residuals {key}",
                            "Residuals against the true value: median and 16–84% band."))
     return "\n".join(out)
@@ -275,7 +259,7 @@ def _calibration_section(data: Mapping[str, Any]) -> str:
     coverage = {k: np.asarray(v, float) for k, v in data["coverage"].items()}
     rows = [[f"{lv:.2f}"] + [f"{coverage[n][i]:.3f}" for n in coverage]
             for i, lv in enumerate(levels)]
-    figure = _calibration_plots().coverage_curve(
+    figure = plots.coverage_curve(
         levels, np.column_stack(list(coverage.values())), list(coverage), data.get("n"))
     out = (_figure(figure, "calibration",
                    "Fraction of test spectra whose true value lies inside the credible "
@@ -283,8 +267,8 @@ def _calibration_section(data: Mapping[str, Any]) -> str:
            + _table(["nominal level"] + [_label(n) for n in coverage], rows))
     if "tarp" in data:
         tarp = data["tarp"]
-        curve = _calibration_plots().tarp_curve(np.asarray(tarp["alpha"]),
-                                             np.asarray(tarp["ecp"]), tarp.get("distance"))
+        curve = plots.tarp_curve(np.asarray(tarp["alpha"]), np.asarray(tarp["ecp"]),
+                                 tarp.get("distance"))
         out += _figure(curve, "TARP",
                        "TARP expected coverage against credibility level (Lemos et al. 2023): "
                        "on the diagonal when the posterior is calibrated.")
@@ -322,7 +306,7 @@ def _prediction_section(data: Mapping[str, Any], source: Path) -> str:
     spectrum, fit = data.get("spectrum"), data.get("best_fit")
     if spectrum and fit:
         unc = spectrum.get("uncertainty")
-        fig = _plots().spectrum_fit(
+        fig = plots.spectrum_fit(
             np.asarray(spectrum["wavelength"], float), np.asarray(spectrum["flux"], float),
             None if unc is None else np.asarray(unc, float),
             np.asarray(fit["flux"], float)[None], [fit.get("parameters", {})],
@@ -361,7 +345,7 @@ def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
         ("grid", "Grid and run", (lambda: _grid_section(run, manifest)) if manifest else None,
          "no manifest.json"),
         ("training", "Training curves",
-         (lambda: _figure(_plots().loss_curves(history), "loss curves",
+         (lambda: _figure(plots.loss_curves(history), "loss curves",
                           "Loss per epoch (log scale) and learning rate.")) if history else None,
          "no history.csv or history.json"),
         ("metrics", "Test metrics",
@@ -402,22 +386,3 @@ def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(document, encoding="utf-8")
     return target
-
-
-def _run(args: argparse.Namespace) -> int:
-    path = write_report(args.run_dir, args.out)
-    print(path)
-    return 0
-
-
-def register(subparsers: Any, common: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Add the ``report RUN_DIR [--out FILE]`` subcommand."""
-    parser = subparsers.add_parser(
-        "report", parents=[common], help="one self-contained HTML report of a training run",
-        description="Write RUN_DIR/report.html: grid summary, training curves, test metrics "
-                    "against baselines, and parity, calibration and per-spectrum sections "
-                    "when the run has their files. Figures are embedded; no network needed.")
-    parser.set_defaults(func=_run)
-    parser.add_argument("run_dir", metavar="RUN_DIR", help="a run directory from `train`")
-    parser.add_argument("--out", metavar="FILE", help="output file (default RUN_DIR/report.html)")
-    return parser

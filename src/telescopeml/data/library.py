@@ -138,6 +138,12 @@ def spectral_class(spectral_type: str) -> str:
     return match.group(1) if match else ""
 
 
+def is_type(spectral_type: str, wanted: str) -> bool:
+    """Whether ``spectral_type`` is of the class or type prefix ``wanted`` (``L``, ``T5``)."""
+    wanted = wanted.upper()
+    return spectral_class(spectral_type) == wanted or spectral_type.upper().startswith(wanted)
+
+
 def find_entry(name: str, instrument: str | None = None, quiet: bool = False) -> LibraryEntry:
     """Find a spectrum by object name, designation or data file; best S/N when several.
 

@@ -3,7 +3,7 @@
 Every function takes ``samples`` of shape ``(n_samples, n_spectra, n_params)`` (the layout of
 :meth:`telescopeml.models.Posterior.sample`) and the true values ``truth`` of shape
 ``(n_spectra, n_params)``, and returns arrays and numbers; figures are drawn by
-:mod:`telescopeml.plots_calibration`.
+:mod:`telescopeml.plots.calibration`.
 
 Coverage and SBC both use the truth's rank ``k`` among the samples (the number of samples
 below it). Its mid-rank quantile ``u = (k + 1/2) / (n_samples + 1)`` is uniform on (0, 1)

@@ -27,8 +27,6 @@ from typing import Any
 import numpy as np
 import torch
 import torch.distributed as dist
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
@@ -40,6 +38,8 @@ from telescopeml import __version__
 from telescopeml.bundle import atomic_directory, json_default, state_tensors
 from telescopeml.cache import atomic_path
 from telescopeml.errors import DataError
+from telescopeml.plots.style import save_figure
+from telescopeml.plots.training import loss_curves
 from telescopeml.training.config import TrainConfig
 
 #: ``epoch -> (x, y)`` or ``epoch -> (x, extra, y)``, float32 numpy arrays.
@@ -417,27 +417,10 @@ class Trainer:
         with atomic_path(self.out_dir / "history.json") as tmp:
             tmp.write_text(json.dumps(self.history, indent=1) + "\n", encoding="utf-8")
 
-    def _plot(self) -> Path:
-        path = self.out_dir / "loss_curve.png"
-        if self._rank != 0:
-            return path
-        fig = Figure(figsize=(6, 4), dpi=100)
-        FigureCanvasAgg(fig)
-        ax = fig.add_subplot()
-        epochs = [row["epoch"] for row in self.history]
-        for key in ("train_loss", "val_loss"):
-            ax.plot(epochs, [row[key] for row in self.history], label=key.replace("_", " "))
-        if self.best_epoch:
-            ax.axvline(self.best_epoch, color="0.6", ls=":",
-                       label=f"best (epoch {self.best_epoch})")
-        if all(row[k] > 0 for row in self.history for k in ("train_loss", "val_loss")):
-            ax.set_yscale("log")
-        ax.set(xlabel="epoch", ylabel=f"{self.config.loss} loss")
-        ax.legend()
-        fig.tight_layout()
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png")
-        return path
+    def _plot(self) -> None:
+        if self._rank == 0:
+            save_figure(loss_curves(self.history, self.best_epoch, loss=self.config.loss),
+                        self.out_dir / "loss_curve", formats=("png",))
 
     # --- checkpoints --------------------------------------------------------------------
     def _capture(self, epoch: int, optimizer: torch.optim.Optimizer,

@@ -10,7 +10,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from telescopeml.data.library import spectral_class
-from telescopeml.plots import (
+from telescopeml.plots.style import (
     WAVELENGTH_LABEL,
     parameter_label,
     save_figure,

@@ -1,202 +1,36 @@
-"""Matplotlib figures of grids, fits and training runs, all in one style.
+"""Figures of a model grid: spectra along each axis, coverage, distributions, fits.
 
-Every figure function returns a :class:`matplotlib.figure.Figure` built without pyplot
-(no global state, no display needed); :func:`save_figure` writes it as PNG and PDF.
 Functions about a grid take the :class:`~telescopeml.data.grid.SpectralGrid`; functions
-about derived quantities (correlations, principal components, predictions, metrics) take
-the numbers, which :mod:`telescopeml.explore` and :mod:`telescopeml.evaluation` compute.
+about derived quantities (correlations, principal components) take the numbers, which
+:mod:`telescopeml.explore` computes.
 """
 
 from __future__ import annotations
 
-import functools
 import math
-from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
-from typing import Any
+from collections.abc import Mapping, Sequence
 
 import matplotlib as mpl
 import numpy as np
-from astropy import units as u
 from matplotlib.axes import Axes
 from matplotlib.cm import ScalarMappable
-from matplotlib.colors import BoundaryNorm, Normalize
+from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
 
-from telescopeml.data.grid import PARAMETER_LABELS, SpectralGrid
+from telescopeml.data.grid import SpectralGrid
 from telescopeml.data.transforms import Normalizer
-from telescopeml.evaluation.metrics import regression_metrics
-
-#: rcParams shared by every figure.
-STYLE: dict[str, Any] = {
-    "font.size": 10,
-    "axes.titlesize": 10,
-    "axes.labelsize": 10,
-    "legend.fontsize": 8.5,
-    "xtick.labelsize": 9,
-    "ytick.labelsize": 9,
-    "axes.grid": True,
-    "grid.alpha": 0.3,
-    "grid.linewidth": 0.5,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "legend.frameon": False,
-    "mathtext.default": "regular",
-    "savefig.dpi": 130,
-    "pdf.fonttype": 42,
-}
-#: Parameter -> (symbol, unit, note) in matplotlib mathtext; others use PARAMETER_LABELS.
-SYMBOLS: dict[str, tuple[str, str, str]] = {
-    "teff": (r"$T_\mathrm{eff}$", "K", ""),
-    "logg": (r"$\log\,g$", "cgs", ""),
-    "mh": ("[M/H]", "dex", ""),
-    "co": ("C/O", "", ""),
-    "fsed": (r"$f_\mathrm{sed}$", "", ""),
-    "inv_fsed": (r"$1/f_\mathrm{sed}$", "", "0 = cloud-free"),
-    "kzz": (r"$\log\,K_{zz}$", r"cm$^2$ s$^{-1}$", ""),
-    "alpha": (r"[$\alpha$/M]", "dex", ""),
-    "cloudy": ("cloudy", "", "1 = cloudy, 0 = clear"),
-}
-#: Parameter -> colormap, the same in every figure.
-COLORMAPS: dict[str, str] = {"teff": "plasma", "logg": "viridis", "mh": "cividis",
-                             "inv_fsed": "Blues", "fsed": "Blues_r"}
-WAVELENGTH_LABEL = r"Wavelength $\lambda$ [µm]"
-#: Near-infrared photometric bands (µm) marked on spectra.
-BANDS: dict[str, tuple[float, float]] = {"J": (1.10, 1.40), "H": (1.50, 1.80),
-                                         "K": (2.00, 2.40)}
-METRIC_NAMES = {"rmse": "RMSE", "mae": "MAE", "bias": "bias", "r2": "R²"}
-#: Part of a colormap used for discrete values (the palest ends of some are invisible).
-COLORMAP_RANGES: dict[str, tuple[float, float]] = {"Blues": (0.3, 1.0), "Blues_r": (0.0, 0.7)}
-#: Parameters with at most this many distinct values get one colour per value.
-MAX_DISCRETE = 24
-
-
-# --- labels --------------------------------------------------------------------------------
-def parameter_label(name: str, unit: bool = True) -> str:
-    """Axis label of a parameter: symbol, unit in brackets and note (``unit=False``: symbol)."""
-    if name not in SYMBOLS:
-        return PARAMETER_LABELS.get(name, name) if unit else name
-    symbol, unit_text, note = SYMBOLS[name]
-    if not unit:
-        return symbol
-    return symbol + (f" [{unit_text}]" if unit_text else "") + (f" ({note})" if note else "")
-
-
-def format_value(value: float) -> str:
-    """A parameter value for ticks and legends: ``1200``, ``4.5``, ``0.333``."""
-    return f"{value:.0f}" if abs(value) >= 100 else f"{value:.3g}"
-
-
-def format_node(label: Mapping[str, float], skip: Sequence[str] = ()) -> str:
-    """``T_eff = 1200 K, log g = 5`` for a dict of parameter values."""
-    parts = []
-    for name, value in label.items():
-        if name in skip:
-            continue
-        kelvin = " K" if SYMBOLS.get(name, ("", "", ""))[1] == "K" else ""
-        parts.append(f"{parameter_label(name, unit=False)} = {format_value(value)}{kelvin}")
-    return ", ".join(parts)
-
-
-def unit_latex(unit: str) -> str:
-    """An astropy unit string as mathtext in the astronomer's order: ``erg s⁻¹ cm⁻² µm⁻¹``."""
-    parsed = u.Unit(unit)
-
-    def order(item):
-        base, power = item
-        return (power < 0, base.to_string() != "s", power != -2)
-
-    parts = []
-    for base, power in sorted(zip(parsed.bases, parsed.powers, strict=True), key=order):
-        text = base.to_string("latex")[1:-1]
-        if text.startswith("\\mathrm{") and text.endswith("}"):
-            text = text[len("\\mathrm{"):-1]
-        parts.append(text if power == 1 else f"{text}^{{{float(power):g}}}")
-    if parsed.scale != 1:
-        exponent = np.log10(parsed.scale)
-        parts.insert(0, f"10^{{{exponent:.0f}}}" if exponent == round(exponent)
-                     else f"{parsed.scale:g}")
-    return r"$\mathrm{" + r"\,".join(parts) + "}$"
-
-
-def flux_label(unit: str, surface: bool = False) -> str:
-    """Y label for flux density in ``unit`` (``""`` = uncalibrated, relative flux)."""
-    if not unit:
-        return "Relative flux (uncalibrated)"
-    what = "Surface flux density" if surface else "Flux density"
-    return rf"{what} $F_\lambda$ [{unit_latex(unit)}]"
-
-
-# --- style and output ----------------------------------------------------------------------
-def styled(function: Callable[..., Figure]) -> Callable[..., Figure]:
-    """Decorator: build the figure under :data:`STYLE`."""
-
-    @functools.wraps(function)
-    def wrapper(*args: Any, **kwargs: Any) -> Figure:
-        with mpl.rc_context(STYLE):
-            return function(*args, **kwargs)
-
-    return wrapper
-
-
-def save_figure(fig: Figure, path: str | Path) -> list[Path]:
-    """Write ``fig`` to ``path + ".png"`` and ``path + ".pdf"``; return both paths."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    written = []
-    with mpl.rc_context(STYLE):
-        for suffix in (".png", ".pdf"):
-            target = path.with_name(path.name + suffix)
-            fig.savefig(target, format=suffix[1:], bbox_inches="tight")
-            written.append(target)
-    return written
-
-
-class ParameterColors:
-    """Colours for the values of one parameter, with a labelled colour bar.
-
-    Parameters with at most :data:`MAX_DISCRETE` distinct values get one colour per value
-    (evenly spaced, whatever the spacing of the values); others a continuous scale.
-    """
-
-    def __init__(self, name: str, values: np.ndarray) -> None:
-        self.name = name
-        self.levels = np.unique(np.asarray(values, dtype=np.float64))
-        cmap_name = COLORMAPS.get(name, "viridis")
-        base = mpl.colormaps[cmap_name]
-        self.discrete = self.levels.size <= MAX_DISCRETE
-        if self.discrete:
-            n = self.levels.size
-            low, high = COLORMAP_RANGES.get(cmap_name, (0.1, 0.9))
-            self.cmap = mpl.colors.ListedColormap(base(np.linspace(low, high, n) if n > 1
-                                                       else [high]))
-            self.norm: Normalize = BoundaryNorm(np.arange(n + 1) - 0.5, n)
-        else:
-            self.cmap = base
-            self.norm = Normalize(self.levels[0], self.levels[-1])
-
-    def scalars(self, values: np.ndarray) -> np.ndarray:
-        """What to pass as ``c=`` (with :attr:`cmap` and :attr:`norm`) for ``values``."""
-        values = np.asarray(values, dtype=np.float64)
-        if not self.discrete:
-            return values
-        return np.abs(values[..., None] - self.levels).argmin(axis=-1)
-
-    def color(self, value: float) -> tuple[float, float, float, float]:
-        """The RGBA colour of one value."""
-        return self.cmap(self.norm(self.scalars(np.array([value]))[0]))
-
-    def colorbar(self, fig: Figure, ax: Axes | Sequence[Axes]) -> Any:
-        """A colour bar beside ``ax`` labelled with the parameter (ticks at its values)."""
-        bar = fig.colorbar(ScalarMappable(self.norm, self.cmap), ax=ax,
-                           label=parameter_label(self.name), pad=0.02, aspect=30)
-        if self.discrete:
-            step = math.ceil(self.levels.size / 10)
-            ticks = np.arange(0, self.levels.size, step)
-            bar.set_ticks(ticks, labels=[format_value(self.levels[i]) for i in ticks])
-            bar.minorticks_off()
-        return bar
+from telescopeml.plots.style import (
+    WAVELENGTH_LABEL,
+    ParameterColors,
+    flux_label,
+    format_node,
+    format_value,
+    mark_bands,
+    panels,
+    parameter_label,
+    styled,
+    unit_latex,
+)
 
 
 def reference_node(grid: SpectralGrid, fixed: Mapping[str, float] | None = None
@@ -224,26 +58,6 @@ def _varying(grid: SpectralGrid) -> list[str]:
     return [a for a in grid.axes if grid.axis_values(a).size > 1] or grid.axes[:1]
 
 
-def _panels(n: int, ncols: int, width: float, height: float, **kwargs: Any
-            ) -> tuple[Figure, np.ndarray]:
-    ncols = max(1, min(ncols, n))
-    nrows = math.ceil(n / ncols)
-    fig = Figure(figsize=(width * ncols, height * nrows), layout="constrained")
-    axes = fig.subplots(nrows, ncols, squeeze=False, **kwargs)
-    for ax in axes.flat[n:]:
-        ax.set_visible(False)
-    return fig, axes
-
-
-def _mark_bands(ax: Axes) -> None:
-    low, high = ax.get_xlim()
-    for band, (start, end) in BANDS.items():
-        if start < high and end > low:
-            ax.axvspan(start, end, color="0.5", alpha=0.08, lw=0)
-            ax.text((start + end) / 2, 0.02, band, transform=ax.get_xaxis_transform(),
-                    ha="center", va="bottom", fontsize=8, color="0.35")
-
-
 def _log_limits(ax: Axes, flux: np.ndarray) -> None:
     """Log y-range over the bulk of ``flux``: narrow deep lines (K I 0.77 µm) do not set it."""
     positive = flux[np.isfinite(flux) & (flux > 0)]
@@ -267,7 +81,6 @@ def _categorical_ticks(ax: Axes, axis: str, values: np.ndarray) -> None:
         ax.set_yticks(ticks, labels=labels)
 
 
-# --- grids ---------------------------------------------------------------------------------
 @styled
 def spectra_by_parameter(grid: SpectralGrid, fixed: Mapping[str, float] | None = None,
                          log: bool = True) -> Figure:
@@ -285,7 +98,7 @@ def spectra_by_parameter(grid: SpectralGrid, fixed: Mapping[str, float] | None =
     """
     node = reference_node(grid, fixed)
     names = _varying(grid)
-    fig, axes = _panels(len(names), 2, 5.6, 3.4, sharex=True)
+    fig, axes = panels(len(names), 2, 5.6, 3.4, sharex=True)
     matrix = grid.parameter_matrix()
     for ax, name in zip(axes.flat, names, strict=False):
         j = grid.axes.index(name)
@@ -307,7 +120,7 @@ def spectra_by_parameter(grid: SpectralGrid, fixed: Mapping[str, float] | None =
                      f"({rows.size} of {grid.axis_values(name).size} values)")
         ax.set_ylabel(flux_label(grid.flux_unit, surface=True))
         colors.colorbar(fig, ax)
-        _mark_bands(ax)
+        mark_bands(ax)
     for ax in axes[-1]:
         ax.set_xlabel(WAVELENGTH_LABEL)
     fig.suptitle(f"{grid.meta.get('name', 'grid')}: other parameters fixed at "
@@ -390,7 +203,7 @@ def grid_coverage(grid: SpectralGrid) -> Figure:
 @styled
 def parameter_histograms(grid: SpectralGrid) -> Figure:
     """Number of spectra at each value of each parameter."""
-    fig, axes = _panels(len(grid.axes), 4, 2.9, 2.4)
+    fig, axes = panels(len(grid.axes), 4, 2.9, 2.4)
     for ax, name in zip(axes.flat, grid.axes, strict=False):
         levels, counts = np.unique(grid.params[name], return_counts=True)
         if levels.size <= 60:
@@ -439,7 +252,7 @@ def flux_distribution(grid: SpectralGrid, normalizer: str = "median",
     bottom.set_xlabel(WAVELENGTH_LABEL)
     bottom.set_xlim(grid.wavelength[0] - width, grid.wavelength[-1] + width)
     for ax in (top, bottom):
-        _mark_bands(ax)
+        mark_bands(ax)
     return fig
 
 
@@ -476,7 +289,7 @@ def correlation_heatmap(wavelength: np.ndarray, correlations: Mapping[str, np.nd
         _log_limits(axes[0], np.asarray(reference))
         axes[0].set_ylabel("median\nnormalized flux")
         axes[0].set_xlim(wavelength[0], wavelength[-1])
-        _mark_bands(axes[0])
+        mark_bands(axes[0])
     cmap = mpl.colormaps["RdBu_r"].with_extremes(bad="0.8")
     mesh = None
     for ax, (title, corr) in zip(axes[n_rows - len(correlations):], correlations.items(),
@@ -511,7 +324,7 @@ def pca_scatter(scores: np.ndarray, explained: np.ndarray,
         Figure title (say what was decomposed).
     """
     explained = np.asarray(explained, dtype=np.float64)
-    fig, axes = _panels(len(params) + 1, 3, 3.7, 3.1)
+    fig, axes = panels(len(params) + 1, 3, 3.7, 3.1)
     fig.suptitle(title)
     first = axes.flat[0]
     n = min(10, explained.size)
@@ -589,157 +402,5 @@ def spectrum_fit(wavelength: np.ndarray, observed: np.ndarray,
     bottom.axhline(0, color="k", lw=0.7)
     bottom.set_xlabel(WAVELENGTH_LABEL)
     bottom.set_xlim(np.nanmin(wavelength), np.nanmax(wavelength))
-    _mark_bands(top)
-    return fig
-
-
-# --- training runs -------------------------------------------------------------------------
-@styled
-def loss_curves(history: Sequence[Mapping[str, float]]) -> Figure:
-    """Training and validation loss per epoch (best epoch marked) and the learning rate.
-
-    ``history`` holds one row per epoch as in ``history.csv``: ``epoch``, ``train_loss``,
-    ``val_loss`` and optionally ``lr``.
-    """
-    epochs = np.array([row["epoch"] for row in history], dtype=float)
-    has_lr = all("lr" in row for row in history)
-    fig = Figure(figsize=(10 if has_lr else 6, 3.6), layout="constrained")
-    axes = fig.subplots(1, 2 if has_lr else 1, squeeze=False,
-                        gridspec_kw={"width_ratios": [1.6, 1] if has_lr else [1]})[0]
-    loss = axes[0]
-    for key, color in (("train_loss", "C0"), ("val_loss", "C1")):
-        if all(key in row for row in history):
-            loss.plot(epochs, [row[key] for row in history], "o-", ms=3, color=color,
-                      label=key.replace("_", " "))
-    if all(row.get("val_loss", 0) > 0 and row.get("train_loss", 0) > 0 for row in history):
-        loss.set_yscale("log")
-    if all("val_loss" in row for row in history):
-        best = int(np.argmin([row["val_loss"] for row in history]))
-        loss.axvline(epochs[best], color="0.4", ls=":", lw=1,
-                     label=f"best epoch ({epochs[best]:.0f})")
-    for ax in axes:
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    loss.set_xlabel("epoch")
-    loss.set_ylabel("loss")
-    loss.legend()
-    if has_lr:
-        axes[1].plot(epochs, [row["lr"] for row in history], color="C2")
-        axes[1].set_yscale("log")
-        axes[1].set_xlabel("epoch")
-        axes[1].set_ylabel("learning rate")
-    return fig
-
-
-def _targets_panels(names: Sequence[str]) -> tuple[Figure, np.ndarray]:
-    return _panels(len(names), 2 if len(names) in (2, 4) else 3, 3.6, 3.3)
-
-
-@styled
-def parity(truth: np.ndarray, predicted: np.ndarray, names: Sequence[str],
-           edge: np.ndarray | None = None, title: str = "") -> Figure:
-    """Predicted against true value per parameter, with the 1:1 line, RMSE and R².
-
-    Parameters
-    ----------
-    truth, predicted
-        ``(n, n_params)`` arrays in physical units.
-    names
-        Parameter names, one per column.
-    edge
-        Optional ``(n,)`` mask of spectra on the grid's edge (drawn as open circles).
-    title
-        Figure title (e.g. the S/N of the test set).
-    """
-    truth, predicted = np.atleast_2d(truth), np.atleast_2d(predicted)
-    metrics = regression_metrics(truth, predicted, names)
-    edge = np.zeros(len(truth), bool) if edge is None else np.asarray(edge, dtype=bool)
-    fig, axes = _targets_panels(names)
-    for j, (ax, name) in enumerate(zip(axes.flat, names, strict=False)):
-        ax.scatter(truth[~edge, j], predicted[~edge, j], s=9, color="C0", alpha=0.6, lw=0,
-                   label="interior")
-        if edge.any():
-            ax.scatter(truth[edge, j], predicted[edge, j], s=11, facecolor="none",
-                       edgecolor="C1", alpha=0.7, lw=0.7, label="grid edge")
-        low = min(truth[:, j].min(), predicted[:, j].min())
-        high = max(truth[:, j].max(), predicted[:, j].max())
-        pad = 0.04 * (high - low or 1.0)
-        ax.plot([low - pad, high + pad], [low - pad, high + pad], color="k", lw=0.8)
-        ax.set_xlim(low - pad, high + pad)
-        ax.set_ylim(low - pad, high + pad)
-        ax.set_aspect("equal")
-        m = metrics[name]
-        ax.text(0.04, 0.96, f"RMSE {format_value(m['rmse'])}\nR² {m['r2']:.3f}",
-                transform=ax.transAxes, va="top", fontsize=8.5)
-        ax.set_xlabel(f"true {parameter_label(name)}")
-        ax.set_ylabel(f"predicted {parameter_label(name, unit=False)}")
-    if edge.any():
-        axes.flat[0].legend(loc="lower right")
-    if title:
-        fig.suptitle(title)
-    return fig
-
-
-@styled
-def residuals(truth: np.ndarray, predicted: np.ndarray, names: Sequence[str],
-              edge: np.ndarray | None = None, title: str = "") -> Figure:
-    """Residual (predicted − true) against the true value, with median and 16-84% band.
-
-    Same arguments as :func:`parity`.
-    """
-    truth, predicted = np.atleast_2d(truth), np.atleast_2d(predicted)
-    edge = np.zeros(len(truth), bool) if edge is None else np.asarray(edge, dtype=bool)
-    fig, axes = _targets_panels(names)
-    for j, (ax, name) in enumerate(zip(axes.flat, names, strict=False)):
-        resid = predicted[:, j] - truth[:, j]
-        ax.scatter(truth[~edge, j], resid[~edge], s=8, color="C0", alpha=0.5, lw=0)
-        if edge.any():
-            ax.scatter(truth[edge, j], resid[edge], s=10, facecolor="none", edgecolor="C1",
-                       alpha=0.6, lw=0.7)
-        levels = np.unique(truth[:, j])
-        if levels.size <= 40:
-            groups = [resid[truth[:, j] == v] for v in levels]
-            q = np.array([np.percentile(g, [16, 50, 84]) for g in groups])
-            ax.fill_between(levels, q[:, 0], q[:, 2], color="k", alpha=0.12, lw=0,
-                            label="16-84%")
-            ax.plot(levels, q[:, 1], color="k", lw=1.2, label="median")
-        ax.axhline(0, color="k", lw=0.6, ls="--")
-        unit = SYMBOLS.get(name, ("", "", ""))[1]
-        ax.set_xlabel(f"true {parameter_label(name)}")
-        ax.set_ylabel(f"predicted − true{f' [{unit}]' if unit else ''}")
-    axes.flat[0].legend(loc="best")
-    if title:
-        fig.suptitle(title)
-    return fig
-
-
-def snr_order(keys: Sequence[str]) -> list[str]:
-    """S/N keys of ``evaluation.json`` in increasing S/N, ``"clean"`` (noise-free) last."""
-    return sorted(keys, key=lambda k: math.inf if k == "clean" else float(k))
-
-
-@styled
-def metrics_vs_snr(tables: Mapping[str, Mapping[str, Mapping[str, Mapping[str, float]]]],
-                   names: Sequence[str], metric: str = "rmse") -> Figure:
-    """A metric against the test S/N, one line per method, one panel per parameter.
-
-    ``tables`` maps a method (``"network"``, a baseline...) to the ``snr`` table of
-    ``evaluation.json``: S/N key (``"10"``, ``"clean"``) -> parameter -> metric -> value.
-    """
-    keys = snr_order(next(iter(tables.values())).keys())
-    x = np.arange(len(keys))
-    fig, axes = _targets_panels(names)
-    for ax, name in zip(axes.flat, names, strict=False):
-        for i, (method, table) in enumerate(tables.items()):
-            y = [table.get(k, {}).get(name, {}).get(metric, np.nan) for k in keys]
-            ax.plot(x, y, "o-", ms=4, color=f"C{i}", lw=2 if i == 0 else 1,
-                    label=method.replace("_", " "))
-        ax.set_xticks(x, labels=["∞" if k == "clean" else k for k in keys])
-        ax.set_xlabel("test S/N (∞ = noise-free)")
-        unit = SYMBOLS.get(name, ("", "", ""))[1]
-        unit_text = f" [{unit}]" if unit and metric != "r2" else ""
-        ax.set_ylabel(f"{METRIC_NAMES.get(metric, metric)} of "
-                      f"{parameter_label(name, unit=False)}{unit_text}")
-        if metric != "r2":
-            ax.set_ylim(bottom=0)
-    axes.flat[0].legend(loc="best", fontsize=7.5)
+    mark_bands(top)
     return fig

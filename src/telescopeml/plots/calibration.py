@@ -2,7 +2,7 @@
 
 They take the numbers that :mod:`telescopeml.evaluation.calibration` computes and return
 a :class:`matplotlib.figure.Figure` built without pyplot; save them with
-:func:`telescopeml.plots.save_figure`.
+:func:`telescopeml.plots.style.save_figure`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from telescopeml.evaluation.calibration import sbc_histogram
-from telescopeml.plots import parameter_label, styled
+from telescopeml.plots.style import parameter_label, styled
 
 
 def _names(names: Sequence[str] | None, n: int) -> list[str]:

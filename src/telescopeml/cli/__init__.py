@@ -1,0 +1,69 @@
+"""The ``telescopeml`` command.
+
+One module per command group parses its arguments and calls the library: :mod:`.data`,
+:mod:`.explore`, :mod:`.train` (``train``, ``calibrate``), :mod:`.tune`, :mod:`.evaluate`
+(``evaluate``, ``benchmark``), :mod:`.predict`, :mod:`.report` and :mod:`.demo`. Building the
+parser imports none of the heavy dependencies (PyTorch, matplotlib, Optuna).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from telescopeml import __version__
+from telescopeml.cache import set_cache_dir
+from telescopeml.cli import data, demo, evaluate, explore, predict, report, train, tune
+from telescopeml.errors import TelescopeMLError
+
+EPILOG = """\
+exit status:
+  0    success
+  1    some inputs failed (predict: the others were predicted and written)
+  2    usage or data error (bad option, missing or unreadable file, nothing predicted)
+  130  interrupted
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="telescopeml",
+        description="Atmospheric parameters of brown dwarfs and exoplanets from their spectra.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"telescopeml {__version__}")
+    parser.add_argument("--cache-dir", help="cache directory (default: $TELESCOPEML_CACHE, "
+                        "else $XDG_CACHE_HOME/telescopeml, else ~/.cache/telescopeml)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                        help="no progress output")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for group in (data, train, evaluate, predict, demo, explore, report, tune):
+        group.register(sub, common)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status (see :data:`EPILOG`)."""
+    args = build_parser().parse_args(argv)
+    if args.cache_dir:
+        set_cache_dir(args.cache_dir)
+    try:
+        return int(args.func(args) or 0)
+    except TelescopeMLError as exc:
+        print(f"telescopeml: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("telescopeml: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        sys.stdout = open(os.devnull, "w")
+        return 0
+    except OSError as exc:  # an output path that is a file, a missing or read-only folder...
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"telescopeml: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2

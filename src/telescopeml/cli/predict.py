@@ -1,0 +1,127 @@
+"""``telescopeml predict``: parameters of observed spectra, with posteriors."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from telescopeml.cli.common import command, positive_int
+from telescopeml.empirical import SCALES
+from telescopeml.errors import DataError
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from telescopeml import pretrained
+    from telescopeml.data.library import is_type, library_file, library_index
+    from telescopeml.predict import predict_files
+
+    files: list[str | Path] = list(args.inputs)
+    model = args.model
+    if model is None and files and (Path(files[0]) / "manifest.json").is_file():
+        model = files.pop(0)  # the form `predict MODEL FILE...`
+    if args.library:
+        entries = [e for e in library_index(quiet=args.quiet) if e.instrument == "SPEX-PRISM"]
+        if args.type:
+            entries = [e for e in entries if is_type(e.spectral_type, args.type)]
+        files += [library_file(e, quiet=True) for e in entries]
+    if not files:
+        raise DataError("give spectrum files, or --library")
+    if args.out:
+        check_writable(args.out)
+    predictor = pretrained.predictor(model, args.scale, args.empirical)
+    samples = args.samples or (10000 if len(files) <= 5 else 1000)
+    done, failed = predict_files(predictor, files, n_samples=samples, progress=not args.quiet)
+    for _path, error in failed:
+        print(f"telescopeml: skipped {error}", file=sys.stderr)
+    if args.out and done:
+        rows = [p.row() for p in done]
+        rows += [{"source": path, "flag": f"error: {error}"} for path, error in failed]
+        write_table(args.out, rows)
+        print(f"{len(done)} predictions written to {args.out}"
+              + (f" ({len(failed)} failed spectra as rows whose flag starts with 'error:')"
+                 if failed else ""), file=sys.stderr)
+    elif args.out:
+        print(f"telescopeml: nothing to write; {args.out} left as it was", file=sys.stderr)
+    if not args.out or len(done) <= 5:
+        for prediction in done:
+            print(prediction.summary())
+    if args.plots:
+        from telescopeml.plots.predict import save_prediction_plots
+
+        for prediction in done:
+            save_prediction_plots(prediction, args.plots)
+    if not done:
+        return 2
+    return 1 if failed else 0
+
+
+def check_writable(path: str | Path) -> None:
+    """Refuse an output path that is a directory or cannot be written, before any work."""
+    path = Path(path)
+    if path.is_dir():
+        raise DataError("is a directory; --out takes a file name (e.g. results.csv)", path)
+    parent = path.parent if str(path.parent) else Path(".")
+    existing = next((p for p in (parent, *parent.parents) if p.exists()), Path("."))
+    if not existing.is_dir() or not os.access(existing, os.W_OK):
+        raise DataError(f"cannot write here ({existing} is not a writable directory)", path)
+
+
+def write_table(path: str | Path, rows: list[dict]) -> Path:
+    """Write rows as CSV (or Parquet when the name ends in .parquet and pyarrow exists),
+    atomically: a temporary file in the same folder, renamed onto ``path`` when complete."""
+    import csv
+
+    from telescopeml.cache import atomic_path
+
+    path = Path(path)
+    check_writable(path)
+    if path.suffix == ".parquet":
+        try:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+        except ImportError:
+            raise DataError("writing Parquet needs pyarrow (pip install pyarrow)", path) from None
+        with atomic_path(path) as tmp:
+            pq.write_table(pa.Table.from_pylist(rows), tmp)
+        return path
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    try:
+        with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.DictWriter(fh, fieldnames=columns)
+            writer.writeheader()
+            writer.writerows(rows)
+    except OSError as exc:
+        raise DataError(f"cannot write ({exc.strerror})", path) from None
+    return path
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    """Add ``predict``."""
+    p = command(sub, "predict", _predict, "parameters of observed spectra, with posteriors",
+                 "Apply a trained model to observed spectra: check coverage, resample, sample "
+                 "the posterior, compare the best-fitting grid spectrum (reduced chi2), and "
+                 "flag spectra the grid cannot explain. One failing file is reported and "
+                 "skipped.", [common])
+    p.add_argument("inputs", nargs="*", metavar="[MODEL] FILE",
+                   help="spectrum files (SpeX FITS, text/CSV, ECSV), optionally preceded by "
+                   "a model directory; without a model the shipped model whose grid covers "
+                   "each object is chosen")
+    p.add_argument("--model", help="model directory or the name of a shipped model "
+                   "(default: choose among the shipped models)")
+    p.add_argument("--library", action="store_true",
+                   help="every SpeX prism spectrum in the splat library (see --type)")
+    p.add_argument("--type", help="with --library: spectral class or type prefix (L, T, L4)")
+    p.add_argument("--out", help="write a CSV (or .parquet) table, one row per spectrum")
+    p.add_argument("--samples", type=positive_int, help="posterior samples per spectrum (default "
+                   "10,000 for up to 5 spectra, 1,000 for larger batches)")
+    p.add_argument("--plots", help="directory for corner and spectrum-fit plots")
+    p.add_argument("--scale", choices=SCALES, default="auto",
+                   help="with the shipped models: 'empirical' (luminosity-based Teff, "
+                   "evolutionary log g, learned on real spectra), 'grid' (the atmosphere "
+                   "grids' parameters), or 'auto' (default: whichever was more accurate on the "
+                   "dev benchmark; the output says which)")
+    p.add_argument("--empirical", metavar="DIR", help="an empirical scale fitted by "
+                   "`telescopeml calibrate` instead of the shipped one")

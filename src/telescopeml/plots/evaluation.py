@@ -1,0 +1,138 @@
+"""Figures of a trained model on held-out grid points: parity, residuals, metrics vs S/N.
+
+They take the numbers that :mod:`telescopeml.evaluation` computes (arrays of true and
+predicted values, the tables of ``evaluation.json``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from telescopeml.evaluation.metrics import regression_metrics
+from telescopeml.plots.style import (
+    METRIC_NAMES,
+    SYMBOLS,
+    format_value,
+    panels,
+    parameter_label,
+    styled,
+)
+
+
+def _targets_panels(names: Sequence[str]) -> tuple[Figure, np.ndarray]:
+    return panels(len(names), 2 if len(names) in (2, 4) else 3, 3.6, 3.3)
+
+
+@styled
+def parity(truth: np.ndarray, predicted: np.ndarray, names: Sequence[str],
+           edge: np.ndarray | None = None, title: str = "") -> Figure:
+    """Predicted against true value per parameter, with the 1:1 line, RMSE and R².
+
+    Parameters
+    ----------
+    truth, predicted
+        ``(n, n_params)`` arrays in physical units.
+    names
+        Parameter names, one per column.
+    edge
+        Optional ``(n,)`` mask of spectra on the grid's edge (drawn as open circles).
+    title
+        Figure title (e.g. the S/N of the test set).
+    """
+    truth, predicted = np.atleast_2d(truth), np.atleast_2d(predicted)
+    metrics = regression_metrics(truth, predicted, names)
+    edge = np.zeros(len(truth), bool) if edge is None else np.asarray(edge, dtype=bool)
+    fig, axes = _targets_panels(names)
+    for j, (ax, name) in enumerate(zip(axes.flat, names, strict=False)):
+        ax.scatter(truth[~edge, j], predicted[~edge, j], s=9, color="C0", alpha=0.6, lw=0,
+                   label="interior")
+        if edge.any():
+            ax.scatter(truth[edge, j], predicted[edge, j], s=11, facecolor="none",
+                       edgecolor="C1", alpha=0.7, lw=0.7, label="grid edge")
+        low = min(truth[:, j].min(), predicted[:, j].min())
+        high = max(truth[:, j].max(), predicted[:, j].max())
+        pad = 0.04 * (high - low or 1.0)
+        ax.plot([low - pad, high + pad], [low - pad, high + pad], color="k", lw=0.8)
+        ax.set_xlim(low - pad, high + pad)
+        ax.set_ylim(low - pad, high + pad)
+        ax.set_aspect("equal")
+        m = metrics[name]
+        ax.text(0.04, 0.96, f"RMSE {format_value(m['rmse'])}\nR² {m['r2']:.3f}",
+                transform=ax.transAxes, va="top", fontsize=8.5)
+        ax.set_xlabel(f"true {parameter_label(name)}")
+        ax.set_ylabel(f"predicted {parameter_label(name, unit=False)}")
+    if edge.any():
+        axes.flat[0].legend(loc="lower right")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+@styled
+def residuals(truth: np.ndarray, predicted: np.ndarray, names: Sequence[str],
+              edge: np.ndarray | None = None, title: str = "") -> Figure:
+    """Residual (predicted − true) against the true value, with median and 16-84% band.
+
+    Same arguments as :func:`parity`.
+    """
+    truth, predicted = np.atleast_2d(truth), np.atleast_2d(predicted)
+    edge = np.zeros(len(truth), bool) if edge is None else np.asarray(edge, dtype=bool)
+    fig, axes = _targets_panels(names)
+    for j, (ax, name) in enumerate(zip(axes.flat, names, strict=False)):
+        resid = predicted[:, j] - truth[:, j]
+        ax.scatter(truth[~edge, j], resid[~edge], s=8, color="C0", alpha=0.5, lw=0)
+        if edge.any():
+            ax.scatter(truth[edge, j], resid[edge], s=10, facecolor="none", edgecolor="C1",
+                       alpha=0.6, lw=0.7)
+        levels = np.unique(truth[:, j])
+        if levels.size <= 40:
+            groups = [resid[truth[:, j] == v] for v in levels]
+            q = np.array([np.percentile(g, [16, 50, 84]) for g in groups])
+            ax.fill_between(levels, q[:, 0], q[:, 2], color="k", alpha=0.12, lw=0,
+                            label="16-84%")
+            ax.plot(levels, q[:, 1], color="k", lw=1.2, label="median")
+        ax.axhline(0, color="k", lw=0.6, ls="--")
+        unit = SYMBOLS.get(name, ("", "", ""))[1]
+        ax.set_xlabel(f"true {parameter_label(name)}")
+        ax.set_ylabel(f"predicted − true{f' [{unit}]' if unit else ''}")
+    axes.flat[0].legend(loc="best")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def snr_order(keys: Sequence[str]) -> list[str]:
+    """S/N keys of ``evaluation.json`` in increasing S/N, ``"clean"`` (noise-free) last."""
+    return sorted(keys, key=lambda k: math.inf if k == "clean" else float(k))
+
+
+@styled
+def metrics_vs_snr(tables: Mapping[str, Mapping[str, Mapping[str, Mapping[str, float]]]],
+                   names: Sequence[str], metric: str = "rmse") -> Figure:
+    """A metric against the test S/N, one line per method, one panel per parameter.
+
+    ``tables`` maps a method (``"network"``, a baseline...) to the ``snr`` table of
+    ``evaluation.json``: S/N key (``"10"``, ``"clean"``) -> parameter -> metric -> value.
+    """
+    keys = snr_order(next(iter(tables.values())).keys())
+    x = np.arange(len(keys))
+    fig, axes = _targets_panels(names)
+    for ax, name in zip(axes.flat, names, strict=False):
+        for i, (method, table) in enumerate(tables.items()):
+            y = [table.get(k, {}).get(name, {}).get(metric, np.nan) for k in keys]
+            ax.plot(x, y, "o-", ms=4, color=f"C{i}", lw=2 if i == 0 else 1,
+                    label=method.replace("_", " "))
+        ax.set_xticks(x, labels=["∞" if k == "clean" else k for k in keys])
+        ax.set_xlabel("test S/N (∞ = noise-free)")
+        unit = SYMBOLS.get(name, ("", "", ""))[1]
+        unit_text = f" [{unit}]" if unit and metric != "r2" else ""
+        ax.set_ylabel(f"{METRIC_NAMES.get(metric, metric)} of "
+                      f"{parameter_label(name, unit=False)}{unit_text}")
+        if metric != "r2":
+            ax.set_ylim(bottom=0)
+    axes.flat[0].legend(loc="best", fontsize=7.5)
+    return fig
