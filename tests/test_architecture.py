@@ -21,13 +21,13 @@ PACKAGE = "telescopeml"
 #: its own layer and those below. The first matching prefix decides a module's layer.
 LAYERS: list[tuple[str, ...]] = [
     ("telescopeml.errors", "telescopeml.cache", "telescopeml.lazy", "telescopeml.tomlio",
-     "telescopeml.argtypes", "telescopeml.version"),
+     "telescopeml.version"),
     ("telescopeml.data",),
     ("telescopeml.models",),
     ("telescopeml.bundle", "telescopeml.empirical", "telescopeml.prediction",
      "telescopeml.predict", "telescopeml.pretrained"),
     ("telescopeml.evaluation",),
-    ("telescopeml.plots", "telescopeml.plots_predict", "telescopeml.plots_calibration"),
+    ("telescopeml.plots",),
     ("telescopeml.training",),
     ("telescopeml.explore", "telescopeml.report", "telescopeml.demo", "telescopeml.cli"),
 ]

@@ -602,9 +602,9 @@ def test_register_reader(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setattr(readers_module, "READERS", dict(READERS))
 
     @register_reader("npy", extensions=(".npy",))
-    def read_npy(path: Path, scale: float = 1.0) -> ObservedSpectrum:
+    def read_npy(path: Path, scale: float = 1.0) -> dict:
         w, f = np.load(path)
-        return ObservedSpectrum(w, f * scale, meta={"path": str(path)})
+        return {"wavelength": w, "flux": f * scale, "meta": {"path": str(path)}}
 
     np.save(tmp_path / "s.npy", np.vstack([wave(), flux_of(wave())]))
     spec = ObservedSpectrum.read(tmp_path / "s.npy", scale=2.0)

@@ -176,7 +176,7 @@ class ObservedSpectrum:
         """
         from telescopeml.data.readers import read_spectrum
 
-        return read_spectrum(path, format, **options)
+        return cls(**read_spectrum(path, format, **options))
 
     @classmethod
     def from_library(cls, name: str, instrument: str | None = None) -> ObservedSpectrum:
@@ -199,11 +199,11 @@ class ObservedSpectrum:
     @classmethod
     def from_specutils(cls, spectrum: Any) -> ObservedSpectrum:
         """Build from a 1-D ``specutils`` spectrum, or any object with ``spectral_axis``
-        and ``flux`` (see :func:`~telescopeml.data.readers.specutils_io.spectrum_from_specutils`;
+        and ``flux`` (see :func:`~telescopeml.data.readers.specutils_io.specutils_fields`;
         specutils itself is not needed)."""
-        from telescopeml.data.readers.specutils_io import spectrum_from_specutils
+        from telescopeml.data.readers.specutils_io import specutils_fields
 
-        return spectrum_from_specutils(spectrum)
+        return cls(**specutils_fields(spectrum))
 
     def to_specutils(self) -> Any:
         """This spectrum as a ``specutils.Spectrum`` (``Spectrum1D`` in specutils 1.x)."""

@@ -19,15 +19,12 @@ import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from astropy.io import fits
 
 from telescopeml.errors import DataError, TelescopeMLError, UnknownNameError
-
-if TYPE_CHECKING:
-    from telescopeml.data.spectrum import ObservedSpectrum
 
 #: Column names (lower case, any ``[unit]`` or ``(unit)`` suffix removed) for each role.
 WAVELENGTH_NAMES = ("wavelength", "wave", "wavelengths", "lambda", "lam", "wl", "wav")
@@ -45,7 +42,7 @@ class Reader:
     """A registered file reader (see :func:`register_reader`)."""
 
     name: str
-    function: Callable[..., ObservedSpectrum]
+    function: Callable[..., dict[str, Any]]
     extensions: tuple[str, ...]
     identify: Callable[[Path], bool] | None
 
@@ -56,8 +53,10 @@ READERS: dict[str, Reader] = {}
 
 def register_reader(
     name: str, extensions: Sequence[str] = (), identify: Callable[[Path], bool] | None = None
-) -> Callable[[Callable[..., ObservedSpectrum]], Callable[..., ObservedSpectrum]]:
-    """Register ``function(path, **options) -> ObservedSpectrum`` as the reader for ``name``.
+) -> Callable[[Callable[..., dict[str, Any]]], Callable[..., dict[str, Any]]]:
+    """Register ``function(path, **options)`` as the reader for ``name``; it returns the
+    keyword arguments of :class:`~telescopeml.data.spectrum.ObservedSpectrum` (readers build
+    no objects, so that the spectrum class can use the registry without a cycle).
 
     Parameters
     ----------
@@ -70,15 +69,16 @@ def register_reader(
         its first bytes); it must not raise.
     """
 
-    def decorator(function: Callable[..., ObservedSpectrum]) -> Callable[..., ObservedSpectrum]:
+    def decorator(function: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
         READERS[name] = Reader(name, function, tuple(e.lower() for e in extensions), identify)
         return function
 
     return decorator
 
 
-def read_spectrum(path: str | Path, format: str | None = None, **options: Any) -> ObservedSpectrum:
-    """Read a spectrum file with the reader :func:`choose_reader` picks.
+def read_spectrum(path: str | Path, format: str | None = None, **options: Any
+                  ) -> dict[str, Any]:
+    """Read a spectrum file with the reader :func:`choose_reader` picks: the spectrum's fields.
 
     ``options`` go to the reader. Every problem with the file is raised as
     :class:`~telescopeml.errors.DataError` naming it.

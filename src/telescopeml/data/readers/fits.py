@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import astropy.units as u
 import numpy as np
@@ -20,7 +21,6 @@ from telescopeml.data.readers import (
     register_reader,
     stem,
 )
-from telescopeml.data.spectrum import ObservedSpectrum
 from telescopeml.data.units import check_unit, parse_unit, to_micron
 from telescopeml.errors import DataError
 
@@ -74,7 +74,7 @@ def _table_hdus(hdul: fits.HDUList) -> list[fits.BinTableHDU]:
 
 
 @register_reader("spex-fits", extensions=FITS_EXTENSIONS, identify=_has_image)
-def read_spex_fits(path: Path) -> ObservedSpectrum:
+def read_spex_fits(path: Path) -> dict[str, Any]:
     """SpeX prism FITS as in splat: rows wavelength, flux[, noise[, mask]] (or transposed).
 
     Units come from the XUNITS/YUNITS cards; without YUNITS the flux is uncalibrated,
@@ -98,7 +98,7 @@ def read_spex_fits(path: Path) -> ObservedSpectrum:
         noise = None  # an all-NaN or all-zero noise row means "no noise"
     flux_unit = parse_unit(y_unit, "flux", path)
     name = str(meta.get("object") or "").strip() or stem(path)
-    return ObservedSpectrum(
+    return dict(
         wavelength=to_micron(rows[0], parse_unit(x_unit, "wavelength", path), path),
         flux=rows[1],
         uncertainty=noise,
@@ -109,7 +109,7 @@ def read_spex_fits(path: Path) -> ObservedSpectrum:
 
 
 @register_reader("fits-table", extensions=FITS_EXTENSIONS, identify=_has_table)
-def read_fits_table(path: Path, hdu: int | str | None = None) -> ObservedSpectrum:
+def read_fits_table(path: Path, hdu: int | str | None = None) -> dict[str, Any]:
     """Binary-table FITS such as a JWST ``x1d`` product (HDU ``EXTRACT1D``).
 
     Columns are found by name, case-insensitively: wavelength (``WAVELENGTH``, ``WAVE``,
@@ -153,7 +153,7 @@ def read_fits_table(path: Path, hdu: int | str | None = None) -> ObservedSpectru
     if error_unit is not None:
         uncertainty = uncertainty * error_unit  # ObservedSpectrum converts it to flux_unit
     name = str(meta.get("object") or meta.get("targname") or "").strip() or stem(path)
-    return ObservedSpectrum(
+    return dict(
         wavelength=to_micron(wavelength, wave_unit, path),
         flux=flux if flux_unit is None else flux * flux_unit,
         uncertainty=uncertainty,

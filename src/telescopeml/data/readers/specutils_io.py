@@ -1,6 +1,6 @@
 """specutils interoperability: its spectrum objects, and its loaders as the last resort.
 
-:func:`spectrum_from_specutils` is duck-typed (``spectral_axis``, ``flux``, optional
+:func:`specutils_fields` is duck-typed (``spectral_axis``, ``flux``, optional
 ``uncertainty``, ``mask`` and ``meta``), so it needs no specutils import. The ``specutils``
 reader hands files that no other reader knows to specutils' own loaders (JWST, SDSS,
 6dF, tabular FITS...) when specutils is installed (``pip install telescopeml[specutils]``).
@@ -11,11 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import astropy.units as u
 import numpy as np
 from astropy.io.registry import IORegistryError
 
 from telescopeml.data.readers import register_reader, stem
-from telescopeml.data.spectrum import ObservedSpectrum
 from telescopeml.data.units import MICRON_RANGE
 from telescopeml.errors import DataError, TelescopeMLError
 
@@ -32,8 +32,9 @@ def spectrum_class() -> type:
     return getattr(specutils, "Spectrum", None) or specutils.Spectrum1D
 
 
-def spectrum_from_specutils(spectrum: Any, **meta: Any) -> ObservedSpectrum:
-    """An :class:`~telescopeml.data.spectrum.ObservedSpectrum` from a 1-D specutils spectrum.
+def specutils_fields(spectrum: Any, **meta: Any) -> dict[str, Any]:
+    """The fields of an :class:`~telescopeml.data.spectrum.ObservedSpectrum` from a 1-D
+    specutils spectrum.
 
     Any object with a spectral ``Quantity`` ``spectral_axis`` (wavelength, frequency or
     energy) and a ``flux`` (``Quantity``, or an array for uncalibrated flux) will do;
@@ -55,7 +56,7 @@ def spectrum_from_specutils(spectrum: Any, **meta: Any) -> ObservedSpectrum:
     mask = getattr(spectrum, "mask", None)
     if mask is not None:
         values[np.asarray(mask, dtype=bool)] = np.nan
-    return ObservedSpectrum(
+    return dict(
         wavelength=spectrum.spectral_axis,
         flux=values if unit is None else values * unit,
         uncertainty=_standard_deviation(getattr(spectrum, "uncertainty", None)),
@@ -89,7 +90,7 @@ def _specutils_formats(path: Path) -> list[str]:
 
 @register_reader("specutils", identify=lambda path: bool(_specutils_formats(path)))
 def read_specutils(path: Path, specutils_format: str | None = None,
-                   **options: Any) -> ObservedSpectrum:
+                   **options: Any) -> dict[str, Any]:
     """Read with specutils' loaders: ``Spectrum.read(path, format=specutils_format)``.
 
     Used for files no other reader identifies, when specutils is installed. Without
@@ -109,13 +110,14 @@ def read_specutils(path: Path, specutils_format: str | None = None,
         spectrum = cls.read(str(path), format=specutils_format, **options)
     except IORegistryError as exc:
         raise DataError(f"cannot read with specutils ({exc})", path) from None
-    result = spectrum_from_specutils(spectrum, path=str(path), format="specutils",
-                                     specutils_format=specutils_format)
-    result.name = result.name or stem(path)
+    fields = specutils_fields(spectrum, path=str(path), format="specutils",
+                              specutils_format=specutils_format)
+    fields["name"] = fields["name"] or stem(path)
+    microns = fields["wavelength"].to_value(u.um, equivalencies=u.spectral())
     low, high = MICRON_RANGE
-    if result.wavelength[-1] < low or result.wavelength[0] > high:
+    if np.nanmax(microns) < low or np.nanmin(microns) > high:
         raise DataError(
-            f"specutils ({specutils_format}) gives wavelengths {result.wavelength[0]:g}-"
-            f"{result.wavelength[-1]:g} µm, nowhere near {low}-{high} µm; does the file lack "
+            f"specutils ({specutils_format}) gives wavelengths {np.nanmin(microns):g}-"
+            f"{np.nanmax(microns):g} µm, nowhere near {low}-{high} µm; does the file lack "
             "its wavelength axis (WCS)?", path)
-    return result
+    return fields

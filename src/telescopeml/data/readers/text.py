@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import warnings
 from pathlib import Path
+from typing import Any
 
 import astropy.units as u
 import numpy as np
@@ -19,7 +20,6 @@ from telescopeml.data.readers import (
     register_reader,
     stem,
 )
-from telescopeml.data.spectrum import ObservedSpectrum
 from telescopeml.data.units import check_unit, parse_unit, to_micron
 from telescopeml.errors import DataError
 
@@ -52,7 +52,7 @@ def _looks_like_text(path: Path) -> bool:
 
 
 @register_reader("ecsv", extensions=(".ecsv",), identify=_is_ecsv)
-def read_ecsv(path: Path) -> ObservedSpectrum:
+def read_ecsv(path: Path) -> dict[str, Any]:
     """Astropy ECSV table: wavelength and flux columns with units, optional uncertainty."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", AstropyWarning)
@@ -79,7 +79,7 @@ def read_ecsv(path: Path) -> ObservedSpectrum:
             raise DataError(f"uncertainty unit {units['uncertainty']} does not match flux unit "
                             f"{flux_unit}", path) from None
     meta = {str(k): plain(v) for k, v in table.meta.items()}
-    return ObservedSpectrum(
+    return dict(
         wavelength=to_micron(values["wavelength"], units["wavelength"], path),
         flux=values["flux"],
         uncertainty=uncertainty,
@@ -91,7 +91,7 @@ def read_ecsv(path: Path) -> ObservedSpectrum:
 
 @register_reader("text", extensions=(".txt", ".dat", ".csv"), identify=_looks_like_text)
 def read_text(path: Path, flux_unit: str = "", wavelength_unit: str | None = None
-              ) -> ObservedSpectrum:
+              ) -> dict[str, Any]:
     """Whitespace- or comma-separated columns: wavelength, flux[, uncertainty].
 
     ``#`` lines are comments. A first row of names (``wave,flux,unc``, ``WAVELENGTH,SIGNAL,
@@ -122,7 +122,7 @@ def read_text(path: Path, flux_unit: str = "", wavelength_unit: str | None = Non
     wave_unit = None if wavelength_unit is None else parse_unit(wavelength_unit,
                                                                 "wavelength", path)
     unit = parse_unit(flux_unit, "flux", path)
-    return ObservedSpectrum(
+    return dict(
         wavelength=to_micron(table[:, index["wavelength"]], wave_unit, path),
         flux=table[:, index["flux"]],
         uncertainty=table[:, index["uncertainty"]] if "uncertainty" in index else None,
