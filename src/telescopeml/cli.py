@@ -14,6 +14,7 @@ from telescopeml.argtypes import positive_int
 from telescopeml.cache import set_cache_dir
 from telescopeml.empirical import SCALES
 from telescopeml.errors import DataError, TelescopeMLError
+from telescopeml.extras import missing_extra
 
 DEFAULT_GRID = "splat-dback24"
 
@@ -438,6 +439,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except TelescopeMLError as exc:
         print(f"telescopeml: error: {exc}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as exc:  # an optional dependency (train, plots extras)
+        missing = missing_extra(exc)
+        if missing is None:
+            raise
+        print(f"telescopeml: error: {args.command}: {missing}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("telescopeml: interrupted", file=sys.stderr)
