@@ -29,6 +29,7 @@ TUTORIALS = sorted((DOCS / "tutorials").glob("[0-9]*.py"))
 API_MODULES = [
     "telescopeml",
     "telescopeml.errors",
+    "telescopeml.extras",
     "telescopeml.data.grid",
     "telescopeml.data.spectrum",
     "telescopeml.data.readers",

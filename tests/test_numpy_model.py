@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
 import pytest
 import torch
+import zuko
 
 from telescopeml.bundle import (
     posterior_recalibration,
@@ -17,8 +19,17 @@ from telescopeml.bundle import (
 )
 from telescopeml.data.inputs import InputEncoder
 from telescopeml.data.transforms import Normalizer, ParameterScaler
+from telescopeml.errors import DataError
 from telescopeml.models import ModelConfig, build_model
-from telescopeml.models.numpy_model import NumpyModel, conv1d, gelu, max_pool1d, supports
+from telescopeml.models.numpy_model import (
+    TESTED_ZUKO,
+    NumpyModel,
+    check_zuko,
+    conv1d,
+    gelu,
+    max_pool1d,
+    supports,
+)
 from telescopeml.predict import Predictor, TorchNetwork
 
 N_WL = 57
@@ -153,3 +164,24 @@ def test_predictor_engines_agree_and_fall_back(tmp_path):
         NumpyModel(resnet, {})
     with pytest.raises(ValueError, match="engine must be one of"):
         Predictor(tmp_path / "flow", engine="jax")
+
+
+def test_flows_from_an_untested_zuko_are_refused(tmp_path):
+    """Bundles record the torch and zuko that wrote them; the NumPy engine, which mirrors
+    zuko's splines, refuses a flow from a zuko release it was not tested against."""
+    # these tests compare the engine with the installed zuko: it is one of the tested releases
+    assert ".".join(zuko.__version__.split(".")[:2]) in TESTED_ZUKO
+    cfg = config("mlp", "flow")
+    bundle = save_bundle(tmp_path / "flow", torch_model(cfg), cfg,
+                         environment={"python": "3.11"})
+    manifest = read_manifest(bundle)
+    assert manifest["environment"] == {"python": "3.11", "torch": torch.__version__,
+                                       "zuko": zuko.__version__}
+    check_zuko(manifest, bundle)
+    check_zuko({**manifest, "environment": {"python": "3.11"}}, bundle)  # older bundles
+    newer = {**manifest, "environment": {"zuko": "1.99.0"}}
+    check_zuko({**newer, "config": {**manifest["config"], "head": "point"}}, bundle)  # no flow
+    (bundle / "manifest.json").write_text(json.dumps(newer), encoding="utf-8")
+    with pytest.raises(DataError, match=r"written with zuko 1\.99\.0") as refused:
+        Predictor(bundle, grid=False, engine="numpy")
+    assert str(refused.value).startswith(str(bundle))

@@ -18,6 +18,7 @@ from telescopeml.bundle import load_bundle, read_manifest
 from telescopeml.cli import main
 from telescopeml.data.grid import SpectralGrid
 from telescopeml.errors import DataError, UnknownNameError
+from telescopeml.models.numpy_model import TESTED_ZUKO
 from telescopeml.predict import Predictor
 from telescopeml.training.experiment import ExperimentConfig, train
 from test_predict import write_spectrum
@@ -147,6 +148,8 @@ def test_shipped_models_are_small_and_say_how_they_were_made():
         size = sum(f.stat().st_size for f in directory.iterdir())
         assert size < 5e6, (name, size)
         assert manifest["command"] == f"python scripts/build_pretrained.py --only {name}"
+        zuko_release = ".".join(manifest["environment"]["zuko"].split(".")[:2])
+        assert zuko_release in TESTED_ZUKO and manifest["environment"]["torch"]
         assert manifest["metrics"]["snr"]["30"]["teff"]["rmse"] < 60
         load_bundle(directory)  # checksum and config
     cold, warm = (found[n]["parameters"]["ranges"]["teff"] for n in SHIPPED)

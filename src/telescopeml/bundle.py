@@ -23,6 +23,7 @@ from safetensors import SafetensorError
 from telescopeml import __version__
 from telescopeml.cache import atomic_path, sha256_file
 from telescopeml.errors import DataError
+from telescopeml.extras import requires
 from telescopeml.models.config import ModelConfig
 
 if TYPE_CHECKING:  # reading a bundle for NumPy inference must not import torch
@@ -101,12 +102,19 @@ def save_bundle(
         float32 network; used for the models shipped in the package).
     **sections
         JSON-serialisable manifest sections: ``transforms``, ``wavelength``, ``parameters``,
-        ``grid``, ``training``, ``metrics``, ``command``, ...
+        ``grid``, ``training``, ``metrics``, ``command``, ... The ``environment`` section
+        gets the torch and zuko versions that wrote the weights (the NumPy engine checks
+        zuko's, see :data:`~telescopeml.models.numpy_model.TESTED_ZUKO`).
     """
     clash = sorted(set(sections) & set(RESERVED))
     if clash:
         raise ValueError(f"manifest sections {clash} are reserved; reserved: {', '.join(RESERVED)}")
+    import torch
+    import zuko
     from safetensors.torch import save_file
+
+    sections["environment"] = {**sections.get("environment", {}),
+                               "torch": torch.__version__, "zuko": zuko.__version__}
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -229,7 +237,10 @@ def load_bundle(directory: str | Path, device: str | torch.device = "cpu") -> Bu
     DataError
         Missing directory or file, bad JSON, wrong format name, newer format version,
         weights whose SHA-256 differs from the manifest, or weights that do not fit the config.
+    MissingExtraError
+        torch or zuko is not installed (``pip install "telescopeml[train]"``).
     """
+    requires("torch", "zuko")
     import torch
 
     from telescopeml.models.cnn import build_model

@@ -43,3 +43,20 @@ class UnknownNameError(TelescopeMLError, KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0])
+
+
+class MissingExtraError(TelescopeMLError, ImportError):
+    """An optional dependency is not installed; the message names the extra that installs it.
+
+    Parameters
+    ----------
+    package
+        The missing distribution, e.g. ``torch``.
+    extra
+        The telescopeml extra that installs it, e.g. ``train``.
+    """
+
+    def __init__(self, package: str, extra: str) -> None:
+        self.package, self.extra = package, extra
+        super().__init__(f"{package} is not installed; install the {extra!r} extra: "
+                         f'pip install "telescopeml[{extra}]"')

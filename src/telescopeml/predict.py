@@ -104,6 +104,7 @@ class Predictor:
         if engine == "torch" or (engine == "auto" and not numpy_model.supports(self.config)):
             self.network: numpy_model.NumpyModel | TorchNetwork = TorchNetwork(self.model)
         else:
+            numpy_model.check_zuko(self.manifest, self.path)
             self.network = numpy_model.NumpyModel(
                 self.config, read_weights(self.path, self.manifest),
                 posterior_spread(self.manifest, self.path),

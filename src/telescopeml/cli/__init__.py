@@ -16,7 +16,8 @@ from collections.abc import Sequence
 from telescopeml import __version__
 from telescopeml.cache import set_cache_dir
 from telescopeml.cli import data, demo, evaluate, explore, predict, report, train, tune
-from telescopeml.errors import TelescopeMLError
+from telescopeml.errors import MissingExtraError, TelescopeMLError
+from telescopeml.extras import missing_extra
 
 EPILOG = """\
 exit status:
@@ -54,8 +55,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         set_cache_dir(args.cache_dir)
     try:
         return int(args.func(args) or 0)
+    except MissingExtraError as exc:
+        print(f"telescopeml: error: {args.command}: {exc}", file=sys.stderr)
+        return 2
     except TelescopeMLError as exc:
         print(f"telescopeml: error: {exc}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as exc:  # an optional dependency (train, plots extras)
+        missing = missing_extra(exc)
+        if missing is None:
+            raise
+        print(f"telescopeml: error: {args.command}: {missing}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("telescopeml: interrupted", file=sys.stderr)

@@ -6,9 +6,11 @@ import argparse
 from typing import Any
 
 from telescopeml.cli.common import command, positive_int
+from telescopeml.extras import requires
 
 
 def _demo(args: argparse.Namespace) -> int:
+    requires("torch", "zuko")  # fail before any work, naming the extra
     from telescopeml.demo import run_demo
 
     run_demo(args.out, epochs=args.epochs, retrain=args.retrain, progress=not args.quiet)

@@ -8,9 +8,11 @@ from typing import Any
 
 from telescopeml.cli.common import command, metrics_table, positive_int
 from telescopeml.empirical import SCALES
+from telescopeml.extras import requires
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    requires("torch", "zuko")  # fail before any work, naming the extra
     from telescopeml.evaluation.evaluate import evaluate_bundle
 
     result = evaluate_bundle(args.model, baselines=not args.no_baselines,

@@ -16,9 +16,11 @@ from telescopeml.cli.common import (
     positive_int,
 )
 from telescopeml.errors import DataError
+from telescopeml.extras import requires
 
 
 def _train(args: argparse.Namespace) -> int:
+    requires("torch", "zuko")  # fail before any work, naming the extra
     from telescopeml.training.experiment import config_from_options, train
     from telescopeml.training.trainer import is_main_process
 

@@ -7,12 +7,14 @@ from pathlib import Path
 from typing import Any
 
 from telescopeml.cli.common import add_grid, command, grid_of, positive_int
+from telescopeml.extras import requires
 from telescopeml.training.search_space import SearchSpace
 from telescopeml.training.storage import HEARTBEAT
 from telescopeml.training.tune import DEFAULT_STUDY, PRUNERS, trial_states, tune
 
 
 def _run(args: argparse.Namespace) -> int:
+    requires("torch", "zuko")  # fail before any work, naming the extra
     from telescopeml.training.experiment import config_from_options
 
     config = config_from_options(args.config, args.preset, grid_of(args), args.epochs, args.seed)

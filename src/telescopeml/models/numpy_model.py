@@ -10,17 +10,21 @@ normalization, residual stages) goes through torch.
 The flow is zuko's neural spline flow (``zuko.flows.NSF``, fully autoregressive masked MADE
 conditioners, monotonic rational-quadratic splines on [-5, 5], Durkan et al. 2019); sampling
 inverts its transforms in reverse order, each by ``features`` autoregressive passes, exactly
-as zuko does.
+as zuko does. Its spline internals are zuko's, so a flow bundle written with a zuko release
+outside :data:`TESTED_ZUKO` is refused (:func:`check_zuko`).
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from telescopeml.errors import DataError
 from telescopeml.models.config import ModelConfig
 from telescopeml.models.recalibration import Recalibration
 
@@ -29,12 +33,36 @@ ARCHITECTURES = ("hybrid", "mlp", "telescopeml")
 #: zuko's NSF defaults that the shipped models use: spline domain and minimum slope.
 SPLINE_BOUND = 5.0
 SPLINE_SLOPE = 1e-3
+#: zuko releases (major.minor) whose flows this engine reproduces, checked by the tests that
+#: compare it with zuko; pyproject.toml caps zuko to them.
+TESTED_ZUKO = ("1.6",)
 _FLOW_KEY = re.compile(r"flow\.transform\.transforms\.(\d+)\.hyper\.(\d+)\.weight")
 
 
 def supports(config: ModelConfig) -> bool:
     """Whether :class:`NumpyModel` can evaluate a model of this config."""
     return config.architecture in ARCHITECTURES
+
+
+def check_zuko(manifest: Mapping[str, Any], source: str | Path) -> None:
+    """Refuse a flow bundle whose manifest records a zuko release outside :data:`TESTED_ZUKO`.
+
+    Bundles that record no zuko version (written before it was recorded) are accepted.
+
+    Raises
+    ------
+    DataError
+        Naming ``source`` (the bundle), the recorded and the tested versions.
+    """
+    if (manifest.get("config") or {}).get("head") != "flow":
+        return
+    recorded = (manifest.get("environment") or {}).get("zuko")
+    if recorded is None:
+        return
+    if ".".join(str(recorded).split(".")[:2]) not in TESTED_ZUKO:
+        raise DataError(f"the flow was written with zuko {recorded}; the NumPy engine mirrors "
+                        f"zuko {', '.join(TESTED_ZUKO)} only and may not compute its posterior: "
+                        "retrain the model with a supported zuko", source)
 
 
 def gelu(x: np.ndarray) -> np.ndarray:
