@@ -42,6 +42,7 @@ include_patterns = [
     "index.md",
     "usage.md",
     "scaling.md",
+    "architecture.md",
     "BENCHMARKS.md",
     "api/*.rst",
     "api/*.md",

@@ -5,8 +5,10 @@ from __future__ import annotations
 import csv
 import json
 
+import astropy.units as u
 import numpy as np
 import pytest
+from astropy import constants as const
 
 from conftest import analytic_log_flux
 from telescopeml.cli import main
@@ -16,8 +18,6 @@ from telescopeml.errors import DataError
 from telescopeml.evaluation.benchmark import run_benchmark
 from telescopeml.predict import Prediction, Predictor, der_snr_noise
 from telescopeml.training.experiment import ExperimentConfig, train
-
-R_JUP_CM, PC_CM = 7.1492e9, 3.0857e18
 
 
 @pytest.fixture(scope="module")
@@ -102,18 +102,46 @@ def test_edge_flags(bundle):
 
 
 def test_radius_and_mass_from_flux_scale(bundle):
+    """The scale is fitted in the model's flux unit, so R = sqrt(scale) d; M = g R^2 / G,
+    checked against astropy's constants."""
     predictor = Predictor(bundle, grid=False)
     distance, radius = 10.0, 1.0
-    scale = (radius * R_JUP_CM / (distance * PC_CM)) ** 2
+    scale = ((radius * u.R_jup) / (distance * u.pc)).decompose().value ** 2
     samples = np.column_stack([np.full(50, 1000.0), np.full(50, 5.0), np.zeros(50)])
     prediction = Prediction("x", ["teff", "logg", "mh"], samples, np.ones(3), np.ones(3),
                             np.ones(3), derived={"_scale": np.full(50, scale)})
     spectrum = ObservedSpectrum(np.linspace(1, 2, 20), np.ones(20), flux_unit="W / (m2 um)")
-    predictor.physical_size(prediction, spectrum, distance)
-    # observed W/m2/um = 1000 x erg/s/cm2/um, so the radius is sqrt(1000) x larger
-    np.testing.assert_allclose(prediction.derived["radius_rjup"], np.sqrt(1000.0), rtol=1e-6)
-    mass = 10**5.0 * (np.sqrt(1000.0) * R_JUP_CM) ** 2 / 6.674e-8 / 1.898e30
-    np.testing.assert_allclose(prediction.derived["mass_mjup"], mass, rtol=1e-6)
+    predictor.physical_size(prediction, predictor.ready(spectrum), distance)
+    np.testing.assert_allclose(prediction.derived["radius_rjup"], radius, rtol=1e-9)
+    mass = (1e5 * u.cm / u.s**2 * (radius * u.R_jup) ** 2 / const.G).to_value(u.M_jup)
+    np.testing.assert_allclose(prediction.derived["mass_mjup"], mass, rtol=1e-9)
+    assert 35 < mass < 45  # a 1 R_Jup brown dwarf at log g 5: about 40 M_Jup
+    uncalibrated = Prediction("y", ["teff", "logg", "mh"], samples, np.ones(3), np.ones(3),
+                              np.ones(3), derived={"_scale": np.full(50, scale)})
+    predictor.physical_size(uncalibrated, ObservedSpectrum(spectrum.wavelength, np.ones(20)),
+                            distance)
+    assert "radius_rjup" not in uncalibrated.derived
+    assert any("no radius or mass" in n and "not flux-calibrated" in n
+               for n in uncalibrated.notes)
+
+
+def test_the_model_sees_its_own_flux_unit(bundle):
+    """W/m2/um becomes 1000 x erg/s/cm2/um; Jy becomes F_lambda pixel by pixel, as astropy's
+    spectral_density does it; no unit is taken as the model's, with a note."""
+    predictor = Predictor(bundle, grid=False)
+    assert predictor.flux_unit == "erg / (s cm2 um)"
+    wave = np.linspace(1.0, 2.0, 30)
+    si = predictor.ready(ObservedSpectrum(wave, np.ones(30), flux_unit="W / (m2 um)"))
+    np.testing.assert_allclose(si.flux, 1000.0)
+    jy = predictor.ready(ObservedSpectrum(wave, np.full(30, 2.0), 0.1 * np.ones(30),
+                                          flux_unit="Jy"))
+    expected = (2.0 * u.Jy).to_value(u.erg / u.s / u.cm**2 / u.um,
+                                     equivalencies=u.spectral_density(wave * u.um))
+    np.testing.assert_allclose(jy.flux, expected, rtol=1e-12)
+    np.testing.assert_allclose(jy.uncertainty, expected / 20, rtol=1e-12)
+    bare = predictor.ready(ObservedSpectrum(wave, np.ones(30)))
+    assert any("no flux unit" in n for n in bare.meta["input_notes"])
+    assert predictor.ready(bare).meta["input_notes"] == bare.meta["input_notes"]  # idempotent
 
 
 def test_cli_predict_batch_skips_a_bad_file(bundle, module_grid, tmp_path, capsys):
@@ -246,3 +274,42 @@ def test_predict_many_keeps_order_and_isolates_failures(bundle, module_grid, tmp
         single = predictor.predict(path, n_samples=300)
         assert abs(result.median["teff"] - single.median["teff"]) < 25
         assert abs(result.median["teff"] - module_grid.params["teff"][index]) < 150
+
+
+def test_cli_list_table_with_distances_gives_radius_and_mass(bundle, module_grid, tmp_path):
+    """`predict --list TABLE`: one row with a distance (radius and mass), one without."""
+    from astropy.table import QTable
+
+    for name, index in (("near", 17), ("far", 20)):
+        spectrum = write_spectrum(tmp_path / f"{name}.txt", module_grid, index)
+        QTable({"wavelength": spectrum.wavelength * u.um,
+                "flux": spectrum.flux * u.Unit(spectrum.flux_unit),
+                "uncertainty": spectrum.uncertainty * u.Unit(spectrum.flux_unit)}).write(
+            tmp_path / f"{name}.ecsv")
+    (tmp_path / "targets.csv").write_text("file,distance_pc,distance_err_pc\n"
+                                          "near.ecsv,10,0.5\nfar.ecsv,,\n")
+    out = tmp_path / "table.csv"
+    assert main(["predict", str(bundle), "--list", str(tmp_path / "targets.csv"),
+                 "--out", str(out), "--samples", "400", "--quiet"]) == 0
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == 2
+    near = next(r for r in rows if r.get("radius_rjup_p50"))
+    # the spectrum is 1e-20 x the grid's surface flux: R = 1e-10 x 10 pc
+    expected = (1e-10 * 10 * u.pc).to_value(u.R_jup)
+    assert abs(float(near["radius_rjup_p50"]) / expected - 1) < 0.1
+    assert float(near["mass_mjup_p50"]) > 0
+    assert sum(bool(r.get("radius_rjup_p50")) for r in rows) == 1
+    with pytest.raises(SystemExit) as info:  # a usage error
+        main(["predict", str(bundle), str(tmp_path / "near.ecsv"), "--distance", "-3"])
+    assert info.value.code == 2
+
+
+@pytest.mark.network
+def test_cli_predicts_library_spectra_by_name(capsys):
+    """An object name, and the file name that `telescopeml data spectra` lists."""
+    assert main(["predict", "2MASS J15031961+2525196", "10021_11106.fits", "--samples",
+                 "500", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("2MASS J15031961+2525196") == 2
+    assert main(["predict", "no such object anywhere", "--quiet"]) == 2
+    assert "no such file, and no spectrum named" in capsys.readouterr().err

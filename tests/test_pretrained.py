@@ -8,6 +8,7 @@ import shlex
 import subprocess
 import sys
 
+import astropy.units as u
 import numpy as np
 import pytest
 from astropy.io import fits
@@ -223,3 +224,35 @@ def test_retraining_with_a_small_budget_approaches_the_shipped_model(network_cac
     for name in ("teff", "logg", "mh"):
         assert retrained[name]["rmse"] < 1.5 * shipped[name]["rmse"] + 0.02 * (
             np.ptp(manifest["parameters"]["ranges"][name])), name
+
+
+def test_the_same_spectrum_in_any_flux_unit_gives_the_same_answer(tmp_path):
+    """F_lambda ECSV, F_nu (Jy) ECSV and a JWST-x1d-like binary-table FITS in Jy: one object,
+    one answer (the model converts each to its own unit pixel by pixel)."""
+    from astropy.table import QTable
+
+    grid = pretrained.read_compact_grid(pretrained.model_path("dback24-spex") /
+                                        pretrained.GRID_FILE)
+    index = int(np.flatnonzero((grid.params["teff"] == 1300) & (grid.params["logg"] == 5.0)
+                               & (grid.params["mh"] == 0) & (grid.params["inv_fsed"] == 0.5))[0])
+    wave = grid.wavelength * u.um
+    flam = grid.flux_array()[index].astype(np.float64) * 1e-20 * u.erg / u.s / u.cm**2 / u.um
+    flam = flam * (1 + 0.02 * np.random.default_rng(6).standard_normal(wave.size))
+    fnu = flam.to(u.Jy, equivalencies=u.spectral_density(wave))
+    QTable({"wavelength": wave, "flux": flam, "uncertainty": flam / 50}).write(
+        tmp_path / "flam.ecsv")
+    QTable({"wavelength": wave, "flux": fnu, "uncertainty": fnu / 50}).write(
+        tmp_path / "fnu.ecsv")
+    columns = [fits.Column("WAVELENGTH", "D", "um", array=wave.value),
+               fits.Column("FLUX", "D", "Jy", array=fnu.value),
+               fits.Column("FLUX_ERROR", "D", "Jy", array=fnu.value / 50)]
+    fits.HDUList([fits.PrimaryHDU(), fits.BinTableHDU.from_columns(
+        columns, name="EXTRACT1D")]).writeto(tmp_path / "x1d.fits")
+    predictor = pretrained.load("dback24-spex")
+    answers = {name: predictor.predict(tmp_path / name, n_samples=2000, seed=0)
+               for name in ("flam.ecsv", "fnu.ecsv", "x1d.fits")}
+    teff = {name: p.median["teff"] for name, p in answers.items()}
+    assert abs(teff["flam.ecsv"] - 1300) < 100, teff
+    for name in ("fnu.ecsv", "x1d.fits"):
+        assert abs(teff[name] / teff["flam.ecsv"] - 1) < 0.01, teff
+        assert abs(answers[name].median["logg"] - answers["flam.ecsv"].median["logg"]) < 0.05

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from telescopeml.cache import sha256_file
+from telescopeml.data.units import mass_mjup
 from telescopeml.errors import DataError
 from telescopeml.models.regressors import GaussianProcess, TreeEnsemble
 
@@ -330,6 +331,13 @@ class EmpiricalModel:
         prediction.limits = {}
         prediction.scores = {"typicality": typical, "misspecification": misfit}
         prediction.derived = {}
+        if "radius_rjup" in grid.derived and "logg" in self.params:
+            # the radius is the grid fit's (flux scale and distance); the mass takes it with
+            # this scale's log g
+            radius = grid.derived["radius_rjup"]
+            logg = prediction.samples[rng.integers(0, n_samples, radius.size),
+                                      self.params.index("logg")]
+            prediction.derived = {"radius_rjup": radius, "mass_mjup": mass_mjup(logg, radius)}
         prediction.flags = self.flags(prediction, typical, misfit) + [
             f for f in grid.flags if f.startswith(INSTRUMENT_FLAG)]
         grid_q = np.median(grid.samples, axis=0)

@@ -16,12 +16,20 @@ from telescopeml.bundle import (
     read_manifest,
     read_weights,
 )
-from telescopeml.data.checks import as_spectrum, clean_spectrum, contrast, der_snr_noise, source_of
+from telescopeml.data.checks import (
+    as_spectrum,
+    clean_spectrum,
+    contrast,
+    der_snr_noise,
+    source_of,
+    with_distance,
+)
 from telescopeml.data.chi2 import chi2_fit
 from telescopeml.data.grid import SpectralGrid
 from telescopeml.data.inputs import InputEncoder
 from telescopeml.data.spectrum import ObservedSpectrum
 from telescopeml.data.transforms import ParameterScaler
+from telescopeml.data.units import mass_mjup, radius_rjup
 from telescopeml.empirical import INPUT_NOTE, INSTRUMENT_FLAG
 from telescopeml.errors import DataError, OutOfGridError, TelescopeMLError
 from telescopeml.models import numpy_model
@@ -52,10 +60,6 @@ CHI2_LIMIT = 10.0
 #: Samples used to draw the posterior-predictive band and the radius.
 N_PREDICTIVE = 100
 
-R_JUP_CM = 7.1492e9
-G_CGS = 6.674e-8
-M_JUP_G = 1.898e30
-PC_CM = 3.0857e18
 #: How a Predictor runs the network: ``numpy`` (no PyTorch import; hybrid and MLP models),
 #: ``torch``, or ``auto`` (numpy where it can).
 ENGINES = ("auto", "numpy", "torch")
@@ -345,37 +349,45 @@ class Predictor:
                       distance_pc: float, distance_err_pc: float = 0.0, seed: int = 0) -> None:
         """Radius (R_Jup) from the flux scale and distance, mass (M_Jup) from log g and radius.
 
-        Needs a flux-calibrated spectrum: observed F = (R/d)^2 x model surface flux.
+        ``spectrum`` is in the model's flux unit (:meth:`ready`), so the fitted scale is
+        ``(R / d)^2``. Needs a flux-calibrated spectrum; otherwise a note says why there is
+        no radius.
         """
-        scales = prediction.derived.pop("_scale", None)
-        if scales is None or not spectrum.flux_calibrated or "logg" not in self.names:
-            return
-        try:
-            from astropy import units as u
-
-            factor = (1 * u.Unit(spectrum.flux_unit)).to(
-                u.Unit(self.flux_unit), equivalencies=u.spectral_density(1.5 * u.um)).value
-        except (ValueError, TypeError):
+        scales = prediction.derived.get("_scale")
+        why = ("the spectrum has no flux unit (not flux-calibrated)"
+               if not spectrum.flux_calibrated else
+               "the model records no flux unit" if not self.flux_unit else
+               "no grid fit" if scales is None else
+               "the model has no log g" if "logg" not in self.names else "")
+        if why:
+            prediction.notes.append(f"no radius or mass from the distance: {why}")
             return
         rng = np.random.default_rng(seed)
         distance = distance_pc + distance_err_pc * rng.standard_normal(scales.size)
-        radius_cm = np.sqrt(np.clip(scales * factor, 0, None)) * distance * PC_CM
+        radius = radius_rjup(scales, distance)
         logg = prediction.samples[rng.integers(0, len(prediction.samples), scales.size),
                                   self.names.index("logg")]
-        prediction.derived["radius_rjup"] = radius_cm / R_JUP_CM
-        prediction.derived["mass_mjup"] = 10**logg * radius_cm**2 / G_CGS / M_JUP_G
+        prediction.derived["radius_rjup"] = radius
+        prediction.derived["mass_mjup"] = mass_mjup(logg, radius)
+        prediction.notes.append(
+            f"radius from the grid fit's flux scale at {distance_pc:g} ± {distance_err_pc:g} pc; "
+            "mass from log g and that radius")
+
 
     # --- the whole path ------------------------------------------------------------------
     def predict(self, spectrum: ObservedSpectrum | str | Path, n_samples: int = 10000,
                 distance_pc: float | None = None, distance_err_pc: float = 0.0,
                 seed: int = 0) -> Prediction:
-        """Read (if a path), check, resample, sample the posterior and check the fit."""
-        spectrum = clean_spectrum(as_spectrum(spectrum))
+        """Read (if a path or a library name), check, convert to the model's flux unit,
+        resample, sample the posterior and check the fit; with ``distance_pc`` (or a
+        ``meta["distance"]`` on the spectrum, see :func:`~telescopeml.data.checks.with_distance`)
+        also the radius and mass."""
+        spectrum = self.ready(spectrum)
+        if distance_pc:
+            spectrum = with_distance(spectrum, distance_pc, distance_err_pc)
         flux, sigma = self.prepare_spectrum(spectrum)
         samples = self.sample_posterior(flux, sigma, n_samples, seed)[:, 0]
         prediction = self._finish(spectrum, flux, sigma, samples, seed)
-        if distance_pc:
-            self.physical_size(prediction, spectrum, distance_pc, distance_err_pc, seed)
         prediction.derived.pop("_scale", None)
         return prediction
 
@@ -391,7 +403,7 @@ class Predictor:
         ready: list[tuple[int, ObservedSpectrum, np.ndarray, np.ndarray]] = []
         for spectrum in spectra:
             try:
-                spectrum = clean_spectrum(as_spectrum(spectrum))
+                spectrum = self.ready(spectrum)
                 ready.append((len(results), spectrum, *self.prepare_spectrum(spectrum)))
                 results.append(None)  # filled in below
             except TelescopeMLError as exc:
@@ -439,7 +451,27 @@ class Predictor:
         prediction.flags += self.instrument_flags(spectrum)
         prediction.model = self.path.name
         self.grid_fit(prediction, seed)
+        if spectrum.meta.get("distance"):
+            self.physical_size(prediction, spectrum, *spectrum.meta["distance"], seed=seed)
         return prediction
+
+    def ready(self, spectrum: ObservedSpectrum | str | Path | Any) -> ObservedSpectrum:
+        """``spectrum`` read, cleaned (:func:`~telescopeml.data.checks.clean_spectrum`) and
+        in the model's flux unit: converted pixel by pixel (astropy's ``spectral_density``)
+        when it has a flux unit; taken to be in the model's unit, with a note, when it has
+        none."""
+        spectrum = clean_spectrum(as_spectrum(spectrum))
+        if not self.flux_unit:
+            return spectrum
+        if not spectrum.flux_calibrated:
+            note = (f"no flux unit: the flux is taken to be a flux density per wavelength "
+                    f"(F_lambda, as the model's {self.flux_unit}); give the unit of F_nu "
+                    "data (e.g. Jy), or the spectrum's shape is misread")
+            notes = spectrum.meta.get("input_notes", [])
+            if note in notes:
+                return spectrum
+            return spectrum._derive(meta={**spectrum.meta, "input_notes": [*notes, note]})
+        return spectrum.in_flux_unit(self.flux_unit)
 
 
 class TorchNetwork:
@@ -515,36 +547,51 @@ def _edge_hint(name: str, side: str) -> str:
     return hints.get((name, side), "the true value may lie outside the grid")
 
 
-def _predict_alone(predictor: Any, path: str | Path,
+def _predict_alone(predictor: Any, item: str | Path | ObservedSpectrum,
                    n_samples: int) -> Prediction | TelescopeMLError:
     try:
-        return predictor.predict_many([path], n_samples=n_samples)[0]
+        return predictor.predict_many([item], n_samples=n_samples)[0]
     except (ValueError, ArithmeticError, IndexError) as exc:
-        return DataError(f"cannot be predicted ({type(exc).__name__}: {exc})", str(path))
+        return DataError(f"cannot be predicted ({type(exc).__name__}: {exc})",
+                         source_of(item))
 
 
-def predict_files(predictor: Predictor, files: list[str | Path], n_samples: int = 2000,
-                  progress: bool = True, batch: int = 64,
+def predict_files(predictor: Predictor, files: list[str | Path | ObservedSpectrum],
+                  n_samples: int = 2000, progress: bool = True, batch: int = 64,
+                  distances: list[tuple[float, float] | None] | None = None,
                   ) -> tuple[list[Prediction], list[tuple[str, str]]]:
-    """Predict many files, ``batch`` at a time; a file that fails is reported and skipped."""
+    """Predict many spectra (files, library names or spectra), ``batch`` at a time; one
+    that fails is reported and skipped. ``distances``: ``(pc, error)`` or None per input,
+    for the radius and mass."""
     from tqdm.auto import tqdm
 
     done, failed = [], []
     with tqdm(total=len(files), desc="predicting", unit="spectrum",
               disable=not progress) as bar:
         for start in range(0, len(files), batch):
-            chunk = files[start:start + batch]
+            chunk = []
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
+                for i in range(start, min(start + batch, len(files))):
+                    try:
+                        chunk.append(_with_distance(files[i],
+                                                    distances[i] if distances else None))
+                    except TelescopeMLError as exc:
+                        failed.append((source_of(files[i]), str(exc)))
                 try:
                     results = predictor.predict_many(chunk, n_samples=n_samples)
                 except (ValueError, ArithmeticError, IndexError):
                     # one spectrum broke the batched network call: answer the others alone
-                    results = [_predict_alone(predictor, path, n_samples) for path in chunk]
-            for path, result in zip(chunk, results, strict=True):
+                    results = [_predict_alone(predictor, item, n_samples) for item in chunk]
+            for item, result in zip(chunk, results, strict=True):
                 if isinstance(result, Prediction):
                     done.append(result)
                 else:
-                    failed.append((str(path), str(result)))
-            bar.update(len(chunk))
+                    failed.append((source_of(item), str(result)))
+            bar.update(min(batch, len(files) - start))
     return done, failed
+
+
+def _with_distance(item: str | Path | ObservedSpectrum,
+                   distance: tuple[float, float] | None) -> str | Path | ObservedSpectrum:
+    return item if distance is None else with_distance(as_spectrum(item), *distance)

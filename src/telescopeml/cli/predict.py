@@ -8,32 +8,41 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from telescopeml.cli.common import command, positive_int
+from telescopeml.cli.common import command, nonnegative_float, positive_float, positive_int
 from telescopeml.empirical import SCALES
 from telescopeml.errors import DataError
 
 
 def _predict(args: argparse.Namespace) -> int:
     from telescopeml import pretrained
-    from telescopeml.data.library import is_type, library_file, library_index
+    from telescopeml.data.library import is_type, library_index
+    from telescopeml.data.objects import read_target_list
     from telescopeml.predict import predict_files
 
     files: list[str | Path] = list(args.inputs)
     model = args.model
     if model is None and files and (Path(files[0]) / "manifest.json").is_file():
         model = files.pop(0)  # the form `predict MODEL FILE...`
+    distance = None if args.distance is None else (args.distance, args.distance_err)
+    distances: list[tuple[float, float] | None] = [distance] * len(files)
+    if args.list:
+        for target, row_distance in read_target_list(args.list):
+            files.append(target)
+            distances.append(row_distance or distance)
     if args.library:
         entries = [e for e in library_index(quiet=args.quiet) if e.instrument == "SPEX-PRISM"]
         if args.type:
             entries = [e for e in entries if is_type(e.spectral_type, args.type)]
-        files += [library_file(e, quiet=True) for e in entries]
+        files += [e.data_file for e in entries]  # read by name: rows keyed by the object
+        distances += [distance] * len(entries)
     if not files:
-        raise DataError("give spectrum files, or --library")
+        raise DataError("give spectrum files or library names, --list, or --library")
     if args.out:
         check_writable(args.out)
     predictor = pretrained.predictor(model, args.scale, args.empirical)
     samples = args.samples or (10000 if len(files) <= 5 else 1000)
-    done, failed = predict_files(predictor, files, n_samples=samples, progress=not args.quiet)
+    done, failed = predict_files(predictor, files, n_samples=samples, progress=not args.quiet,
+                                 distances=distances if any(distances) else None)
     for _path, error in failed:
         print(f"telescopeml: skipped {error}", file=sys.stderr)
     if args.out and done:
@@ -105,15 +114,27 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                  "the posterior, compare the best-fitting grid spectrum (reduced chi2), and "
                  "flag spectra the grid cannot explain. One failing file is reported and "
                  "skipped.", [common])
-    p.add_argument("inputs", nargs="*", metavar="[MODEL] FILE",
-                   help="spectrum files (SpeX FITS, text/CSV, ECSV), optionally preceded by "
-                   "a model directory; without a model the shipped model whose grid covers "
-                   "each object is chosen")
+    p.add_argument("inputs", nargs="*", metavar="[MODEL] SPECTRUM",
+                   help="spectrum files (SpeX FITS, binary-table FITS such as JWST x1d, "
+                   "text/CSV, ECSV, or any format specutils reads) or library names (an "
+                   "object such as '2MASS J15031961+2525196', or a file name that `telescopeml "
+                   "data spectra` lists), optionally preceded by a model directory; without a "
+                   "model the shipped model whose grid covers each object is chosen")
     p.add_argument("--model", help="model directory or the name of a shipped model "
                    "(default: choose among the shipped models)")
     p.add_argument("--library", action="store_true",
                    help="every SpeX prism spectrum in the splat library (see --type)")
     p.add_argument("--type", help="with --library: spectral class or type prefix (L, T, L4)")
+    p.add_argument("--list", metavar="TABLE",
+                   help="a CSV of spectra to predict: a 'file' (path, relative to the table) or "
+                        "'name' (library object or file) column, optional 'distance_pc' and "
+                        "'distance_err_pc' columns")
+    p.add_argument("--distance", type=positive_float, metavar="PC",
+                   help="distance in pc of every spectrum given (a --list row's own distance "
+                        "wins): adds radius (R_Jup) and mass (M_Jup) for flux-calibrated "
+                        "spectra")
+    p.add_argument("--distance-err", type=nonnegative_float, default=0.0, metavar="PC",
+                   help="1-sigma error of --distance (default 0)")
     p.add_argument("--out", help="write a CSV (or .parquet) table, one row per spectrum")
     p.add_argument("--samples", type=positive_int, help="posterior samples per spectrum (default "
                    "10,000 for up to 5 spectra, 1,000 for larger batches)")

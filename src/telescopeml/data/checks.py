@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -17,13 +18,45 @@ FLUX_MAGNITUDE = (1e-100, 1e100)
 #: A pixel whose absolute flux or uncertainty exceeds this many times that median is masked.
 ABSURD_FACTOR = 1e3
 
-def as_spectrum(spectrum: ObservedSpectrum | str | Path) -> ObservedSpectrum:
-    """``spectrum``, read from its file when given a path."""
+#: Suffixes of spectrum files that are never looked up as library names when missing.
+FILE_SUFFIXES = (".txt", ".dat", ".csv", ".ecsv", ".tbl", ".h5", ".hdf5", ".npy")
+
+
+def as_spectrum(spectrum: ObservedSpectrum | str | Path | Any) -> ObservedSpectrum:
+    """``spectrum`` as an :class:`ObservedSpectrum`: read from its file when given a path;
+    looked up in the spectral library (an object name such as ``"2MASS J1503+2525"`` or a
+    library file name such as ``10021_11106.fits``) when no such file exists; converted
+    when given a ``specutils`` spectrum."""
     if isinstance(spectrum, ObservedSpectrum):
         return spectrum
+    if hasattr(spectrum, "spectral_axis") and hasattr(spectrum, "flux"):
+        return ObservedSpectrum.from_specutils(spectrum)
+    path = Path(spectrum)
+    if not path.exists() and _library_name(path):
+        try:
+            return ObservedSpectrum.from_library(str(spectrum))
+        except DataError as exc:
+            raise DataError(f"no such file, and {exc.problem}", str(spectrum)) from None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # non-standard FITS keywords of archive files
         return ObservedSpectrum.read(spectrum)
+
+
+def with_distance(spectrum: ObservedSpectrum, distance_pc: float,
+                  distance_err_pc: float = 0.0) -> ObservedSpectrum:
+    """A copy of ``spectrum`` that carries its distance (``meta["distance"]``, in pc): a
+    prediction from it also gives the radius and mass."""
+    if not (np.isfinite(distance_pc) and distance_pc > 0) or not (
+            np.isfinite(distance_err_pc) and distance_err_pc >= 0):
+        raise DataError(f"distance {distance_pc} ± {distance_err_pc} pc: give a positive "
+                        "distance and a non-negative error", source_of(spectrum))
+    return spectrum._derive(meta={**spectrum.meta,
+                                  "distance": (float(distance_pc), float(distance_err_pc))})
+
+
+def _library_name(path: Path) -> bool:
+    """Whether a missing ``path`` may name a library spectrum (no folder, no text suffix)."""
+    return path.parent == Path(".") and path.suffix.lower() not in FILE_SUFFIXES
 
 
 def source_of(spectrum: ObservedSpectrum | str | Path) -> str:

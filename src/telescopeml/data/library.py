@@ -122,6 +122,28 @@ def library_index(quiet: bool = False) -> list[LibraryEntry]:
     return entries
 
 
+def _indexed(quiet: bool = False) -> tuple[dict[str, list[LibraryEntry]], list[LibraryEntry]]:
+    """The library's entries by every key they answer to (name, designation, data file) and
+    in a list, read once per index file: a batch over the library looks up each file."""
+    path = cache_dir() / "library" / "spex_prism_index.json"
+    if not path.is_file():
+        library_index(quiet=quiet)
+    return _read_indexed(str(path), path.stat().st_mtime if path.is_file() else 0.0)
+
+
+@functools.lru_cache(maxsize=2)
+def _read_indexed(path: str, mtime: float
+                  ) -> tuple[dict[str, list[LibraryEntry]], list[LibraryEntry]]:
+    entries = library_index(quiet=True)
+    table: dict[str, list[LibraryEntry]] = {}
+    for entry in entries:
+        keys = {_key(entry.name), _key(entry.designation), _key(entry.data_file),
+                _key(entry.data_file.removesuffix(".fits"))}
+        for key in keys - {""}:
+            table.setdefault(key, []).append(entry)
+    return table, entries
+
+
 def _key(text: str) -> str:
     return re.sub(r"[^a-z0-9+-]", "", text.lower())
 
@@ -149,16 +171,12 @@ def find_entry(name: str, instrument: str | None = None, quiet: bool = False) ->
 
     ``instrument`` restricts the search (e.g. ``"JWST-NIRSPEC-PRISM"``).
     """
-    key = _key(name.removesuffix(".gz"))
-    matches = [
-        e for e in library_index(quiet=quiet)
-        if (instrument is None or e.instrument == instrument)
-        and key in (_key(e.name), _key(e.designation), _key(e.data_file),
-                    _key(e.data_file.removesuffix(".fits")))
-    ]
+    table, entries = _indexed(quiet)
+    matches = [e for e in table.get(_key(name.removesuffix(".gz")), [])
+               if instrument is None or e.instrument == instrument]
     if not matches and short_designation(name):
         short = short_designation(name)
-        matches = [e for e in library_index(quiet=quiet)
+        matches = [e for e in entries
                    if (instrument is None or e.instrument == instrument)
                    and short in (short_designation(e.designation), short_designation(e.name))]
     if not matches:

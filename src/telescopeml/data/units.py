@@ -144,3 +144,19 @@ def convert_flux(
     except u.UnitsError:
         raise DataError(f"cannot convert {what} from {unit.to_string()} to "
                         f"{target.to_string()}", source) from None
+
+
+def radius_rjup(scale: np.ndarray, distance_pc: np.ndarray) -> np.ndarray:
+    """Radius (R_Jup) of an object whose observed flux is ``scale`` times the model's surface
+    flux at ``distance_pc``: ``scale = (R / d)^2``."""
+    d = np.asarray(distance_pc, dtype=np.float64) * u.pc
+    return (np.sqrt(np.clip(scale, 0, None)) * d).to_value(u.R_jup)
+
+
+def mass_mjup(logg: np.ndarray, radius: np.ndarray) -> np.ndarray:
+    """Mass (M_Jup) from surface gravity (log g, g in cm s^-2) and radius (R_Jup):
+    ``M = g R^2 / G``."""
+    from astropy import constants
+
+    g = 10 ** np.asarray(logg, dtype=np.float64) * u.cm / u.s**2
+    return (g * (np.asarray(radius) * u.R_jup) ** 2 / constants.G).to_value(u.M_jup)
