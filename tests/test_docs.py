@@ -61,6 +61,7 @@ API_MODULES = [
     "telescopeml.training",
     "telescopeml.training.config",
     "telescopeml.training.trainer",
+    "telescopeml.training.checkpoint",
     "telescopeml.training.experiment",
     "telescopeml.training.empirical",
     "telescopeml.training.search_space",

@@ -60,6 +60,16 @@ def test_core_install_predicts_without_torch(tmp_path):
         teff = float(re.search(r"^\s*teff\s+(\S+) K", run.stdout, re.M).group(1))
         assert math.isfinite(teff) and 900 < teff < 2400, run.stdout
 
+    # a library object by name, with no model: the shipped models choose (the spectrum comes
+    # from the splat wheel, fetched from PyPI into the cache)
+    run = subprocess.run([str(venv / "bin" / "telescopeml"), "predict",
+                          "2MASS J15031961+2525196"], env=env, cwd=tmp_path,
+                         capture_output=True, text=True, timeout=600, check=False)
+    assert run.returncode == 0, run.stderr[-4000:]
+    assert run.stdout.startswith("2MASS J15031961+2525196"), run.stdout
+    teff = float(re.search(r"^\s*teff\s+(\S+) K", run.stdout, re.M).group(1))
+    assert 700 < teff < 1400, run.stdout  # a T5 dwarf
+
     for module in ("torch", "zuko", "optuna", "sklearn", "corner"):
         missing = subprocess.run([python, "-c", f"import {module}"], env=env,
                                  capture_output=True, text=True, timeout=60, check=False)

@@ -25,6 +25,12 @@ exit status:
   1    some inputs failed (predict: the others were predicted and written)
   2    usage or data error (bad option, missing or unreadable file, nothing predicted)
   130  interrupted
+
+--out: a directory for commands that write a set of files (train, calibrate, tune, explore,
+demo), a file for commands that write one (predict: .csv/.ecsv/.parquet/.fits by suffix;
+report: .html). An existing --out is never overwritten silently: train needs --overwrite.
+--samples: posterior samples per spectrum; 10000 for up to 5 spectra, 2000 for more (predict,
+benchmark).
 """
 
 

@@ -9,6 +9,14 @@ from typing import Any
 
 from telescopeml.errors import DataError
 
+#: Posterior samples per spectrum: for a few spectra (read one by one), and for batches.
+SAMPLES_FEW, SAMPLES_MANY = 10000, 2000
+
+
+def samples_for(n_spectra: int, requested: int | None = None) -> int:
+    """``requested``, else :data:`SAMPLES_FEW` for up to 5 spectra, else :data:`SAMPLES_MANY`."""
+    return requested or (SAMPLES_FEW if n_spectra <= 5 else SAMPLES_MANY)
+
 
 def positive_int(text: str) -> int:
     """An integer of at least 1; anything else is a usage error (exit status 2)."""

@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from telescopeml.cli.common import command, metrics_table, positive_int
+from telescopeml.cli.common import SAMPLES_MANY, command, metrics_table, positive_int
 from telescopeml.empirical import SCALES
 from telescopeml.extras import requires
 
@@ -82,8 +82,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("model", help="model directory, the name of a shipped model, or "
                    "'shipped' (each object gets the shipped model that covers it)")
     p.add_argument("--objects", required=True, help="CSV table of objects")
-    p.add_argument("--samples", type=positive_int, default=2000,
-                   help="posterior samples per object")
+    p.add_argument("--samples", type=positive_int, default=SAMPLES_MANY,
+                   help=f"posterior samples per object (default {SAMPLES_MANY})")
     p.add_argument("--json", action="store_true", help="print one JSON object to stdout")
     p.add_argument("--plots", metavar="PATH",
                    help="write the predicted-vs-literature figure here (PNG+PDF)")

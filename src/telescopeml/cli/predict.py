@@ -8,7 +8,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from telescopeml.cli.common import command, nonnegative_float, positive_float, positive_int
+from telescopeml.cli.common import (
+    command,
+    nonnegative_float,
+    positive_float,
+    positive_int,
+    samples_for,
+)
 from telescopeml.empirical import SCALES
 from telescopeml.errors import DataError
 
@@ -40,7 +46,7 @@ def _predict(args: argparse.Namespace) -> int:
     if args.out:
         check_writable(args.out)
     predictor = pretrained.predictor(model, args.scale, args.empirical)
-    samples = args.samples or (10000 if len(files) <= 5 else 1000)
+    samples = samples_for(len(files), args.samples)
     done, failed = predict_files(predictor, files, n_samples=samples, progress=not args.quiet,
                                  distances=distances if any(distances) else None)
     for _path, error in failed:
@@ -137,7 +143,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                    help="1-sigma error of --distance (default 0)")
     p.add_argument("--out", help="write a CSV (or .parquet) table, one row per spectrum")
     p.add_argument("--samples", type=positive_int, help="posterior samples per spectrum (default "
-                   "10,000 for up to 5 spectra, 1,000 for larger batches)")
+                   "10,000 for up to 5 spectra, 2,000 for larger batches)")
     p.add_argument("--plots", help="directory for corner and spectrum-fit plots")
     p.add_argument("--scale", choices=SCALES, default="auto",
                    help="with the shipped models: 'empirical' (luminosity-based Teff, "

@@ -27,19 +27,25 @@ from typing import Any
 import numpy as np
 import torch
 import torch.distributed as dist
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.nn import functional as F
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from telescopeml import __version__
-from telescopeml.bundle import atomic_directory, json_default, state_tensors
+from telescopeml.bundle import state_tensors
 from telescopeml.cache import atomic_path
 from telescopeml.errors import DataError
 from telescopeml.plots.style import save_figure
 from telescopeml.plots.training import loss_curves
+from telescopeml.training.checkpoint import (
+    join_tensors,
+    read_checkpoint,
+    restore_rng,
+    rng_state,
+    split_tensors,
+    write_checkpoint,
+)
 from telescopeml.training.config import TrainConfig
 
 #: ``epoch -> (x, y)`` or ``epoch -> (x, extra, y)``, float32 numpy arrays.
@@ -428,18 +434,11 @@ class Trainer:
                  finished: bool) -> tuple[dict, dict]:
         """Copy everything needed to resume after ``epoch`` completed epochs."""
         tensors: dict[str, torch.Tensor] = {}
-        model_state = _split(state_tensors(self.model), "model", tensors)
+        model_state = split_tensors(state_tensors(self.model), "model", tensors)
         if self._best is not None:
-            _split(self._best, "best", tensors)
+            split_tensors(self._best, "best", tensors)
         scheduler_state = None if scheduler is None else scheduler.state_dict()
-        rng: dict[str, Any] = {
-            "torch": torch.get_rng_state(),
-            "shuffle": self._shuffle.get_state(),
-            "python": random.getstate(),
-            "numpy": np.random.get_state(legacy=False),  # noqa: NPY002
-        }
-        if torch.cuda.is_available():
-            rng["cuda"] = torch.cuda.get_rng_state_all()
+        rng = rng_state(self._shuffle)
         meta = {
             "telescopeml_version": __version__,
             "epoch": epoch,
@@ -451,35 +450,27 @@ class Trainer:
             "history": [dict(row) for row in self.history],
             "train_config": self.config.to_dict(),
             "model": model_state,
-            "optimizer": _split(optimizer.state_dict(), "optimizer", tensors),
-            "scheduler": _split(scheduler_state, "scheduler", tensors),
-            "rng": _split(rng, "rng", tensors),
+            "optimizer": split_tensors(optimizer.state_dict(), "optimizer", tensors),
+            "scheduler": split_tensors(scheduler_state, "scheduler", tensors),
+            "rng": split_tensors(rng, "rng", tensors),
         }
         return tensors, meta
 
     def _write_checkpoint(self, snapshot: tuple[dict, dict]) -> None:
         if self._rank != 0:
             return
-        tensors, meta = snapshot
-        with atomic_directory(self.checkpoint_dir) as tmp:
-            save_file(tensors, str(tmp / "state.safetensors"))
-            (tmp / "state.json").write_text(json.dumps(meta, default=json_default) + "\n",
-                                            encoding="utf-8")
+        write_checkpoint(self.checkpoint_dir, *snapshot)
 
     def _load_checkpoint(self, optimizer: torch.optim.Optimizer
                          ) -> tuple[int, bool, torch.optim.lr_scheduler.LRScheduler | None]:
         directory = self.checkpoint_dir
-        try:
-            meta = json.loads((directory / "state.json").read_text(encoding="utf-8"))
-            tensors = load_file(str(directory / "state.safetensors"))
-        except (OSError, json.JSONDecodeError, SafetensorError) as exc:
-            raise DataError(f"no usable checkpoint to resume from ({exc})", directory) from None
+        tensors, meta = read_checkpoint(directory)
         saved, current = meta["train_config"], self.config.to_dict()
         changed = sorted(k for k in current
                          if k not in RESUMABLE_CHANGES and saved.get(k) != current[k])
         if changed:
             raise DataError(f"cannot resume: training settings changed: {changed}", directory)
-        self.model.load_state_dict(_join(meta["model"], tensors))
+        self.model.load_state_dict(join_tensors(meta["model"], tensors))
         self._best = {k[len("best."):]: v for k, v in tensors.items() if k.startswith("best.")}
         self._best = self._best or None
         self._steps_per_epoch = meta["steps_per_epoch"]
@@ -487,50 +478,14 @@ class Trainer:
         if meta["scheduler"] is not None:
             # Built before the optimizer state loads: a new scheduler resets lr and betas.
             scheduler = self._scheduler(optimizer, self._steps_per_epoch)
-            scheduler.load_state_dict(_join(meta["scheduler"], tensors))
-        optimizer.load_state_dict(_join(meta["optimizer"], tensors))
-        rng = _join(meta["rng"], tensors)
-        torch.set_rng_state(rng["torch"])
-        self._shuffle.set_state(rng["shuffle"])
-        version, state, gauss = rng["python"]
-        random.setstate((version, tuple(state), gauss))
-        np.random.set_state(rng["numpy"])  # noqa: NPY002
-        if "cuda" in rng and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(rng["cuda"])
+            scheduler.load_state_dict(join_tensors(meta["scheduler"], tensors))
+        optimizer.load_state_dict(join_tensors(meta["optimizer"], tensors))
+        restore_rng(join_tensors(meta["rng"], tensors), self._shuffle)
         self.history = meta["history"]
         self.best_loss = math.inf if meta["best_loss"] is None else meta["best_loss"]
         self.best_epoch, self._bad_epochs = meta["best_epoch"], meta["bad_epochs"]
         self.stopped_early = bool(self.config.patience and self._bad_epochs >= self.config.patience)
         return meta["epoch"], meta["finished"], scheduler
-
-
-def _split(obj: Any, prefix: str, tensors: dict[str, torch.Tensor]) -> Any:
-    """JSON-ready copy of ``obj`` whose tensors/arrays move into ``tensors`` (as copies)."""
-    if isinstance(obj, torch.Tensor):
-        tensors[prefix] = obj.detach().to("cpu", copy=True).contiguous()
-        return {"__tensor__": prefix}
-    if isinstance(obj, np.ndarray):
-        tensors[prefix] = torch.from_numpy(obj.astype(np.int64 if obj.dtype.kind == "u" else
-                                                      obj.dtype))
-        return {"__ndarray__": prefix, "dtype": obj.dtype.str}
-    if isinstance(obj, dict):
-        return {"__items__": [[k, _split(v, f"{prefix}.{k}", tensors)] for k, v in obj.items()]}
-    if isinstance(obj, list | tuple):
-        return [_split(v, f"{prefix}.{i}", tensors) for i, v in enumerate(obj)]
-    return obj
-
-
-def _join(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
-    """Inverse of :func:`_split`."""
-    if isinstance(obj, dict):
-        if "__tensor__" in obj:
-            return tensors[obj["__tensor__"]]
-        if "__ndarray__" in obj:
-            return tensors[obj["__ndarray__"]].numpy().astype(np.dtype(obj["dtype"]))
-        return {k: _join(v, tensors) for k, v in obj["__items__"]}
-    if isinstance(obj, list):
-        return [_join(v, tensors) for v in obj]
-    return obj
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:

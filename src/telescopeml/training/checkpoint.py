@@ -1,0 +1,94 @@
+"""Training checkpoints: everything needed to resume, as safetensors plus JSON (no pickle).
+
+Nested state (model, optimizer, scheduler, random generators) is split into a flat dict of
+tensors, saved with safetensors, and a JSON skeleton that says where each tensor goes.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from telescopeml.bundle import atomic_directory, json_default
+from telescopeml.errors import DataError
+
+
+def write_checkpoint(directory: Path, tensors: dict[str, torch.Tensor],
+                     meta: dict[str, Any]) -> None:
+    """Replace ``directory`` atomically with ``state.safetensors`` and ``state.json``."""
+    with atomic_directory(directory) as tmp:
+        save_file(tensors, str(tmp / "state.safetensors"))
+        (tmp / "state.json").write_text(json.dumps(meta, default=json_default) + "\n",
+                                        encoding="utf-8")
+
+
+def read_checkpoint(directory: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """``(tensors, meta)`` of a checkpoint; :class:`DataError` when there is none usable."""
+    try:
+        meta = json.loads((directory / "state.json").read_text(encoding="utf-8"))
+        tensors = load_file(str(directory / "state.safetensors"))
+    except (OSError, json.JSONDecodeError, SafetensorError) as exc:
+        raise DataError(f"no usable checkpoint to resume from ({exc})", directory) from None
+    return tensors, meta
+
+
+def rng_state(shuffle: torch.Generator) -> dict[str, Any]:
+    """The state of every random generator training uses (torch, CUDA, python, numpy's
+    global one and the shuffling ``shuffle``)."""
+    rng: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "shuffle": shuffle.get_state(),
+        "python": random.getstate(),
+        "numpy": np.random.get_state(legacy=False),  # noqa: NPY002
+    }
+    if torch.cuda.is_available():
+        rng["cuda"] = torch.cuda.get_rng_state_all()
+    return rng
+
+
+def restore_rng(rng: dict[str, Any], shuffle: torch.Generator) -> None:
+    """Put back what :func:`rng_state` captured."""
+    torch.set_rng_state(rng["torch"])
+    shuffle.set_state(rng["shuffle"])
+    version, state, gauss = rng["python"]
+    random.setstate((version, tuple(state), gauss))
+    np.random.set_state(rng["numpy"])  # noqa: NPY002
+    if "cuda" in rng and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(rng["cuda"])
+
+
+def split_tensors(obj: Any, prefix: str, tensors: dict[str, torch.Tensor]) -> Any:
+    """JSON-ready copy of ``obj`` whose tensors/arrays move into ``tensors`` (as copies)."""
+    if isinstance(obj, torch.Tensor):
+        tensors[prefix] = obj.detach().to("cpu", copy=True).contiguous()
+        return {"__tensor__": prefix}
+    if isinstance(obj, np.ndarray):
+        tensors[prefix] = torch.from_numpy(obj.astype(np.int64 if obj.dtype.kind == "u" else
+                                                      obj.dtype))
+        return {"__ndarray__": prefix, "dtype": obj.dtype.str}
+    if isinstance(obj, dict):
+        return {"__items__": [[k, split_tensors(v, f"{prefix}.{k}", tensors)]
+                              for k, v in obj.items()]}
+    if isinstance(obj, list | tuple):
+        return [split_tensors(v, f"{prefix}.{i}", tensors) for i, v in enumerate(obj)]
+    return obj
+
+
+def join_tensors(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
+    """Inverse of :func:`_split`."""
+    if isinstance(obj, dict):
+        if "__tensor__" in obj:
+            return tensors[obj["__tensor__"]]
+        if "__ndarray__" in obj:
+            return tensors[obj["__ndarray__"]].numpy().astype(np.dtype(obj["dtype"]))
+        return {k: join_tensors(v, tensors) for k, v in obj["__items__"]}
+    if isinstance(obj, list):
+        return [join_tensors(v, tensors) for v in obj]
+    return obj
