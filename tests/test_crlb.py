@@ -110,3 +110,32 @@ def test_default_noise_bound_scales_as_one_over_snr_and_reports(toy_grid):
     assert report["n_defined"] == 2 and report["n_undefined"] == len(toy_grid) - 2
     assert sum(report["undefined"].values()) == report["n_undefined"]
     assert report["ratio"]["interior"] == {"30": pytest.approx({"teff": 2.0, "mh": 2.0})}
+
+
+def test_evaluation_reports_the_bound_on_the_test_points(toy_grid, tmp_path):
+    from telescopeml.evaluation.evaluate import crlb
+    from telescopeml.training.experiment import ExperimentConfig, prepare
+
+    config = ExperimentConfig.from_dict({"data": {
+        "grid": str(toy_grid.to_hdf5(tmp_path / "toy.h5")), "instrument": "",
+        "fractions": (0.5, 0.1, 0.4), "split_seed": 4}})  # one interior test point
+    prepared = prepare(config, quiet=True)
+    interior = {"30": {n: {"rmse": 1.0} for n in prepared.targets}}
+    report = crlb(prepared, interior)
+    assert report["n_points"] == len(prepared.split.test)
+    assert report["n_defined"] + report["n_undefined"] == report["n_points"]
+    assert set(report["all"]) == {"10", "30", "100"} and report["n_defined"] == 1
+    assert report["ratio"]["interior"] == {"30": pytest.approx(
+        {n: 1.0 / b for n, b in report["interior"]["30"].items()})}
+
+
+def test_rmse_over_crlb_figure():
+    from telescopeml.plots import rmse_over_crlb
+
+    ratio = {"10": {"teff": 3.0, "logg": 1.5}, "30": {"teff": 4.0, "logg": 2.5},
+             "100": {"teff": 8.0}}
+    fig = rmse_over_crlb(ratio, ["teff", "logg"])
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "log" and ax.get_xscale() == "log"
+    assert len(ax.get_lines()) == 4  # two parameters, the lines at 1 and 2
+    assert list(ax.get_lines()[0].get_ydata()) == [3.0, 4.0, 8.0]

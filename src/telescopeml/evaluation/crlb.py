@@ -175,15 +175,15 @@ def grid_bound(grid: SpectralGrid, indices: Sequence[int] | np.ndarray,
             steps[i, j] = values[axis][centre + 1] - values[axis][centre - 1]
 
     defined = np.array([r is None for r in reason], dtype=bool)
-    rows = np.unique(np.concatenate([indices[defined], neighbours[defined].ravel()]))
-    log_flux = np.log(grid.take(rows).flux_array().astype(np.float64))
-    lookup = {int(r): k for k, r in enumerate(rows)}
-    at = np.vectorize(lookup.__getitem__, otypes=[np.int64])
     bound = {float(s): np.full((indices.size, len(names)), np.nan) for s in snrs}
     if defined.any():
-        nb = at(neighbours[defined])
+        # read only the points and their neighbours; ``rows`` is sorted, so searchsorted
+        # maps a grid index to its row
+        rows = np.unique(np.concatenate([indices[defined], neighbours[defined].ravel()]))
+        log_flux = np.log(grid.take(rows).flux_array().astype(np.float64))
+        nb = np.searchsorted(rows, neighbours[defined])
         dlog = (log_flux[nb[..., 1]] - log_flux[nb[..., 0]]) / steps[defined][..., None]
-        flux = np.exp(log_flux[at(indices[defined])])
+        flux = np.exp(log_flux[np.searchsorted(rows, indices[defined])])
         for snr, table in bound.items():
             table[defined] = fisher_bound(flux, dlog, noise(flux, snr), free_scale)
     return GridBound(names, indices, bound, reason)
