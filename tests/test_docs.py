@@ -74,6 +74,7 @@ API_MODULES = [
     "telescopeml.evaluation",
     "telescopeml.evaluation.metrics",
     "telescopeml.evaluation.evaluate",
+    "telescopeml.evaluation.crlb",
     "telescopeml.evaluation.calibration",
     "telescopeml.evaluation.benchmark",
     "telescopeml.evaluation.baselines",
