@@ -67,7 +67,8 @@ def decimals(name: str, error: float) -> int:
 
 
 def _number(value: float, places: int) -> str:
-    return f"{round(value, places):.{max(places, 0)}f}"
+    """``value`` to ``places`` decimals (no "-0.00")."""
+    return f"{round(value, places) + 0.0:.{max(places, 0)}f}"
 
 
 @dataclass
