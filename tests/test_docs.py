@@ -68,6 +68,7 @@ API_MODULES = [
     "telescopeml.training.tune",
     "telescopeml.predict",
     "telescopeml.prediction",
+    "telescopeml.tables",
     "telescopeml.pretrained",
     "telescopeml.empirical",
     "telescopeml.bundle",

@@ -435,6 +435,9 @@ class Predictor:
             wavelength=self.wavelength,
             observed=flux,
             uncertainty=sigma,
+            name=spectrum.name, file=str(spectrum.meta.get("path") or ""),
+            spectral_type=str(spectrum.meta.get("spectral_type") or ""),
+            chi2_model_fraction=MODEL_SYSTEMATIC,
         )
         if not np.all(np.isfinite(samples)):
             raise DataError("the network gave non-finite values for this spectrum (extreme "
