@@ -52,6 +52,9 @@ class Prediction:
         1 unlike all of them).
     fit_parameters
         Grid parameters of :attr:`best_fit` (atmosphere-grid scale, whatever :attr:`scale`).
+    model_fraction
+        The model term in the variance of :attr:`chi2_red`: ``σ_tot² = σ_obs² +
+        (model_fraction * best_fit)²``.
     """
 
     source: str
@@ -72,6 +75,7 @@ class Prediction:
     limits: dict[str, str] = field(default_factory=dict)
     scores: dict[str, float] = field(default_factory=dict)
     fit_parameters: dict[str, float] = field(default_factory=dict)
+    model_fraction: float = 0.0
 
     def quantiles(self, q: float | tuple[float, ...]) -> np.ndarray:
         """Quantiles ``q`` (fractions, as :meth:`Posterior.quantile
@@ -143,7 +147,7 @@ class Prediction:
             "best_fit": None if self.best_fit is None else {
                 "flux": self.best_fit.tolist(),
                 "parameters": self.fit_parameters or self.median,
-                "reduced_chi2": self.chi2_red},
+                "reduced_chi2": self.chi2_red, "model_fraction": self.model_fraction},
             "derived": {k: np.quantile(v, (0.16, 0.5, 0.84)).tolist()
                         for k, v in self.derived.items()},
             "warnings": [*self.flags, *self.notes],
