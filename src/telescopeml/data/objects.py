@@ -19,7 +19,7 @@ REQUIRED = ("name", "data_file", "teff", "teff_err", "logg", "logg_err")
 LITERATURE_TABLE = Path(__file__).with_name("literature.csv")
 #: What the literature values mean (the scale :mod:`telescopeml.empirical` calls empirical).
 LITERATURE_SCALE = ("Teff from bolometric luminosity and an evolutionary radius, log g from "
-                    "evolutionary models: the empirical scale, not an atmosphere grid's")
+                    "evolutionary models (the empirical scale)")
 
 
 @dataclass(frozen=True)
