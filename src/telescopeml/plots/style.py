@@ -110,7 +110,7 @@ def label_residuals(ax: Axes, model_fraction: float, model: str = "model") -> No
         return
     ax.set_ylabel(rf"(obs $-$ {model}) / $\sigma_{{tot}}$")
     ax.text(0.01, 0.95, rf"$\sigma_{{tot}}^2 = \sigma_{{obs}}^2$ + "
-                        f"({100 * model_fraction:g}% {model})²",
+                        f"({100 * model_fraction:g}% model)²",
             transform=ax.transAxes, va="top", fontsize=8,
             bbox={"fc": "white", "ec": "none", "alpha": 0.8})
 
