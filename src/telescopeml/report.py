@@ -25,8 +25,10 @@ What is read from the run directory (all optional):
     "low": x, "high": x, "level": 0.68}}`` (or ``{param: x}``), optionally
     ``"spectrum": {"wavelength": [...], "flux": [...], "uncertainty": [...],
     "flux_unit": str}``, ``"best_fit": {"flux": [...], "parameters": {...},
-    "reduced_chi2": x}`` (model flux on the spectrum's wavelengths, already scaled) and
-    ``"warnings": [...]``.
+    "reduced_chi2": x, "model_fraction": x}`` (model flux on the spectrum's wavelengths,
+    already scaled; the model term of the χ², default
+    :data:`~telescopeml.predict.MODEL_SYSTEMATIC`) and ``"warnings": [...]``. Objects with
+    literature parameters (:func:`~telescopeml.data.objects.find_literature`) show them.
 ``explore/``
     The output of ``telescopeml explore GRID --out RUN_DIR/explore``: its PNG figures are
     embedded in the grid section.
