@@ -33,7 +33,7 @@ def make_prediction(name="2MASS J0000+0000", seed=0, **fields):
     samples = rng.normal([1500, 5.0, 0.1, 1.0], [40, 0.2, 0.1, 0.3], (500, 4))
     wave = np.linspace(1, 2, 10)
     fields = {"chi2_red": 1.3, "model": "toy-model", "name": name, "file": f"/data/{seed}.fits",
-              "spectral_type": "L5", "chi2_model_fraction": 0.05,
+              "spectral_type": "L5", "model_fraction": 0.05,
               "notes": ["µm coverage ±5%"], **fields}
     return Prediction(name, list(NAMES), samples, wave, np.ones(10), np.full(10, 0.1),
                       **fields)

@@ -113,8 +113,9 @@ class Prediction:
     name, file, spectral_type
         The object's name, the file it was read from and its spectral type, where known
         (``""`` otherwise).
-    chi2_model_fraction
-        The model uncertainty in :attr:`chi2_red`, as a fraction of the model flux.
+    model_fraction
+        The model term in the variance of :attr:`chi2_red`: ``σ_tot² = σ_obs² +
+        (model_fraction * best_fit)²``.
     """
 
     source: str
@@ -138,7 +139,7 @@ class Prediction:
     name: str = ""
     file: str = ""
     spectral_type: str = ""
-    chi2_model_fraction: float = math.nan
+    model_fraction: float = 0.0
 
     def quantiles(self, q: float | tuple[float, ...]) -> np.ndarray:
         """Quantiles ``q`` (fractions, as :meth:`Posterior.quantile
@@ -202,9 +203,9 @@ class Prediction:
     @property
     def chi2_meaning(self) -> str:
         """What :attr:`chi2_red` measures, in words."""
-        if math.isnan(self.chi2_model_fraction):
+        if self.model_fraction <= 0:
             return "observed sigma"
-        return f"observed sigma + {self.chi2_model_fraction:.0%} model uncertainty"
+        return f"observed sigma + {self.model_fraction:.0%} model uncertainty"
 
     def to_json(self) -> dict[str, Any]:
         """The ``predictions/*.json`` record that ``telescopeml report`` renders."""
@@ -224,7 +225,7 @@ class Prediction:
             "best_fit": None if self.best_fit is None else {
                 "flux": self.best_fit.tolist(),
                 "parameters": self.fit_parameters or self.median,
-                "reduced_chi2": self.chi2_red},
+                "reduced_chi2": self.chi2_red, "model_fraction": self.model_fraction},
             "derived": {k: np.quantile(v, (0.16, 0.5, 0.84)).tolist()
                         for k, v in self.derived.items()},
             "warnings": [*self.flags, *self.notes],
