@@ -25,7 +25,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("telescopeml.data",),
     ("telescopeml.models",),
     ("telescopeml.bundle", "telescopeml.empirical", "telescopeml.prediction",
-     "telescopeml.predict", "telescopeml.pretrained"),
+     "telescopeml.predict", "telescopeml.pretrained", "telescopeml.tables"),
     ("telescopeml.evaluation",),
     ("telescopeml.plots",),
     ("telescopeml.training",),

@@ -17,7 +17,7 @@ def test_demo_end_to_end(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["-q", "demo", "--out", str(out), "--epochs", "2"]) == 0
     printed = capsys.readouterr().out
-    for name, *_ in DEMO_OBJECTS:
+    for name in DEMO_OBJECTS:
         assert name[:28] in printed
     run = out / "model"
     predictions = sorted((run / "predictions").glob("*.json"))

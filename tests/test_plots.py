@@ -122,3 +122,47 @@ def test_one_axis_grid(tmp_path):
     for fig in (plots.spectra_by_parameter(grid), plots.grid_coverage(grid),
                 plots.parameter_histograms(grid)):
         plots.save_figure(fig, tmp_path / "one")
+
+
+def test_spectrum_fit_residuals_use_the_chi2_sigma(toy_grid):
+    """With a model term, the residual panel divides by σ_tot (as the χ² did) and says so."""
+    w, model = toy_grid.wavelength, toy_grid.flux[0]
+    observed, sigma = model * 1.1, model * 1e-3
+    fig = plots.spectrum_fit(w, observed, sigma, model, [toy_grid.label(0)], [4.0],
+                             flux_unit=toy_grid.flux_unit, model_fraction=0.05)
+    top, bottom = fig.axes
+    expected = (observed - model) / np.hypot(sigma, 0.05 * model)
+    np.testing.assert_allclose(bottom.lines[0].get_ydata(), expected)
+    assert "sigma_{tot}" in bottom.get_ylabel()
+    assert any("5% model" in t.get_text() for t in bottom.texts)
+    assert any("5% model" in t.get_text() for t in top.get_legend().get_texts())
+    plain = plots.spectrum_fit(w, observed, sigma, model, [toy_grid.label(0)], [4.0],
+                               flux_unit=toy_grid.flux_unit).axes[1]
+    np.testing.assert_allclose(plain.lines[0].get_ydata(), (observed - model) / sigma)
+    assert "sigma_{obs}" in plain.get_ylabel() and not plain.texts
+
+
+def test_prediction_fit_residuals_use_the_chi2_sigma():
+    from telescopeml.prediction import Prediction
+
+    w = np.linspace(1.0, 2.0, 30)
+    model = np.exp(-w)
+    prediction = Prediction(
+        source="J0000+0000", names=["teff"], samples=np.full((10, 1), 1000.0), wavelength=w,
+        observed=model * 1.2, uncertainty=model * 1e-3, best_fit=model, chi2_red=10.9,
+        model_fraction=0.05)
+    top, bottom = plots.prediction_fit(prediction).axes
+    expected = 0.2 * model / np.hypot(1e-3 * model, 0.05 * model)
+    np.testing.assert_allclose(bottom.lines[0].get_ydata(), expected)
+    assert "sigma_{tot}" in bottom.get_ylabel()
+    assert any("10.9" in t.get_text() and "5% model" in t.get_text()
+               for t in top.get_legend().get_texts())
+    assert prediction.to_json()["best_fit"]["model_fraction"] == 0.05
+
+
+def test_loss_axis_is_log_only_for_positive_losses():
+    positive = [{"epoch": 1, "train_loss": 1.0, "val_loss": 2.0}]
+    negative = [{"epoch": 1, "train_loss": -1.0, "val_loss": 2.0}]
+    assert plots.log_loss_axis(positive) and not plots.log_loss_axis(negative)
+    assert plots.loss_curves(positive).axes[0].get_yscale() == "log"
+    assert plots.loss_curves(negative).axes[0].get_yscale() == "linear"

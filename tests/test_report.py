@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -179,3 +180,42 @@ def test_write_report_works_in_a_fresh_interpreter(run_dir):
                           timeout=300, check=False, env={**os.environ, "MPLBACKEND": "Agg"})
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().endswith("report.html")
+
+
+def test_title_names_grid_model_and_training_date(run_dir):
+    text = report.write_report(run_dir).read_text()
+    date = time.strftime("%Y-%m-%d")
+    assert f"<h1>telescopeml report: toy resnet/point model, trained {date}</h1>" in text
+    assert "telescopeml run:" not in text
+
+
+def test_loss_caption_says_which_axis_the_figure_has(run_dir):
+    assert "loss per epoch (log axis)" in report.write_report(run_dir).read_text()
+    (run_dir / "history.csv").write_text("epoch,train_loss,val_loss\n1,-0.5,0.6\n2,-1.3,-0.4\n")
+    text = report.write_report(run_dir).read_text()
+    assert "(linear axis: some values are zero or negative)" in text
+    assert "log axis" not in text
+
+
+def test_fit_uses_the_records_model_fraction(run_dir):
+    assert "σ_tot² = σ_obs² + (5% of the model)²" in report.write_report(run_dir).read_text()
+    record = json.loads((run_dir / "predictions" / "dwarf.json").read_text())
+    record["best_fit"]["model_fraction"] = 0.1
+    (run_dir / "predictions" / "dwarf.json").write_text(json.dumps(record))
+    assert "(10% of the model)²" in report.write_report(run_dir).read_text()
+    record["best_fit"]["model_fraction"] = 0.0
+    (run_dir / "predictions" / "dwarf.json").write_text(json.dumps(record))
+    assert "use the observed σ alone" in report.write_report(run_dir).read_text()
+
+
+def test_known_objects_show_literature_values_and_their_scale(run_dir):
+    text = report.write_report(run_dir).read_text()
+    assert "literature (68%)" not in text  # 2MASS J0000+0000 is in no table
+    record = json.loads((run_dir / "predictions" / "dwarf.json").read_text())
+    record |= {"name": "2MASSW J2224438-015852", "scale": "atmosphere grid"}
+    (run_dir / "predictions" / "dwarf.json").write_text(json.dumps(record))
+    text = report.write_report(run_dir).read_text()
+    assert "<h3>2MASSW J2224438-015852</h3>" in text
+    assert "literature (68%)" in text and "1646 ± 71 K" in text and "5.18 ± 0.22" in text
+    assert "listed as 2MASS J22244381-0158521" in text and "Filippazzo et al. 2015" in text
+    assert "(the empirical scale)" in text and "atmosphere grid scale" in text

@@ -9,16 +9,15 @@ import time
 import warnings
 from pathlib import Path
 
+from telescopeml.data.objects import LITERATURE_SCALE, Literature, find_literature
 from telescopeml.data.spectrum import ObservedSpectrum
 from telescopeml.predict import Prediction, Predictor
 
-#: Well-known brown dwarfs of the SpeX library: (name, spectral type, literature Teff, error,
-#: reference). An L dwarf, an L/T transition dwarf and a T dwarf inside the default grid.
-DEMO_OBJECTS = (
-    ("2MASS J22244381-0158521", "L3", 1646.0, 71.0, "Filippazzo et al. 2015, ApJ 810, 158"),
-    ("SDSSp J010752.33+004156.1", "L8", 1271.0, 102.0, "Sanghi et al. 2023, ApJ 959, 63"),
-    ("2MASS J15031961+2525196", "T5", 953.0, 76.0, "Sanghi et al. 2023, ApJ 959, 63"),
-)
+#: Well-known brown dwarfs of the SpeX library, with literature parameters
+#: (:func:`~telescopeml.data.objects.find_literature`): an L dwarf, an L/T transition dwarf
+#: and a T dwarf inside the default grid.
+DEMO_OBJECTS = ("2MASS J22244381-0158521", "SDSSp J010752.33+004156.1",
+                "2MASS J15031961+2525196")
 
 #: Training budget of the demo model (finishes in a few minutes on 2 CPU cores).
 DEMO_EPOCHS = 40
@@ -53,25 +52,28 @@ def run_demo(out: str | Path = "telescopeml-demo", epochs: int = DEMO_EPOCHS,
     predictor = Predictor(run_dir)
     explore_grid(predictor.grid, run_dir / "explore")
     rows = []
-    for name, spt, teff, teff_err, reference in DEMO_OBJECTS:
+    for name in DEMO_OBJECTS:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             spectrum = ObservedSpectrum.from_library(name)
+        # one name on the screen, in the report and in file names: the one asked for, not
+        # the library's alias of it (2MASSW J2224438-015852)
+        spectrum.name = name
         prediction = predictor.predict(spectrum, n_samples=5000)
         save_prediction(prediction, run_dir)
         save_prediction_plots(prediction, run_dir / "plots")
-        rows.append((name, spt, teff, teff_err, reference, prediction))
+        rows.append((prediction, find_literature(name)))
     report = write_report(run_dir)
     print(demo_table(rows))
     print(f"finished in {time.time() - started:.0f} s; report: {report}")
     return report
 
 
-def demo_table(rows) -> str:
+def demo_table(rows: list[tuple[Prediction, Literature | None]]) -> str:
     """Predicted against literature Teff and log g for the demo objects."""
     lines = [f"{'object':28s} {'type':5s} {'Teff (K)':>16s} {'literature':>12s} "
              f"{'log g':>14s} {'chi2_red':>8s}  flags"]
-    for name, spt, teff, teff_err, _reference, p in rows:
+    for p, lit in rows:
         q = p.quantiles((0.16, 0.5, 0.84))
         j = p.names.index("teff")
         t = f"{q[1, j]:.0f} +{q[2, j] - q[1, j]:.0f}/-{q[1, j] - q[0, j]:.0f}"
@@ -79,8 +81,10 @@ def demo_table(rows) -> str:
         if "logg" in p.names:
             k = p.names.index("logg")
             g = f"{q[1, k]:.2f} ±{(q[2, k] - q[0, k]) / 2:.2f}"
-        lines.append(f"{name[:28]:28s} {spt:5s} {t:>16s} {teff:7.0f}±{teff_err:<4.0f} "
+        spt, known = ("", "–") if lit is None else (lit.spectral_type,
+                                                    f"{lit.teff:.0f}±{lit.teff_err:.0f}")
+        lines.append(f"{p.source[:28]:28s} {spt:5s} {t:>16s} {known:>12s} "
                      f"{g:>14s} {p.chi2_red:8.3g}  {p.flag or '-'}")
-    refs = sorted({r[4] for r in rows})
-    lines.append("literature: " + "; ".join(refs))
+    refs = sorted({lit.reference.split(" (")[0] for _, lit in rows if lit is not None})
+    lines.append(f"literature ({LITERATURE_SCALE}): " + "; ".join(refs))
     return "\n".join(lines)

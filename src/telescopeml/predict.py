@@ -336,6 +336,7 @@ class Predictor:
         prediction.best_fit = fit.scale * model
         prediction.fit_parameters = dict(zip(grid.axes, point.tolist(), strict=True))
         prediction.chi2_red = float(fit.reduced_chi2)
+        prediction.model_fraction = fit.model_fraction
         scales = chi2_fit(f, draws, s, free_scale=True, model_fraction=MODEL_SYSTEMATIC).scale
         prediction.band = np.percentile(draws * scales[:, None], (16, 84), axis=0)
         prediction.derived["_scale"] = scales
@@ -435,6 +436,8 @@ class Predictor:
             wavelength=self.wavelength,
             observed=flux,
             uncertainty=sigma,
+            name=spectrum.name, file=str(spectrum.meta.get("path") or ""),
+            spectral_type=str(spectrum.meta.get("spectral_type") or ""),
         )
         if not np.all(np.isfinite(samples)):
             raise DataError("the network gave non-finite values for this spectrum (extreme "

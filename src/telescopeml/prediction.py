@@ -6,12 +6,70 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+import astropy.units as u
 import numpy as np
+from astropy.table import QTable
 
 from telescopeml.empirical import SCALE_GRID, UNITS, describe
 
 #: Quantiles reported for every parameter (fractions).
 QUANTILES = (0.025, 0.16, 0.5, 0.84, 0.975)
+#: Table columns named for these quantiles: ``teff_p50`` is the median of ``teff``.
+QUANTILE_COLUMNS = (("p50", 2), ("p16", 1), ("p84", 3), ("p2.5", 0), ("p97.5", 4))
+#: Columns of text in a prediction table (besides ``PARAM_limit``); every other column is a
+#: number with a unit.
+TEXT_COLUMNS = ("source", "scale", "model", "flag", "note", "name", "spectral_type", "file")
+#: The astropy unit of each string in :data:`~telescopeml.empirical.UNITS` (log g is
+#: log10(g / (cm s^-2)), in dex).
+ASTROPY_UNITS = {"K": u.K, "dex": u.dex, "": u.dimensionless_unscaled, "R_Jup": u.R_jup,
+                 "M_Jup": u.M_jup}
+#: Finest decimal place shown in terminal output: Teff to 1 K, the others to 0.01.
+FINEST = {"teff": 0, "logg": 2, "mh": 2, "inv_fsed": 2, "radius_rjup": 2, "mass_mjup": 2}
+
+
+def parameter_unit(name: str) -> u.UnitBase:
+    """The astropy unit of parameter ``name`` (dimensionless when it has none)."""
+    unit = UNITS.get(name, "")
+    return ASTROPY_UNITS[unit] if unit in ASTROPY_UNITS else u.Unit(unit)
+
+
+def column_unit(column: str) -> u.UnitBase | None:
+    """The unit of a prediction-table column (``teff_p50``: K), None for a text column."""
+    if column in TEXT_COLUMNS or column.endswith("_limit"):
+        return None
+    return parameter_unit(column.rpartition("_")[0])
+
+
+def table_from_rows(rows: list[dict[str, Any]]) -> QTable:
+    """A QTable of :meth:`Prediction.row` dictionaries, units on every number.
+
+    Columns are the union of the rows' keys, in order of appearance; a missing number is NaN,
+    a missing text ``""`` (failed inputs have only ``source``, ``file`` and ``flag``).
+    """
+    table = QTable()
+    for column in dict.fromkeys(k for row in rows for k in row):
+        unit = column_unit(column)
+        if unit is None:
+            table[column] = [str(row.get(column, "")) for row in rows]
+        else:
+            table[column] = np.array([row.get(column, math.nan) for row in rows],
+                                     dtype=np.float64) * unit
+    return table
+
+
+def decimals(name: str, error: float) -> int:
+    """Decimal places for a value of ``name`` whose 68% half-width is ``error``: two
+    significant figures of the error, never finer than :data:`FINEST` (negative: tens...)."""
+    finest = FINEST.get(name, 3)
+    if not (math.isfinite(error) and error > 0):
+        return finest
+    return min(finest, 1 - math.floor(math.log10(error)))
+
+
+def _number(value: float, places: int) -> str:
+    """``value`` to ``places`` decimals (no "-0.00")."""
+    return f"{round(value, places) + 0.0:.{max(places, 0)}f}"
+
 
 @dataclass
 class Prediction:
@@ -52,6 +110,12 @@ class Prediction:
         1 unlike all of them).
     fit_parameters
         Grid parameters of :attr:`best_fit` (atmosphere-grid scale, whatever :attr:`scale`).
+    name, file, spectral_type
+        The object's name, the file it was read from and its spectral type, where known
+        (``""`` otherwise).
+    model_fraction
+        The model term in the variance of :attr:`chi2_red`: ``σ_tot² = σ_obs² +
+        (model_fraction * best_fit)²``.
     """
 
     source: str
@@ -72,6 +136,10 @@ class Prediction:
     limits: dict[str, str] = field(default_factory=dict)
     scores: dict[str, float] = field(default_factory=dict)
     fit_parameters: dict[str, float] = field(default_factory=dict)
+    name: str = ""
+    file: str = ""
+    spectral_type: str = ""
+    model_fraction: float = 0.0
 
     def quantiles(self, q: float | tuple[float, ...]) -> np.ndarray:
         """Quantiles ``q`` (fractions, as :meth:`Posterior.quantile
@@ -102,14 +170,15 @@ class Prediction:
         return "; ".join(self.notes)
 
     def row(self) -> dict[str, Any]:
-        """One table row: source, scale, model, PARAM_p50/p16/p84/p2.5/p97.5 (with
-        PARAM_stat/PARAM_sys where known, PARAM_limit where the value is a limit), derived,
-        chi2_red, typicality, flag, note."""
+        """One table row of plain values: source, scale, model, PARAM_p50/p16/p84/p2.5/p97.5
+        (with PARAM_stat/PARAM_sys where known, PARAM_limit where the value is a limit),
+        derived, chi2_red, typicality, flag, note, name, spectral_type, file; the units are
+        :func:`column_unit`'s (see :meth:`to_table`)."""
         out: dict[str, Any] = {"source": self.source, "scale": self.scale, "model": self.model}
         quantiles = self.quantiles(QUANTILES)
         derived = {k: np.quantile(v, QUANTILES) for k, v in self.derived.items()}
         for j, name in enumerate(self.names):
-            for p, q in (("p50", 2), ("p16", 1), ("p84", 3), ("p2.5", 0), ("p97.5", 4)):
+            for p, q in QUANTILE_COLUMNS:
                 out[f"{name}_{p}"] = float(quantiles[q, j])
             if name in self.errors:
                 out[f"{name}_stat"] = self.errors[name]["statistical"]
@@ -123,7 +192,20 @@ class Prediction:
             out[key] = value
         out["flag"] = self.flag
         out["note"] = self.note
+        out.update(name=self.name, spectral_type=self.spectral_type, file=self.file)
         return out
+
+    def to_table(self) -> QTable:
+        """:meth:`row` as a one-row QTable with units (Teff in K, log g and [M/H] in dex,
+        radius in R_jup, mass in M_jup, the rest dimensionless)."""
+        return table_from_rows([self.row()])
+
+    @property
+    def chi2_meaning(self) -> str:
+        """What :attr:`chi2_red` measures, in words."""
+        if self.model_fraction <= 0:
+            return "observed sigma"
+        return f"observed sigma + {self.model_fraction:.0%} model uncertainty"
 
     def to_json(self) -> dict[str, Any]:
         """The ``predictions/*.json`` record that ``telescopeml report`` renders."""
@@ -143,14 +225,15 @@ class Prediction:
             "best_fit": None if self.best_fit is None else {
                 "flux": self.best_fit.tolist(),
                 "parameters": self.fit_parameters or self.median,
-                "reduced_chi2": self.chi2_red},
+                "reduced_chi2": self.chi2_red, "model_fraction": self.model_fraction},
             "derived": {k: np.quantile(v, (0.16, 0.5, 0.84)).tolist()
                         for k, v in self.derived.items()},
             "warnings": [*self.flags, *self.notes],
         }
 
     def summary(self) -> str:
-        """A small table: median and 68%/95% intervals per parameter, then χ² and flags."""
+        """A small table: median and 68%/95% intervals per parameter with units, to two
+        significant figures of the 68% half-width (:func:`decimals`), then χ² and flags."""
         q = self.quantiles(QUANTILES)
         lines = [f"{self.source}", f"  scale: {describe(self.scale)}"]
         if self.model:
@@ -158,21 +241,31 @@ class Prediction:
         for j, name in enumerate(self.names):
             unit = UNITS.get(name, "")
             if name in self.limits:
-                lines.append(f"  {name:9s} {self.limits[name]:>10s} {unit:5s} (a limit, not a "
+                lines.append(f"  {name:9s} {self.limits[name]:>8s} {unit:5s} (a limit, not a "
                              "measurement: the posterior piles at the grid's edge)")
                 continue
-            line = (f"  {name:9s} {q[2, j]:10.4g} {unit:5s} 68%: {q[1, j]:.4g}..{q[3, j]:.4g}  "
-                    f"95%: {q[0, j]:.4g}..{q[4, j]:.4g}")
-            if name in self.errors:
-                line += (f"  (±{self.errors[name]['statistical']:.2g} statistical, "
-                         f"±{self.errors[name]['systematic']:.2g} systematic)")
-            lines.append(line)
+            lines.append(self._line(name, q[:, j], unit))
         for name, values in self.derived.items():
-            p = np.quantile(values, (0.16, 0.5, 0.84))
-            lines.append(f"  {name:9s} {p[1]:10.4g}  68%: {p[0]:.4g}..{p[2]:.4g}")
-        lines.append(f"  reduced chi2 of the best-fit grid spectrum: {self.chi2_red:.3g}")
+            lines.append(self._line(name, np.quantile(values, QUANTILES), UNITS.get(name, "")))
+        if math.isnan(self.chi2_red):
+            lines.append("  reduced chi2: none (no grid spectrum to compare with)")
+        else:
+            lines.append(f"  reduced chi2 of the best-fit grid spectrum: {self.chi2_red:.2g} "
+                         f"({self.chi2_meaning})")
         for key, value in self.scores.items():
             lines.append(f"  {key}: {value:.2f}")
         lines += [f"  FLAG: {f}" for f in self.flags]
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
+
+    def _line(self, name: str, q: np.ndarray, unit: str) -> str:
+        """One parameter's summary line from its :data:`QUANTILES` ``q``."""
+        places = decimals(name, (q[3] - q[1]) / 2)
+        a, b, c, d, e = (_number(v, places) for v in q)
+        suffix = f" {unit}" if unit else ""
+        line = f"  {name:9s} {c:>8s} {unit:5s} 68%: {b}..{d}{suffix}  95%: {a}..{e}{suffix}"
+        if name in self.errors:
+            stat, sys = (self.errors[name][k] for k in ("statistical", "systematic"))
+            line += (f"  (±{_number(stat, decimals(name, stat))}{suffix} statistical, "
+                     f"±{_number(sys, decimals(name, sys))}{suffix} systematic)")
+        return line

@@ -25,8 +25,10 @@ What is read from the run directory (all optional):
     "low": x, "high": x, "level": 0.68}}`` (or ``{param: x}``), optionally
     ``"spectrum": {"wavelength": [...], "flux": [...], "uncertainty": [...],
     "flux_unit": str}``, ``"best_fit": {"flux": [...], "parameters": {...},
-    "reduced_chi2": x}`` (model flux on the spectrum's wavelengths, already scaled) and
-    ``"warnings": [...]``.
+    "reduced_chi2": x, "model_fraction": x}`` (model flux on the spectrum's wavelengths,
+    already scaled; the model term of the χ², default
+    :data:`~telescopeml.predict.MODEL_SYSTEMATIC`) and ``"warnings": [...]``. Objects with
+    literature parameters (:func:`~telescopeml.data.objects.find_literature`) show them.
 ``explore/``
     The output of ``telescopeml explore GRID --out RUN_DIR/explore``: its PNG figures are
     embedded in the grid section.
@@ -40,6 +42,7 @@ import html
 import io
 import json
 import re
+import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -48,13 +51,19 @@ import numpy as np
 
 from telescopeml import __version__, plots
 from telescopeml.data.grid import PARAMETER_LABELS
+from telescopeml.data.objects import LITERATURE_SCALE, Literature, find_literature
+from telescopeml.empirical import SCALE_EMPIRICAL, describe
 from telescopeml.errors import DataError
+from telescopeml.predict import MODEL_SYSTEMATIC
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 
 REPORT_FILE = "report.html"
+#: Names of the training losses (``train.loss``) for the loss-curve caption.
+LOSS_NAMES = {"nll": "negative log-likelihood", "gaussian_nll": "Gaussian negative "
+              "log-likelihood", "mse": "mean squared error", "huber": "Huber"}
 PNG_DPI = 110
 CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 auto;
@@ -134,6 +143,34 @@ def _history(run: Path) -> list[dict[str, float]] | None:
     if (run / "history.json").is_file():
         return _read_json(run / "history.json")
     return None
+
+
+def _title(run: Path, manifest: Mapping[str, Any]) -> str:
+    """``telescopeml report: <grid> <architecture>/<head> model, trained <date>``."""
+    if not manifest:
+        return f"telescopeml report: run {run.resolve().name}"
+    grid = (manifest.get("grid") or {}).get("name", "unknown grid")
+    model = (manifest.get("training") or {}).get("model") or manifest.get("config") or {}
+    weights = next((f for f in (run / "model.safetensors", run / "manifest.json")
+                    if f.is_file()), None)
+    trained = (f", trained {time.strftime('%Y-%m-%d', time.localtime(weights.stat().st_mtime))}"
+               if weights else "")
+    return (f"telescopeml report: {grid} {model.get('architecture', '?')}/"
+            f"{model.get('head', '?')} model{trained}")
+
+
+def _loss_caption(history: Sequence[Mapping[str, float]], manifest: Mapping[str, Any]) -> str:
+    """What the loss-curve figure of this run shows (its loss axis is log or linear)."""
+    train = ((manifest.get("training") or {}).get("config") or {}).get("train") or {}
+    loss = LOSS_NAMES.get(train.get("loss", ""), train.get("loss", ""))
+    axis = ("log axis" if plots.log_loss_axis(history)
+            else "linear axis: some values are zero or negative")
+    lr = (" and the learning rate (log axis)" if all("lr" in row for row in history)
+          else "")
+    best = ("; the dotted line marks the epoch with the lowest validation loss"
+            if all("val_loss" in row for row in history) else "")
+    return (f"Training and validation {loss + ' ' if loss else ''}loss per epoch ({axis})"
+            f"{lr}{best}.")
 
 
 # --- sections ------------------------------------------------------------------------------
@@ -223,6 +260,10 @@ def _metrics_section(evaluation: Mapping[str, Any], names: Sequence[str]) -> str
                    "neighbours on every side in the grid: no method has to extrapolate. "
                    "R² is undefined (–) where the interior points share one value.</p>")
         out.extend(_metric_table(interior, n) for n in names)
+    if ratio := evaluation.get("crlb", {}).get("ratio", {}).get("interior"):
+        out.append(_figure(plots.rmse_over_crlb(ratio, names), "RMSE over the Cramér-Rao bound",
+                           "Network RMSE on the interior points over the Cramér-Rao bound (free "
+                           "flux scale): 1 is the best any unbiased method can do."))
     if evaluation.get("interior") and evaluation.get("edge"):
         out.append("<h3>Network: interior against edge points (RMSE)</h3>")
         keys = plots.snr_order(evaluation["snr"].keys())
@@ -275,13 +316,29 @@ def _calibration_section(data: Mapping[str, Any]) -> str:
     return out
 
 
+def _literature_cell(param: str, literature: Literature | None) -> str:
+    if literature is None or param not in ("teff", "logg"):
+        return "–"
+    value, error = getattr(literature, param), getattr(literature, f"{param}_err")
+    return f"{_number(value)} ± {_number(error)}" + (" K" if param == "teff" else "")
+
+
+def _literature_note(literature: Literature, name: str, scale: str) -> str:
+    same = ("this prediction is on the empirical scale too" if scale == SCALE_EMPIRICAL
+            else f"this prediction is on the {scale or 'atmosphere grid'} scale, whose Teff "
+                 "and log g can differ from them systematically, by more than the interval")
+    alias = (f" (listed as {html.escape(literature.name)})" if literature.name != name
+             else "")
+    return (f'<p class="muted">Literature{alias}: {html.escape(literature.reference)}. '
+            f"{html.escape(LITERATURE_SCALE)}; {html.escape(same)}.</p>")
+
+
 def _prediction_section(data: Mapping[str, Any], source: Path) -> str:
-    name = data.get("name") or source.stem
-    out = [f"<h3>{html.escape(str(name))}</h3>",
+    name = str(data.get("name") or source.stem)
+    literature = find_literature(name)
+    out = [f"<h3>{html.escape(name)}</h3>",
            f'<p class="muted">{html.escape(source.name)}</p>']
     if data.get("scale"):
-        from telescopeml.empirical import describe
-
         out.append(f"<p>Scale: {html.escape(describe(str(data['scale'])))}"
                    + (f"; model: {html.escape(str(data['model']))}" if data.get("model")
                       else "") + "</p>")
@@ -299,20 +356,31 @@ def _prediction_section(data: Mapping[str, Any], source: Path) -> str:
             rows.append([_label(param), estimate, interval])
         else:
             rows.append([_label(param), _number(value), "–"])
+        if literature is not None:
+            rows[-1].append(_literature_cell(param, literature))
     if rows:
-        out.append(_table(["parameter", "estimate", "interval"], rows))
+        header = ["parameter", "estimate", "interval"]
+        out.append(_table(header + ["literature (68%)"] * (literature is not None), rows))
+    if literature is not None:
+        out.append(_literature_note(literature, name, str(data.get("scale") or "")))
     for warning in data.get("warnings") or []:
         out.append(f'<p class="warning">Warning: {html.escape(str(warning))}</p>')
     spectrum, fit = data.get("spectrum"), data.get("best_fit")
     if spectrum and fit:
         unc = spectrum.get("uncertainty")
+        fraction = float(fit.get("model_fraction", MODEL_SYSTEMATIC))
         fig = plots.spectrum_fit(
             np.asarray(spectrum["wavelength"], float), np.asarray(spectrum["flux"], float),
             None if unc is None else np.asarray(unc, float),
             np.asarray(fit["flux"], float)[None], [fit.get("parameters", {})],
-            [fit["reduced_chi2"]] if "reduced_chi2" in fit else None, name=str(name),
-            flux_unit=spectrum.get("flux_unit", ""))
-        out.append(_figure(fig, f"{name} best fit", "Observed spectrum and best-fit model."))
+            [fit["reduced_chi2"]] if "reduced_chi2" in fit else None, name=name,
+            flux_unit=spectrum.get("flux_unit", ""), model_fraction=fraction)
+        sigma = (f"σ_tot, with σ_tot² = σ_obs² + ({100 * fraction:g}% of the model)² (the "
+                 "observed uncertainty and the model's own, in quadrature)" if fraction > 0
+                 else "the observed σ alone")
+        out.append(_figure(fig, f"{name} best fit",
+                           "Observed spectrum and the best-fit grid spectrum (scaled); the "
+                           f"reduced χ² and the residuals use {sigma}."))
     return "\n".join(out)
 
 
@@ -346,7 +414,7 @@ def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
          "no manifest.json"),
         ("training", "Training curves",
          (lambda: _figure(plots.loss_curves(history), "loss curves",
-                          "Loss per epoch (log scale) and learning rate.")) if history else None,
+                          _loss_caption(history, manifest))) if history else None,
          "no history.csv or history.json"),
         ("metrics", "Test metrics",
          (lambda: _metrics_section(evaluation, names)) if evaluation.get("snr") else None,
@@ -369,7 +437,7 @@ def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
             continue
         contents.append(f'<li><a href="#{anchor}">{html.escape(title)}</a></li>')
         body.append(f'<h2 id="{anchor}">{html.escape(title)}</h2>\n{render()}')
-    title = f"telescopeml run: {run.resolve().name}"
+    title = _title(run, manifest)
     document = "\n".join([
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',

@@ -18,7 +18,21 @@ def _evaluate(args: argparse.Namespace) -> int:
     result = evaluate_bundle(args.model, baselines=not args.no_baselines,
                              progress=not (args.quiet or args.json))
     print(json.dumps(result, indent=2) if args.json else metrics_table(result))
+    if not args.json:
+        print(crlb_table(result["crlb"]))
     return 0
+
+
+def crlb_table(crlb: dict[str, Any]) -> str:
+    """Cramér-Rao bound and network RMSE / bound per parameter and S/N, interior points."""
+    lines = [f"Cramér-Rao bound (free flux scale), interior test points; defined at "
+             f"{crlb['n_defined']} of {crlb['n_points']} test points"]
+    for key, bounds in crlb["interior"].items():
+        ratio = crlb["ratio"]["interior"].get(key, {})
+        lines.append(f"  S/N {key:>4s}: " + "  ".join(
+            f"{p} {b:.3g}" + (f" (RMSE/CRLB {ratio[p]:.3g})" if p in ratio else "")
+            for p, b in bounds.items()))
+    return "\n".join(lines)
 
 
 def _benchmark(args: argparse.Namespace) -> int:
@@ -70,7 +84,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     """Add ``evaluate`` and ``benchmark``."""
     p = command(sub, "evaluate", _evaluate, "metrics of a trained model on held-out points",
                 "RMSE, MAE, bias and R² per parameter on the model's held-out grid points, "
-                "clean and at S/N 10, 30, 100, interior and edge points, next to baselines.",
+                "clean and at S/N 10, 30, 100, interior and edge points, next to baselines "
+                "and the Cramér-Rao bound.",
                 [common])
     p.add_argument("model", help="model directory (holding manifest.json)")
     p.add_argument("--json", action="store_true", help="print one JSON object to stdout")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,13 @@ def _predict(args: argparse.Namespace) -> int:
     from telescopeml.data.library import is_type, library_index
     from telescopeml.data.objects import read_target_list
     from telescopeml.predict import predict_files
+    from telescopeml.tables import (
+        SAMPLE_SUFFIXES,
+        check_writable,
+        predictions_table,
+        write_samples,
+        write_table,
+    )
 
     files: list[str | Path] = list(args.inputs)
     model = args.model
@@ -45,21 +51,26 @@ def _predict(args: argparse.Namespace) -> int:
         raise DataError("give spectrum files or library names, --list, or --library")
     if args.out:
         check_writable(args.out)
+    if args.samples_out:
+        check_writable(args.samples_out, SAMPLE_SUFFIXES)
     predictor = pretrained.predictor(model, args.scale, args.empirical)
     samples = samples_for(len(files), args.samples)
     done, failed = predict_files(predictor, files, n_samples=samples, progress=not args.quiet,
                                  distances=distances if any(distances) else None)
     for _path, error in failed:
         print(f"telescopeml: skipped {error}", file=sys.stderr)
+    for out in (args.out, args.samples_out):
+        if out and not done:
+            print(f"telescopeml: nothing to write; {out} left as it was", file=sys.stderr)
     if args.out and done:
-        rows = [p.row() for p in done]
-        rows += [{"source": path, "flag": f"error: {error}"} for path, error in failed]
-        write_table(args.out, rows)
+        write_table(args.out, predictions_table(done, failed))
         print(f"{len(done)} predictions written to {args.out}"
               + (f" ({len(failed)} failed spectra as rows whose flag starts with 'error:')"
                  if failed else ""), file=sys.stderr)
-    elif args.out:
-        print(f"telescopeml: nothing to write; {args.out} left as it was", file=sys.stderr)
+    if args.samples_out and done:
+        write_samples(args.samples_out, done)
+        print(f"posterior samples of {len(done)} spectra written to {args.samples_out}",
+              file=sys.stderr)
     if not args.out or len(done) <= 5:
         for prediction in done:
             print(prediction.summary())
@@ -71,46 +82,6 @@ def _predict(args: argparse.Namespace) -> int:
     if not done:
         return 2
     return 1 if failed else 0
-
-
-def check_writable(path: str | Path) -> None:
-    """Refuse an output path that is a directory or cannot be written, before any work."""
-    path = Path(path)
-    if path.is_dir():
-        raise DataError("is a directory; --out takes a file name (e.g. results.csv)", path)
-    parent = path.parent if str(path.parent) else Path(".")
-    existing = next((p for p in (parent, *parent.parents) if p.exists()), Path("."))
-    if not existing.is_dir() or not os.access(existing, os.W_OK):
-        raise DataError(f"cannot write here ({existing} is not a writable directory)", path)
-
-
-def write_table(path: str | Path, rows: list[dict]) -> Path:
-    """Write rows as CSV (or Parquet when the name ends in .parquet and pyarrow exists),
-    atomically: a temporary file in the same folder, renamed onto ``path`` when complete."""
-    import csv
-
-    from telescopeml.cache import atomic_path
-
-    path = Path(path)
-    check_writable(path)
-    if path.suffix == ".parquet":
-        try:
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-        except ImportError:
-            raise DataError("writing Parquet needs pyarrow (pip install pyarrow)", path) from None
-        with atomic_path(path) as tmp:
-            pq.write_table(pa.Table.from_pylist(rows), tmp)
-        return path
-    columns = list(dict.fromkeys(k for row in rows for k in row))
-    try:
-        with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
-            writer = csv.DictWriter(fh, fieldnames=columns)
-            writer.writeheader()
-            writer.writerows(rows)
-    except OSError as exc:
-        raise DataError(f"cannot write ({exc.strerror})", path) from None
-    return path
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -141,7 +112,11 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                         "spectra")
     p.add_argument("--distance-err", type=nonnegative_float, default=0.0, metavar="PC",
                    help="1-sigma error of --distance (default 0)")
-    p.add_argument("--out", help="write a CSV (or .parquet) table, one row per spectrum")
+    p.add_argument("--out", help="write a table, one row per spectrum, in the format its "
+                   "name ends with: .ecsv (with units), .fits (units as TUNIT), .parquet, or "
+                   "CSV (no units)")
+    p.add_argument("--samples-out", metavar="FILE", help="write the posterior samples, one "
+                   "block per spectrum: .h5/.hdf5 (a dataset each) or .fits (a table each)")
     p.add_argument("--samples", type=positive_int, help="posterior samples per spectrum (default "
                    "10,000 for up to 5 spectra, 2,000 for larger batches)")
     p.add_argument("--plots", help="directory for corner and spectrum-fit plots")

@@ -3,13 +3,36 @@
 from __future__ import annotations
 
 import csv
+import functools
+import re
+from dataclasses import dataclass
 from pathlib import Path
 
-from telescopeml.data.library import find_entry, library_file
+from telescopeml.data.library import find_entry, library_file, short_designation
 from telescopeml.data.spectrum import ObservedSpectrum
 from telescopeml.errors import DataError
 
 REQUIRED = ("name", "data_file", "teff", "teff_err", "logg", "logg_err")
+#: Literature parameters of the labeled SpeX objects: the rows of
+#: ``benchmarks/objects/{train,dev}_objects.csv`` (name, data_file, spt, teff, teff_err,
+#: logg, logg_err, source), shipped with the package.
+LITERATURE_TABLE = Path(__file__).with_name("literature.csv")
+#: What the literature values mean (the scale :mod:`telescopeml.empirical` calls empirical).
+LITERATURE_SCALE = ("Teff from bolometric luminosity and an evolutionary radius, log g from "
+                    "evolutionary models (the empirical scale)")
+
+
+@dataclass(frozen=True)
+class Literature:
+    """Literature parameters of one object (:data:`LITERATURE_SCALE`)."""
+
+    name: str
+    spectral_type: str
+    teff: float
+    teff_err: float
+    logg: float
+    logg_err: float
+    reference: str
 
 
 def read_objects(path: str | Path) -> list[dict[str, str]]:
@@ -76,3 +99,34 @@ def _distance(row: dict[str, str], path: Path, number: int) -> tuple[float, floa
         return float(text), float((row.get("distance_err_pc") or "0").strip() or 0)
     except ValueError:
         raise DataError(f"line {number}: distance {text!r} is not a number", path) from None
+
+
+def _normalized(name: str) -> str:
+    return re.sub(r"[^a-z0-9+-]", "", name.lower())
+
+
+@functools.lru_cache(maxsize=4)
+def _literature_rows(table: Path) -> tuple[dict[str, str], ...]:
+    return tuple(read_objects(table))
+
+
+def find_literature(name: str, table: str | Path = LITERATURE_TABLE) -> Literature | None:
+    """Literature parameters of the object ``name``, or None when the table has none.
+
+    ``name`` matches a row's name or data file (case, spaces and punctuation ignored), else
+    its short designation (``2MASSW J2224438-015852`` and ``2MASS J22244381-0158521`` are
+    both ``J2224-0158``) when exactly one row has it.
+    """
+    rows = _literature_rows(Path(table))
+    key = _normalized(name.removesuffix(".gz"))
+    matches = [r for r in rows if key in (_normalized(r["name"]), _normalized(r["data_file"]))]
+    short = short_designation(name)
+    if not matches and short:
+        matches = [r for r in rows if short_designation(r["name"]) == short]
+    if len(matches) != 1:
+        return None
+    row = matches[0]
+    return Literature(name=row["name"], spectral_type=row.get("spt", ""),
+                      teff=float(row["teff"]), teff_err=float(row["teff_err"]),
+                      logg=float(row["logg"]), logg_err=float(row["logg_err"]),
+                      reference=row.get("source", ""))

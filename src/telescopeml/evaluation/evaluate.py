@@ -14,6 +14,7 @@ from telescopeml.data.augment import sample_test_set
 from telescopeml.data.chi2 import chi2_best_match
 from telescopeml.data.splits import is_edge
 from telescopeml.evaluation.baselines import chi2_library, random_forest_baseline
+from telescopeml.evaluation.crlb import crlb_report, grid_bound
 from telescopeml.evaluation.metrics import regression_metrics
 from telescopeml.models.cnn import predict
 
@@ -81,6 +82,15 @@ def scaled_mse(prepared, predicted: dict[str, np.ndarray], sets) -> dict[str, An
     return {"by_snr": by_snr, "mean": float(np.mean(list(by_snr.values())))}
 
 
+def crlb(prepared, interior: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The Cramér-Rao bounds at the test points at each finite S/N of :data:`SNR_LEVELS`
+    (:func:`~telescopeml.evaluation.crlb.crlb_report`), every varying grid axis unknown and
+    the flux scale free; ``interior`` (the evaluation's interior table) adds RMSE / CRLB."""
+    test = prepared.split.test
+    bounds = grid_bound(prepared.grid, test, [s for s in SNR_LEVELS if s is not None])
+    return crlb_report(bounds, ~is_edge(prepared.grid, test), prepared.targets, interior)
+
+
 def evaluate_prepared(model: torch.nn.Module, prepared, seed: int = 0, baselines: bool = True,
                       progress: bool = True) -> dict[str, Any]:
     """Metrics of ``model`` and the baselines on the test grid points.
@@ -88,8 +98,8 @@ def evaluate_prepared(model: torch.nn.Module, prepared, seed: int = 0, baselines
     Returns the JSON shape of ``telescopeml evaluate --json``: ``model``-independent keys
     ``grid``, ``n_test``, ``snr`` {clean, 10, 30, 100} -> {param -> {rmse, mae, bias, r2}},
     ``interior`` and ``edge`` (same shape, interior / edge test points only), ``scaled_mse``
-    (:func:`scaled_mse`), ``baselines``
-    {name -> same shape as ``snr``} and ``inference`` (spectra per second).
+    (:func:`scaled_mse`), ``crlb`` (the Cramér-Rao bounds and RMSE / CRLB, :func:`crlb`),
+    ``baselines`` {name -> same shape as ``snr``} and ``inference`` (spectra per second).
     """
     names = prepared.targets
     sets = test_sets(prepared, seed)
@@ -110,6 +120,7 @@ def evaluate_prepared(model: torch.nn.Module, prepared, seed: int = 0, baselines
         "interior": net["interior"],
         "edge": net["edge"],
         "scaled_mse": scaled_mse(prepared, net["predicted"], sets),
+        "crlb": crlb(prepared, net["interior"]),
         "inference": {"spectra_per_second": rate, "threads": torch.get_num_threads()},
         "baselines": {},
         "baselines_interior": {},

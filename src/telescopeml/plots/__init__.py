@@ -19,9 +19,9 @@ _EXPORTS = {
         "correlation_heatmap", "flux_distribution", "grid_coverage", "parameter_histograms",
         "pca_scatter", "reference_node", "spectra_by_parameter", "spectrum_fit")},
     **{name: "telescopeml.plots.training" for name in (
-        "loss_curves", "optimization_history", "param_importances")},
+        "log_loss_axis", "loss_curves", "optimization_history", "param_importances")},
     **{name: "telescopeml.plots.evaluation" for name in (
-        "metrics_vs_snr", "parity", "residuals", "snr_order")},
+        "metrics_vs_snr", "parity", "residuals", "rmse_over_crlb", "snr_order")},
     **{name: "telescopeml.plots.calibration" for name in (
         "coverage_curve", "sbc_rank_histograms", "tarp_curve")},
     **{name: "telescopeml.plots.predict" for name in (

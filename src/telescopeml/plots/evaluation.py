@@ -1,4 +1,5 @@
-"""Figures of a trained model on held-out grid points: parity, residuals, metrics vs S/N.
+"""Figures of a trained model on held-out grid points: parity, residuals, metrics vs S/N,
+RMSE against the Cramér-Rao bound.
 
 They take the numbers that :mod:`telescopeml.evaluation` computes (arrays of true and
 predicted values, the tables of ``evaluation.json``).
@@ -135,4 +136,30 @@ def metrics_vs_snr(tables: Mapping[str, Mapping[str, Mapping[str, Mapping[str, f
         if metric != "r2":
             ax.set_ylim(bottom=0)
     axes.flat[0].legend(loc="best", fontsize=7.5)
+    return fig
+
+
+@styled
+def rmse_over_crlb(ratio: Mapping[str, Mapping[str, float]], names: Sequence[str]) -> Figure:
+    """RMSE / Cramér-Rao bound per parameter against the test S/N, on a log scale.
+
+    ``ratio`` is ``evaluation.json``'s ``crlb["ratio"]["interior"]``: S/N key (``"30"``) ->
+    parameter -> ratio. At 1 a method is as good as any unbiased one can be; lines at 1 and 2.
+    """
+    keys = snr_order([k for k in ratio if k != "clean"])
+    snr = [float(k) for k in keys]
+    fig = Figure(figsize=(4.8, 3.8), layout="constrained")
+    ax = fig.subplots()
+    for j, name in enumerate(names):
+        ax.plot(snr, [ratio[k].get(name, np.nan) for k in keys], "o-", ms=4, color=f"C{j}",
+                label=parameter_label(name, unit=False))
+    ax.axhline(1.0, color="k", lw=1.0)
+    ax.axhline(2.0, color="k", lw=0.8, ls="--")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xticks(snr, labels=keys)
+    ax.minorticks_off()
+    ax.set_xlabel("test S/N")
+    ax.set_ylabel("RMSE / Cramér-Rao bound (interior points)")
+    ax.legend(loc="best", fontsize=7.5)
     return fig

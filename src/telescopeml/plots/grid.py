@@ -22,9 +22,11 @@ from telescopeml.data.transforms import Normalizer
 from telescopeml.plots.style import (
     WAVELENGTH_LABEL,
     ParameterColors,
+    chi2_label,
     flux_label,
     format_node,
     format_value,
+    label_residuals,
     mark_bands,
     panels,
     parameter_label,
@@ -351,7 +353,7 @@ def spectrum_fit(wavelength: np.ndarray, observed: np.ndarray,
                  uncertainty: np.ndarray | None, models: np.ndarray,
                  labels: Sequence[Mapping[str, float]],
                  reduced_chi2: Sequence[float] | None = None, name: str = "",
-                 flux_unit: str = "") -> Figure:
+                 flux_unit: str = "", model_fraction: float = 0.0) -> Figure:
     """An observed spectrum over model spectra (already scaled), best first, with residuals.
 
     Parameters
@@ -366,6 +368,10 @@ def spectrum_fit(wavelength: np.ndarray, observed: np.ndarray,
         χ² per degree of freedom of each model, for the legend.
     name, flux_unit
         Object name (title) and the observed flux unit (``""`` = uncalibrated).
+    model_fraction
+        The model term of the χ² (:func:`~telescopeml.data.chi2.chi2_fit`): the residuals
+        are divided by ``σ_tot = sqrt(σ_obs² + (model_fraction * best model)²)``, the σ
+        that ``reduced_chi2`` used (0: the observed σ alone).
     """
     models = np.atleast_2d(models)
     if not flux_unit:
@@ -382,7 +388,7 @@ def spectrum_fit(wavelength: np.ndarray, observed: np.ndarray,
     for i, (model, label) in enumerate(zip(models, labels, strict=True)):
         text = format_node(label)
         if reduced_chi2 is not None:
-            text += rf": $\chi^2_\nu$ = {reduced_chi2[i]:.3g}"
+            text += ": " + chi2_label(reduced_chi2[i], model_fraction)
         top.plot(wavelength, model, color=f"C{i}", lw=1.6 if i == 0 else 1.0,
                  alpha=1.0 if i == 0 else 0.8, label=text)
     top.set_ylabel(flux_label(flux_unit) if flux_unit
@@ -393,8 +399,8 @@ def spectrum_fit(wavelength: np.ndarray, observed: np.ndarray,
     top.legend(loc="upper right", fontsize=8)
     top.set_title(f"{name or 'observed spectrum'} and the best-scaled χ² grid spectra")
     if uncertainty is not None:
-        resid = (observed - models[0]) / uncertainty
-        bottom.set_ylabel(r"(obs $-$ best) / σ")
+        resid = (observed - models[0]) / np.hypot(uncertainty, model_fraction * models[0])
+        label_residuals(bottom, model_fraction, "best")
     else:
         resid = observed - models[0]
         bottom.set_ylabel(r"obs $-$ best")

@@ -12,6 +12,8 @@ from matplotlib.figure import Figure
 from telescopeml.data.library import spectral_class
 from telescopeml.plots.style import (
     WAVELENGTH_LABEL,
+    chi2_label,
+    label_residuals,
     parameter_label,
     save_figure,
     styled,
@@ -38,7 +40,8 @@ def corner_plot(prediction: Prediction) -> Figure:
 @styled
 def prediction_fit(prediction: Prediction) -> Figure:
     """Observed spectrum, the grid spectrum at the posterior median, its 68% posterior-
-    predictive band, and the residuals in units of the uncertainty."""
+    predictive band, and the residuals in units of the σ that the reduced χ² used (the
+    observed σ and :attr:`~Prediction.model_fraction` of the model in quadrature)."""
     fig = Figure(figsize=(10, 6), layout="constrained")
     top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
     w, f, s = prediction.wavelength, prediction.observed, prediction.uncertainty
@@ -53,11 +56,12 @@ def prediction_fit(prediction: Prediction) -> Figure:
         median = ", ".join(f"{parameter_label(k, unit=False)}={v:.4g}"
                            for k, v in prediction.median.items())
         top.plot(w, prediction.best_fit / peak, color="C1", lw=1.4,
-                 label=rf"grid at posterior median ({median}); $\chi^2_\nu$ = "
-                       f"{prediction.chi2_red:.3g}")
-        bottom.plot(w, (f - prediction.best_fit) / s, color="C0", lw=0.8)
+                 label=f"grid at posterior median ({median}); "
+                       + chi2_label(prediction.chi2_red, prediction.model_fraction))
+        total = np.hypot(s, prediction.model_fraction * prediction.best_fit)
+        bottom.plot(w, (f - prediction.best_fit) / total, color="C0", lw=0.8)
     bottom.axhline(0, color="k", lw=0.7)
-    bottom.set_ylabel(r"(obs $-$ model) / σ")
+    label_residuals(bottom, prediction.model_fraction)
     bottom.set_xlabel(WAVELENGTH_LABEL)
     top.set_ylabel("Relative flux (model peak = 1)")
     top.legend(fontsize=8, loc="upper right")

@@ -95,6 +95,26 @@ def format_node(label: Mapping[str, float], skip: Sequence[str] = ()) -> str:
     return ", ".join(parts)
 
 
+def chi2_label(reduced_chi2: float, model_fraction: float = 0.0) -> str:
+    """``χ²_ν = 10.9 (σ_obs ⊕ 5% model)``: a reduced χ² and the σ it was computed with."""
+    text = rf"$\chi^2_\nu$ = {reduced_chi2:.3g}"
+    return text + (rf" ($\sigma_{{obs}}$ ⊕ {100 * model_fraction:g}% model)"
+                   if model_fraction > 0 else "")
+
+
+def label_residuals(ax: Axes, model_fraction: float, model: str = "model") -> None:
+    """Label a panel of ``(obs - model) / σ``: σ_obs, or σ_tot and its formula
+    (``σ_tot² = σ_obs² + (5% model)²``) when the χ² has a model term."""
+    if model_fraction <= 0:
+        ax.set_ylabel(rf"(obs $-$ {model}) / $\sigma_{{obs}}$")
+        return
+    ax.set_ylabel(rf"(obs $-$ {model}) / $\sigma_{{tot}}$")
+    ax.text(0.01, 0.95, rf"$\sigma_{{tot}}^2 = \sigma_{{obs}}^2$ + "
+                        f"({100 * model_fraction:g}% model)²",
+            transform=ax.transAxes, va="top", fontsize=8,
+            bbox={"fc": "white", "ec": "none", "alpha": 0.8})
+
+
 def unit_latex(unit: str) -> str:
     """An astropy unit string as mathtext in the astronomer's order: ``erg s⁻¹ cm⁻² µm⁻¹``."""
     parsed = u.Unit(unit)

@@ -11,6 +11,12 @@ from matplotlib.ticker import MaxNLocator
 from telescopeml.plots.style import styled
 
 
+def log_loss_axis(history: Sequence[Mapping[str, float]]) -> bool:
+    """Whether :func:`loss_curves` draws the loss on a log axis: only when every training
+    and validation loss is positive (a negative log-likelihood can be negative)."""
+    return all(row.get("val_loss", 0) > 0 and row.get("train_loss", 0) > 0 for row in history)
+
+
 @styled
 def loss_curves(history: Sequence[Mapping[str, float]], best_epoch: int | None = None,
                 loss: str = "", title: str = "") -> Figure:
@@ -38,7 +44,7 @@ def loss_curves(history: Sequence[Mapping[str, float]], best_epoch: int | None =
         if history and all(key in row for row in history):
             ax.plot(epochs, [row[key] for row in history], "o-", ms=3, color=color,
                     label=key.replace("_", " "))
-    if all(row.get("val_loss", 0) > 0 and row.get("train_loss", 0) > 0 for row in history):
+    if log_loss_axis(history):
         ax.set_yscale("log")
     if best_epoch is None and history and all("val_loss" in row for row in history):
         best_epoch = int(epochs[int(np.argmin([row["val_loss"] for row in history]))])

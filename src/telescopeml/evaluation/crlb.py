@@ -1,0 +1,232 @@
+"""The Cramér-Rao lower bound: the smallest error any unbiased estimator can reach on a grid.
+
+At a grid point with model spectrum ``f`` and parameters ``θ``, observed with Gaussian
+noise of per-pixel sigma ``σ`` (:func:`telescopeml.data.augment.noise_sigma`, the package's
+noise model) and an unknown overall flux scale ``s`` (the networks see normalized spectra),
+the Fisher matrix is ``F = Jᵀ diag(1/σ²) J`` with ``J = [∂f/∂θ₁ … ∂f/∂θₖ, f]``, the last
+column being ``∂(s f)/∂ln s`` at ``s = 1``. The bound on each parameter is
+``sqrt(diag(F⁻¹))`` over the parameters' block, the scale marginalized.
+
+The derivatives are central differences between a node's two neighbours along each axis, in
+log flux: ``∂ln f/∂θ = (ln f(θ₊) − ln f(θ₋)) / (θ₊ − θ₋)``, then ``∂f/∂θ = f ∂ln f/∂θ``.
+They are taken in each axis's own units (Teff in K), the coordinates in which the grid is
+interpolated (multilinearly in log flux, :meth:`SpectralGrid.interpolate_points`), so the
+bounds are in physical units with no chain rule. A node without two neighbours along some
+axis (an edge node, or one whose neighbour is missing from the grid) has no defined bound:
+it gets NaN and a reason.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from telescopeml.data.augment import noise_sigma
+from telescopeml.data.grid import SpectralGrid
+
+#: Eigenvalues of the Fisher matrix's correlation form below this fraction of the largest
+#: count as zero: the parameters in their directions have an infinite bound.
+SINGULAR_RTOL = 1e-10
+
+NoiseModel = Callable[[np.ndarray, float], np.ndarray]
+
+
+def fisher_bound(flux: np.ndarray, dlog_flux: np.ndarray, sigma: np.ndarray,
+                 free_scale: bool = True) -> np.ndarray:
+    """Cramér-Rao bounds ``sqrt(diag(F⁻¹))`` of ``k`` parameters from log-flux derivatives.
+
+    Parameters
+    ----------
+    flux
+        ``(..., n_wavelengths)`` model flux.
+    dlog_flux
+        ``(..., k, n_wavelengths)`` derivatives ``∂ln f/∂θ`` (``J = f ∂ln f/∂θ``).
+    sigma
+        ``(..., n_wavelengths)`` one-sigma Gaussian noise per pixel.
+    free_scale
+        Marginalize an unknown overall flux scale (a column ``f`` added to ``J``).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(..., k)`` bounds in the parameters' units; ``inf`` for a parameter the data cannot
+        tell apart from the others (or from the scale).
+    """
+    flux = np.asarray(flux, dtype=np.float64)
+    columns = np.asarray(dlog_flux, dtype=np.float64) * flux[..., None, :]
+    k = columns.shape[-2]
+    if free_scale:
+        columns = np.concatenate([columns, flux[..., None, :]], axis=-2)
+    weighted = columns / np.asarray(sigma, dtype=np.float64)[..., None, :]
+    fisher = weighted @ np.swapaxes(weighted, -1, -2)
+    return np.sqrt(_inverse_diagonal(fisher)[..., :k])
+
+
+def _inverse_diagonal(fisher: np.ndarray) -> np.ndarray:
+    """``diag(F⁻¹)`` of symmetric positive semi-definite matrices; ``inf`` along null
+    directions. Works on the correlation form, so parameters of any units compare."""
+    scale = np.sqrt(np.diagonal(fisher, axis1=-2, axis2=-1))
+    safe = np.where(scale > 0, scale, 1.0)
+    corr = fisher / (safe[..., :, None] * safe[..., None, :])
+    values, vectors = np.linalg.eigh(corr)
+    null = values <= SINGULAR_RTOL * values[..., -1:]
+    inverse = np.where(null, 0.0, 1.0 / np.where(null, 1.0, values))
+    diagonal = np.einsum("...ij,...j,...ij->...i", vectors, inverse, vectors) / safe**2
+    touched = np.einsum("...ij,...j->...i", vectors**2, null.astype(float)) > 1e-8
+    return np.where(touched | (scale == 0), np.inf, diagonal)
+
+
+@dataclass
+class GridBound:
+    """Cramér-Rao bounds at grid points.
+
+    Parameters
+    ----------
+    names
+        Parameters of the Fisher matrix, the order of the bounds' columns.
+    indices
+        Grid indices of the points.
+    bound
+        S/N -> ``(n_points, n_params)`` bounds in physical units; NaN where undefined.
+    reason
+        Why each point's bound is undefined (``None`` where it is defined).
+    """
+
+    names: list[str]
+    indices: np.ndarray
+    bound: dict[float, np.ndarray]
+    reason: list[str | None]
+
+    @property
+    def defined(self) -> np.ndarray:
+        """``(n_points,)`` True where the bound is defined."""
+        return np.array([r is None for r in self.reason], dtype=bool)
+
+    def rms(self, snr: float, mask: np.ndarray | None = None) -> dict[str, float]:
+        """Root mean square bound per parameter over the defined points (of ``mask``);
+        NaN when there are none. The RMS is what an unbiased estimator's RMSE is bounded by."""
+        keep = self.defined if mask is None else self.defined & np.asarray(mask, dtype=bool)
+        values = self.bound[snr][keep]
+        return {name: float(np.sqrt(np.mean(values[:, j] ** 2))) if keep.any() else float("nan")
+                for j, name in enumerate(self.names)}
+
+    def undefined(self, mask: np.ndarray | None = None) -> dict[str, int]:
+        """Count of points (of ``mask``) without a defined bound, by reason."""
+        keep = np.ones(len(self.reason), bool) if mask is None else np.asarray(mask, bool)
+        return dict(Counter(r for r, k in zip(self.reason, keep, strict=True)
+                            if k and r is not None))
+
+
+def grid_bound(grid: SpectralGrid, indices: Sequence[int] | np.ndarray,
+               snrs: Sequence[float], names: Sequence[str] | None = None,
+               free_scale: bool = True, noise: NoiseModel = noise_sigma) -> GridBound:
+    """Cramér-Rao bounds at the grid points ``indices`` for each S/N.
+
+    Parameters
+    ----------
+    grid
+        A grid on a regular lattice (missing nodes only make their neighbours undefined).
+    indices
+        Grid points to bound.
+    snrs
+        S/N levels, passed to ``noise``.
+    names
+        Parameters of the Fisher matrix (default: every axis with more than one value);
+        axes left out are taken as known.
+    free_scale
+        Marginalize an unknown overall flux scale (as a network that sees normalized
+        spectra must).
+    noise
+        ``noise(flux, snr) -> sigma``; default the package's noise model.
+
+    Returns
+    -------
+    GridBound
+    """
+    names = [a for a in grid.axes if grid.axis_values(a).size > 1] if names is None \
+        else list(names)
+    indices = np.asarray(indices, dtype=np.int64)
+    values = [grid.axis_values(a) for a in grid.axes]
+    params = grid.parameter_matrix()
+    position = np.column_stack([np.searchsorted(v, params[:, j]) for j, v in enumerate(values)])
+    lattice = np.full([v.size for v in values], -1, dtype=np.int64)
+    lattice[tuple(position.T)] = np.arange(len(grid))
+
+    neighbours = np.full((indices.size, len(names), 2), -1, dtype=np.int64)
+    steps = np.full((indices.size, len(names)), np.nan)
+    reason: list[str | None] = [None] * indices.size
+    for j, name in enumerate(names):
+        axis = grid.axes.index(name)
+        for i, index in enumerate(indices):
+            centre = position[index, axis]
+            if not 0 < centre < values[axis].size - 1:
+                reason[i] = reason[i] or f"on the edge of {name}"
+                continue
+            p = position[index].copy()
+            for side, offset in enumerate((-1, 1)):
+                p[axis] = centre + offset
+                neighbours[i, j, side] = lattice[tuple(p)]
+            if (neighbours[i, j] < 0).any():
+                reason[i] = reason[i] or f"a neighbour along {name} is missing"
+            steps[i, j] = values[axis][centre + 1] - values[axis][centre - 1]
+
+    defined = np.array([r is None for r in reason], dtype=bool)
+    bound = {float(s): np.full((indices.size, len(names)), np.nan) for s in snrs}
+    if defined.any():
+        # read only the points and their neighbours; ``rows`` is sorted, so searchsorted
+        # maps a grid index to its row
+        rows = np.unique(np.concatenate([indices[defined], neighbours[defined].ravel()]))
+        log_flux = np.log(grid.take(rows).flux_array().astype(np.float64))
+        nb = np.searchsorted(rows, neighbours[defined])
+        dlog = (log_flux[nb[..., 1]] - log_flux[nb[..., 0]]) / steps[defined][..., None]
+        flux = np.exp(log_flux[np.searchsorted(rows, indices[defined])])
+        for snr, table in bound.items():
+            table[defined] = fisher_bound(flux, dlog, noise(flux, snr), free_scale)
+    return GridBound(names, indices, bound, reason)
+
+
+def crlb_report(bounds: GridBound, interior: np.ndarray, targets: Sequence[str],
+                rmse_interior: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The ``crlb`` section of ``evaluate --json``.
+
+    Parameters
+    ----------
+    bounds
+        Bounds at the test points.
+    interior
+        ``(n_points,)`` True for interior test points.
+    targets
+        Parameters to report.
+    rmse_interior
+        The evaluation's ``interior`` table (S/N key -> parameter -> metrics), for the ratio.
+
+    Returns
+    -------
+    dict
+        ``{"interior"|"all": {snr: {param: rms bound}}, "n_points", "n_defined",
+        "n_undefined", "undefined": {reason: count}, "ratio": {"interior": {snr:
+        {param: RMSE / CRLB}}}}``; S/N keys as in the other tables (``"30"``).
+    """
+    interior = np.asarray(interior, dtype=bool)
+    columns = [bounds.names.index(t) for t in targets]
+    report: dict[str, Any] = {"interior": {}, "all": {}}
+    for snr in bounds.bound:
+        key = f"{snr:g}"
+        for part, mask in (("interior", interior), ("all", None)):
+            rms = bounds.rms(snr, mask)
+            report[part][key] = {bounds.names[c]: rms[bounds.names[c]] for c in columns}
+    defined = bounds.defined
+    report.update(n_points=int(defined.size), n_defined=int(defined.sum()),
+                  n_undefined=int((~defined).sum()), undefined=bounds.undefined())
+    ratio: dict[str, Any] = {}
+    for key, table in report["interior"].items():
+        rmse = (rmse_interior or {}).get(key)
+        if rmse:
+            ratio[key] = {name: rmse[name]["rmse"] / b for name, b in table.items()
+                          if name in rmse and np.isfinite(b) and b > 0}
+    report["ratio"] = {"interior": ratio}
+    return report
