@@ -56,6 +56,7 @@ API_MODULES = [
     "telescopeml.data.inputs",
     "telescopeml.models.posterior",
     "telescopeml.models.numpy_model",
+    "telescopeml.models.torch_network",
     "telescopeml.models.regressors",
     "telescopeml.models.recalibration",
     "telescopeml.training",

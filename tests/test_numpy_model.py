@@ -30,7 +30,8 @@ from telescopeml.models.numpy_model import (
     max_pool1d,
     supports,
 )
-from telescopeml.predict import Predictor, TorchNetwork
+from telescopeml.models.torch_network import TorchNetwork
+from telescopeml.predict import Predictor
 
 N_WL = 57
 BOUNDS = ((-2.0, 2.0), (-1.5, 1.0), (-2.5, 2.5))

@@ -12,7 +12,8 @@ from telescopeml.data.spectrum import ObservedSpectrum
 from telescopeml.data.transforms import Normalizer
 from telescopeml.errors import DataError
 from telescopeml.models.numpy_model import NumpyModel
-from telescopeml.predict import Predictor, TorchNetwork
+from telescopeml.models.torch_network import TorchNetwork
+from telescopeml.predict import Predictor
 from telescopeml.training.experiment import ExperimentConfig, train
 
 C_CGS = 2.99792458e10
@@ -125,6 +126,7 @@ def test_preset_trains_and_predicts_from_a_telescopeml_csv(telescopeml_csv, tmp_
     assert isinstance(predictor.network, NumpyModel)  # the default engine for this bundle
     prediction = predictor.predict(spectrum, n_samples=200)
     assert prediction.samples.shape == (200, 4) and np.all(np.isfinite(prediction.samples))
+    assert any("absolute flux level" in n for n in prediction.notes)  # the assumption, said
 
     # the NumPy engine and the torch model compute the same network on the same inputs
     torch_predictor = Predictor(out, grid=False, engine="torch")

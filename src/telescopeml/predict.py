@@ -34,6 +34,7 @@ from telescopeml.empirical import INPUT_NOTE, INSTRUMENT_FLAG
 from telescopeml.errors import DataError, OutOfGridError, TelescopeMLError
 from telescopeml.models import numpy_model
 from telescopeml.models.recalibration import spectrum_snr
+from telescopeml.models.torch_network import TorchNetwork
 from telescopeml.prediction import Prediction
 
 #: Minimum fraction of the model's wavelengths an observed spectrum must cover.
@@ -451,6 +452,11 @@ class Predictor:
         for name, message in self.edge_flags(samples):
             (prediction.flags if name == "teff" else prediction.notes).append(message)
         prediction.limits = self.edge_limits(samples)
+        if self.encoder.extra == "absolute-fnu":
+            prediction.notes.append(
+                "this model also reads the absolute flux level (TelescopeML's preprocessing): "
+                "its answer assumes the spectrum is a surface flux in the grid's units, i.e. "
+                "already scaled by (distance / radius)^2")
         prediction.flags += self.instrument_flags(spectrum)
         prediction.model = self.path.name
         self.grid_fit(prediction, seed)
@@ -475,38 +481,6 @@ class Predictor:
                 return spectrum
             return spectrum._derive(meta={**spectrum.meta, "input_notes": [*notes, note]})
         return spectrum.in_flux_unit(self.flux_unit)
-
-
-class TorchNetwork:
-    """A torch model behind :class:`~telescopeml.models.numpy_model.NumpyModel`'s interface
-    (for architectures the NumPy engine does not evaluate)."""
-
-    def __init__(self, model: Any) -> None:
-        self.model = model
-        self.config = model.config
-
-    def embed(self, x: np.ndarray, extra: np.ndarray | None = None) -> np.ndarray:
-        """The network's output before the head."""
-        import torch
-
-        with torch.inference_mode():
-            return self.model.embed(*self._tensors(x, extra)).numpy()
-
-    def sample(self, x: np.ndarray, extra: np.ndarray | None, n: int,
-               rng: np.random.Generator, snr: np.ndarray | None = None) -> np.ndarray:
-        """Flow head: ``(n, batch, d)`` samples in standardized units."""
-        import torch
-
-        generator = torch.Generator().manual_seed(int(rng.integers(2**63)))
-        with torch.inference_mode():
-            posterior = self.model.posterior(*self._tensors(x, extra))
-            return posterior.sample(n, generator, snr).numpy()
-
-    @staticmethod
-    def _tensors(x: np.ndarray, extra: np.ndarray | None) -> tuple[Any, Any]:
-        import torch
-
-        return torch.from_numpy(x), None if extra is None else torch.from_numpy(extra)
 
 
 #: File suffixes a bundle's grid may have for the fit check to open it.
