@@ -108,3 +108,19 @@ def test_spread_stretches_samples_and_density_consistently(trained):
     assert 0.4 < ratio[0] < 0.6 and 0.9 < ratio[1] < 1.1, ratio
     with pytest.raises(ValueError, match="2 positive factors"):
         trained.flow.set_spread([1.0, -1.0])
+
+
+def test_draws_map_the_same_in_chunks(trained, monkeypatch):
+    """Base draws go through the flow in bounded chunks (memory); the samples are those of
+    one pass."""
+    from telescopeml.models import posterior
+
+    x = torch.from_numpy(problem(40, 4)[0])
+    z = torch.randn((50, 40, 2), generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        post = trained.posterior(x)
+        whole = post.unconstrained(z)
+        monkeypatch.setattr(posterior, "FLOW_CHUNK_ROWS", 7 * 40)
+        chunked = post.unconstrained(z)
+    assert chunked.shape == whole.shape
+    torch.testing.assert_close(chunked, whole)
