@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import astropy.units as u
 import numpy as np
-from astropy.table import QTable
 
 from telescopeml.empirical import SCALE_GRID, UNITS, describe
+
+if TYPE_CHECKING:  # astropy.table takes ~0.3 s to import: only when a table is made
+    from astropy.table import QTable
 
 #: Quantiles reported for every parameter (fractions).
 QUANTILES = (0.025, 0.16, 0.5, 0.84, 0.975)
@@ -46,6 +48,8 @@ def table_from_rows(rows: list[dict[str, Any]]) -> QTable:
     Columns are the union of the rows' keys, in order of appearance; a missing number is NaN,
     a missing text ``""`` (failed inputs have only ``source``, ``file`` and ``flag``).
     """
+    from astropy.table import QTable
+
     table = QTable()
     for column in dict.fromkeys(k for row in rows for k in row):
         unit = column_unit(column)

@@ -23,14 +23,6 @@ def _predict(args: argparse.Namespace) -> int:
     from telescopeml.data.library import is_type, library_index
     from telescopeml.data.objects import read_target_list
     from telescopeml.predict import predict_files
-    from telescopeml.tables import (
-        SAMPLE_SUFFIXES,
-        check_writable,
-        predictions_table,
-        write_samples,
-        write_table,
-    )
-
     files: list[str | Path] = list(args.inputs)
     model = args.model
     if model is None and files and (Path(files[0]) / "manifest.json").is_file():
@@ -49,6 +41,14 @@ def _predict(args: argparse.Namespace) -> int:
         distances += [distance] * len(entries)
     if not files:
         raise DataError("give spectrum files or library names, --list, or --library")
+    if args.out or args.samples_out:  # astropy.table is slow to import: only when writing
+        from telescopeml.tables import (
+            SAMPLE_SUFFIXES,
+            check_writable,
+            predictions_table,
+            write_samples,
+            write_table,
+        )
     if args.out:
         check_writable(args.out)
     if args.samples_out:

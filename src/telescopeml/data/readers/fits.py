@@ -10,7 +10,6 @@ from typing import Any
 import astropy.units as u
 import numpy as np
 from astropy.io import fits
-from astropy.table import QTable
 from astropy.utils.exceptions import AstropyWarning
 
 from telescopeml.data.readers import (
@@ -126,6 +125,8 @@ def read_fits_table(path: Path, hdu: int | str | None = None) -> dict[str, Any]:
         Index or name of the table HDU; by default the first binary table with a
         wavelength and a flux column.
     """
+    from astropy.table import QTable  # slow to import: only for table files
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", AstropyWarning)
         with fits.open(path, memmap=False) as hdul:
@@ -163,7 +164,7 @@ def read_fits_table(path: Path, hdu: int | str | None = None) -> dict[str, Any]:
     )
 
 
-def _column(table: QTable, column: str, role: str, path: Path
+def _column(table: Any, column: str, role: str, path: Path
             ) -> tuple[np.ndarray, u.UnitBase | None]:
     """A column's values as float (masked -> NaN) and its unit (None if it has none)."""
     data = table[column]

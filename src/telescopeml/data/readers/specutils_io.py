@@ -13,7 +13,6 @@ from typing import Any
 
 import astropy.units as u
 import numpy as np
-from astropy.io.registry import IORegistryError
 
 from telescopeml.data.readers import register_reader, stem
 from telescopeml.data.units import MICRON_RANGE
@@ -106,6 +105,8 @@ def read_specutils(path: Path, specutils_format: str | None = None,
             raise DataError(f"specutils finds {len(found)} formats for it "
                             f"({', '.join(found) or 'none'}); pass specutils_format=", path)
         specutils_format = found[0]
+    from astropy.io.registry import IORegistryError
+
     try:
         spectrum = cls.read(str(path), format=specutils_format, **options)
     except IORegistryError as exc:

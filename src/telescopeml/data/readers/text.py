@@ -9,7 +9,6 @@ from typing import Any
 
 import astropy.units as u
 import numpy as np
-from astropy.table import Table
 from astropy.utils.exceptions import AstropyWarning
 
 from telescopeml.data.readers import (
@@ -54,6 +53,8 @@ def _looks_like_text(path: Path) -> bool:
 @register_reader("ecsv", extensions=(".ecsv",), identify=_is_ecsv)
 def read_ecsv(path: Path) -> dict[str, Any]:
     """Astropy ECSV table: wavelength and flux columns with units, optional uncertainty."""
+    from astropy.table import Table  # slow to import: only for ECSV files
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", AstropyWarning)
         table = Table.read(path, format="ascii.ecsv")
