@@ -314,3 +314,20 @@ def test_cli_predicts_library_spectra_by_name(capsys):
     assert out.count("2MASS J15031961+2525196") == 2
     assert main(["predict", "no such object anywhere", "--quiet"]) == 2
     assert "no such file, and no spectrum named" in capsys.readouterr().err
+
+
+def test_a_specutils_spectrum_is_predicted_directly(bundle, module_grid, tmp_path):
+    """Anything with a spectral_axis and a flux Quantity (specutils' Spectrum) is accepted
+    by Predictor.predict without specutils itself."""
+    from types import SimpleNamespace
+
+    spectrum = write_spectrum(tmp_path / "s.txt", module_grid, 17)
+    unit = u.Unit(spectrum.flux_unit)
+    duck = SimpleNamespace(spectral_axis=spectrum.wavelength * 1e4 * u.AA,
+                           flux=spectrum.flux * unit, uncertainty=None, mask=None,
+                           meta={"name": "duck"})
+    predictor = Predictor(bundle, grid=False)
+    found = predictor.predict(duck, n_samples=300)
+    expected = predictor.predict(spectrum._derive(uncertainty=None), n_samples=300)
+    assert found.source == "duck"
+    assert found.median["teff"] == pytest.approx(expected.median["teff"], rel=1e-6)

@@ -437,7 +437,8 @@ class Predictor:
             wavelength=self.wavelength,
             observed=flux,
             uncertainty=sigma,
-            name=spectrum.name, file=str(spectrum.meta.get("path") or ""),
+            name=spectrum.name,
+            file=str(spectrum.meta.get("library_file") or spectrum.meta.get("path") or ""),
             spectral_type=str(spectrum.meta.get("spectral_type") or ""),
         )
         if not np.all(np.isfinite(samples)):
