@@ -24,8 +24,6 @@ class Chi2Fit:
         Sum over pixels of ``(observed - scale * model)**2 / variance``.
     dof
         Degrees of freedom: usable pixels minus fitted parameters (the scale included).
-    p_value
-        Probability of a χ² at least this large if the model were right.
     scale
         Factor applied to the model (1 unless the scale was fitted).
     n_points
