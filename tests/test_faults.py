@@ -86,15 +86,22 @@ def test_exit_status_and_results_file(bundle, module_grid, tmp_path, capsys):  #
     bad = spectrum_file(tmp_path / "bad.txt", module_grid, flux_scale=1e299)
     out = tmp_path / "keep.csv"
     out.write_text("precious results\n")
-    # every spectrum fails: exit 2, and the existing file is left as it was
-    assert main(["-q", "predict", str(bundle), str(bad), "--out", str(out)]) == 2
+    # every spectrum fails: exit 2, and the existing file is left as it was (even when it
+    # could be replaced)
+    assert main(["-q", "predict", str(bundle), str(bad), "--out", str(out),
+                 "--overwrite"]) == 2
     assert out.read_text() == "precious results\n"
     assert "left as it was" in capsys.readouterr().err
+    # an existing file is not replaced without --overwrite, even with answers to write
+    assert main(["-q", "predict", str(bundle), str(good), "--out", str(out),
+                 "--samples", "200"]) == 2
+    assert out.read_text() == "precious results\n"
+    assert "already exists" in capsys.readouterr().err
     # all answered: 0; some failed: 1, with the failure as a row
     assert main(["-q", "predict", str(bundle), str(good), "--out", str(out),
-                 "--samples", "200"]) == 0
+                 "--samples", "200", "--overwrite"]) == 0
     assert main(["-q", "predict", str(bundle), str(good), str(bad), "--out", str(out),
-                 "--samples", "200"]) == 1
+                 "--samples", "200", "--overwrite"]) == 1
     rows = list(csv.DictReader(out.open()))
     assert [r["flag"].startswith("error:") for r in rows] == [False, True]
     assert not list(tmp_path.glob(".keep.csv.*"))  # no temporary file left behind

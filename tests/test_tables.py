@@ -97,7 +97,10 @@ def test_batch_table_round_trips_with_units_and_error_rows(tmp_path):
 def test_writing_is_atomic_and_checked_before_work(tmp_path):
     out = tmp_path / "keep.ecsv"
     out.write_text("old\n")
-    write_table(out, make_prediction().to_table())
+    with pytest.raises(DataError, match="already exists"):
+        write_table(out, make_prediction().to_table())
+    assert out.read_text() == "old\n"
+    write_table(out, make_prediction().to_table(), overwrite=True)
     assert QTable.read(out)["teff_p50"].unit == u.K and len(list(tmp_path.iterdir())) == 1
     with pytest.raises(DataError, match="is a directory"):
         check_writable(tmp_path)

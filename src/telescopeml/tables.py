@@ -50,12 +50,17 @@ def samples_table(prediction: Prediction) -> QTable:
     return table
 
 
-def check_writable(path: str | Path, suffixes: Iterable[str] | None = None) -> None:
-    """Refuse, before any work, an output path that is a directory, cannot be written, has
-    a suffix outside ``suffixes`` (when given) or needs a package that is missing."""
+def check_writable(path: str | Path, suffixes: Iterable[str] | None = None,
+                   overwrite: bool = False) -> None:
+    """Refuse, before any work, an output path that is a directory, an existing file (unless
+    ``overwrite``, as astropy's writers), cannot be written, has a suffix outside
+    ``suffixes`` (when given) or needs a package that is missing."""
     path = Path(path)
     if path.is_dir():
         raise DataError("is a directory; give a file name (e.g. results.ecsv)", path)
+    if path.exists() and not overwrite:
+        raise DataError("already exists; nothing was written (replace it with --overwrite, "
+                        "or overwrite=True)", path)
     if suffixes is not None and path.suffix.lower() not in suffixes:
         raise DataError(f"unknown format {path.suffix!r}; use one of {', '.join(suffixes)}",
                         path)
@@ -70,12 +75,13 @@ def check_writable(path: str | Path, suffixes: Iterable[str] | None = None) -> N
         raise DataError(f"cannot write here ({existing} is not a writable directory)", path)
 
 
-def write_table(path: str | Path, table: QTable) -> Path:
+def write_table(path: str | Path, table: QTable, overwrite: bool = False) -> Path:
     """Write ``table`` by the name's suffix (:data:`TABLE_FORMATS`: ECSV and FITS keep the
     units, Parquet keeps them for astropy readers, CSV has none), atomically: a temporary
-    file in the same folder, renamed onto ``path`` (replacing it) when complete."""
+    file in the same folder, renamed onto ``path`` when complete. An existing ``path`` is
+    replaced only with ``overwrite``."""
     path = Path(path)
-    check_writable(path)
+    check_writable(path, overwrite=overwrite)
     format = TABLE_FORMATS.get(path.suffix.lower(), "ascii.csv")
     try:
         with atomic_path(path) as tmp:
@@ -88,7 +94,8 @@ def write_table(path: str | Path, table: QTable) -> Path:
     return path
 
 
-def write_samples(path: str | Path, predictions: list[Prediction]) -> Path:
+def write_samples(path: str | Path, predictions: list[Prediction],
+                  overwrite: bool = False) -> Path:
     """Write the posterior samples of ``predictions``, one block per spectrum named after the
     object (else the file; repeats get ``_2``, ``_3``...), atomically.
 
@@ -96,9 +103,10 @@ def write_samples(path: str | Path, predictions: list[Prediction]) -> Path:
     ``names``, ``units`` (astropy strings), ``scale``, ``model``, ``source``, ``name``,
     ``file``, ``spectral_type``. ``.fits``: a binary table per spectrum (EXTNAME the
     block's name, a column per parameter with its TUNIT, the same provenance as keywords).
+    An existing ``path`` is replaced only with ``overwrite``.
     """
     path = Path(path)
-    check_writable(path, SAMPLE_SUFFIXES)
+    check_writable(path, SAMPLE_SUFFIXES, overwrite)
     labels = _labels(predictions)
     try:
         with atomic_path(path) as tmp:

@@ -28,8 +28,8 @@ exit status:
 
 --out: a directory for commands that write a set of files (train, calibrate, tune, explore,
 demo), a file for commands that write one (predict: .csv/.ecsv/.parquet/.fits by suffix;
-report: .html). train refuses an existing model folder unless --overwrite; predict
-replaces its --out file only when it has something to write, atomically.
+report: .html). An existing --out is refused unless --overwrite (train, predict); a
+replaced file is written in full first, then renamed over the old one.
 --plots follows the same rule: a directory for several figures (predict), a file
 name for one (benchmark).
 --samples: posterior samples per spectrum; 10000 for up to 5 spectra, 2000 for more (predict,

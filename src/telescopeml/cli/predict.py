@@ -50,9 +50,9 @@ def _predict(args: argparse.Namespace) -> int:
             write_table,
         )
     if args.out:
-        check_writable(args.out)
+        check_writable(args.out, overwrite=args.overwrite)
     if args.samples_out:
-        check_writable(args.samples_out, SAMPLE_SUFFIXES)
+        check_writable(args.samples_out, SAMPLE_SUFFIXES, args.overwrite)
     predictor = pretrained.predictor(model, args.scale, args.empirical)
     samples = samples_for(len(files), args.samples)
     done, failed = predict_files(predictor, files, n_samples=samples, progress=not args.quiet,
@@ -63,12 +63,12 @@ def _predict(args: argparse.Namespace) -> int:
         if out and not done:
             print(f"telescopeml: nothing to write; {out} left as it was", file=sys.stderr)
     if args.out and done:
-        write_table(args.out, predictions_table(done, failed))
+        write_table(args.out, predictions_table(done, failed), args.overwrite)
         print(f"{len(done)} predictions written to {args.out}"
               + (f" ({len(failed)} failed spectra as rows whose flag starts with 'error:')"
                  if failed else ""), file=sys.stderr)
     if args.samples_out and done:
-        write_samples(args.samples_out, done)
+        write_samples(args.samples_out, done, args.overwrite)
         print(f"posterior samples of {len(done)} spectra written to {args.samples_out}",
               file=sys.stderr)
     if not args.out or len(done) <= 5:
@@ -115,6 +115,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--out", help="write a table, one row per spectrum, in the format its "
                    "name ends with: .ecsv (with units), .fits (units as TUNIT), .parquet, or "
                    "CSV (no units)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing --out or --samples-out file (else refused before "
+                        "any work)")
     p.add_argument("--samples-out", metavar="FILE", help="write the posterior samples, one "
                    "block per spectrum: .h5/.hdf5 (a dataset each) or .fits (a table each)")
     p.add_argument("--samples", type=positive_int, help="posterior samples per spectrum (default "
