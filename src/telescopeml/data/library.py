@@ -137,14 +137,15 @@ def _read_indexed(path: str, mtime: float
     entries = library_index(quiet=True)
     table: dict[str, list[LibraryEntry]] = {}
     for entry in entries:
-        keys = {_key(entry.name), _key(entry.designation), _key(entry.data_file),
-                _key(entry.data_file.removesuffix(".fits"))}
+        keys = {name_key(entry.name), name_key(entry.designation), name_key(entry.data_file),
+                name_key(entry.data_file.removesuffix(".fits"))}
         for key in keys - {""}:
             table.setdefault(key, []).append(entry)
     return table, entries
 
 
-def _key(text: str) -> str:
+def name_key(text: str) -> str:
+    """``text`` for matching names: lower case, letters, digits, ``+`` and ``-`` only."""
     return re.sub(r"[^a-z0-9+-]", "", text.lower())
 
 
@@ -172,7 +173,7 @@ def find_entry(name: str, instrument: str | None = None, quiet: bool = False) ->
     ``instrument`` restricts the search (e.g. ``"JWST-NIRSPEC-PRISM"``).
     """
     table, entries = _indexed(quiet)
-    matches = [e for e in table.get(_key(name.removesuffix(".gz")), [])
+    matches = [e for e in table.get(name_key(name.removesuffix(".gz")), [])
                if instrument is None or e.instrument == instrument]
     if not matches and short_designation(name):
         short = short_designation(name)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import csv
 import functools
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from telescopeml.data.library import find_entry, library_file, short_designation
+from telescopeml.data.library import name_key, short_designation
 from telescopeml.data.spectrum import ObservedSpectrum
 from telescopeml.errors import DataError
 
@@ -59,8 +58,7 @@ def load_object_spectrum(row: dict[str, str], table: Path) -> ObservedSpectrum:
     if candidate.is_file():
         spectrum = ObservedSpectrum.read(candidate)
     else:
-        entry = find_entry(ref, quiet=True)
-        spectrum = ObservedSpectrum.read(library_file(entry, quiet=True))
+        spectrum = ObservedSpectrum.from_library(ref)
     spectrum.name = row["name"]
     return spectrum
 
@@ -101,10 +99,6 @@ def _distance(row: dict[str, str], path: Path, number: int) -> tuple[float, floa
         raise DataError(f"line {number}: distance {text!r} is not a number", path) from None
 
 
-def _normalized(name: str) -> str:
-    return re.sub(r"[^a-z0-9+-]", "", name.lower())
-
-
 @functools.lru_cache(maxsize=4)
 def _literature_rows(table: Path) -> tuple[dict[str, str], ...]:
     return tuple(read_objects(table))
@@ -118,8 +112,8 @@ def find_literature(name: str, table: str | Path = LITERATURE_TABLE) -> Literatu
     both ``J2224-0158``) when exactly one row has it.
     """
     rows = _literature_rows(Path(table))
-    key = _normalized(name.removesuffix(".gz"))
-    matches = [r for r in rows if key in (_normalized(r["name"]), _normalized(r["data_file"]))]
+    key = name_key(name.removesuffix(".gz"))
+    matches = [r for r in rows if key in (name_key(r["name"]), name_key(r["data_file"]))]
     short = short_designation(name)
     if not matches and short:
         matches = [r for r in rows if short_designation(r["name"]) == short]

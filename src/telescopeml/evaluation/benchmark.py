@@ -19,7 +19,8 @@ from telescopeml.evaluation.real_baselines import (
     chi2_grid_fit,
     spectral_type_teff,
 )
-from telescopeml.predict import Prediction, Predictor
+from telescopeml.predict import Predictor
+from telescopeml.prediction import QUANTILES, Prediction
 
 
 def _metrics(pred: np.ndarray, truth: np.ndarray, width: np.ndarray,
@@ -132,7 +133,7 @@ def run_benchmark(predictor: Predictor, objects: str | Path, n_samples: int = 20
         except (DataError, OutOfGridError) as exc:
             failed.append({"name": row["name"], "error": str(exc)})
             continue
-        q = prediction.quantiles((0.025, 0.16, 0.5, 0.84, 0.975))
+        q = prediction.quantiles(QUANTILES)
         record: dict[str, Any] = {"name": row["name"], "spt": row.get("spt", ""),
                                   "scale": prediction.scale, "model": prediction.model}
         for j, name in enumerate(prediction.names):
