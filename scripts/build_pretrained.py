@@ -39,14 +39,19 @@ from telescopeml.training.experiment import (
 MODELS = {
     "dback24-spex": ("splat-dback24", 40, {}),
     "atmo20pp-spex": ("ucdmcmc-atmo20pp-spex-prism", 100, {"background_noise": 1.0}),
+    "dback24-prism": ("ucdmcmc-dback24-jwst-nirspec-prism", 40, {}),
+    "atmo20pp-prism": ("ucdmcmc-atmo20pp-jwst-nirspec-prism", 100, {"background_noise": 1.0}),
 }
+#: JWST NIRSpec PRISM records 0.6-5.3 µm (the grids run 0.5-6 µm on its pixels).
+PRISM_RANGE = (0.6, 5.3)
 TARGET = Path(__file__).resolve().parents[1] / "src" / "telescopeml" / "pretrained_models"
 
 
 def build(name: str, work: Path, seed: int = 0, reuse: bool = False) -> dict:
     grid, epochs, augment = MODELS[name]
     config = ExperimentConfig.from_dict(
-        {"data": {"grid": grid}, "train": {"epochs": epochs, "seed": seed},
+        {"data": {"grid": grid, **({"wavelength_range": PRISM_RANGE} if "prism" in name
+                                    else {})}, "train": {"epochs": epochs, "seed": seed},
          "augment": augment}, preset="posterior")
     command = "python scripts/build_pretrained.py --only " + name
     started = time.time()
