@@ -13,7 +13,6 @@ from telescopeml.empirical import (
     ARRAYS_FILE,
     META_FILE,
     EmpiricalModel,
-    model_term_draws,
 )
 from telescopeml.errors import DataError
 from telescopeml.evaluation.real_baselines import (
@@ -21,6 +20,7 @@ from telescopeml.evaluation.real_baselines import (
     spectral_type_number,
     spectral_type_teff,
 )
+from telescopeml.mismatch import model_term_draws
 from telescopeml.models.regressors import GaussianProcess
 from telescopeml.predict import Prediction
 from telescopeml.pretrained import Choice

@@ -31,6 +31,7 @@ import numpy as np
 from telescopeml.cache import sha256_file
 from telescopeml.data.units import mass_mjup
 from telescopeml.errors import DataError
+from telescopeml.mismatch import model_term_draws
 from telescopeml.models.regressors import GaussianProcess, TreeEnsemble
 
 if TYPE_CHECKING:
@@ -371,20 +372,6 @@ class EmpiricalModel:
                 flags.append(f"{p} {value:.4g}{_unit(p)} lies outside the labeled range "
                              f"{low:g}-{high:g}{_unit(p)}: an extrapolation")
         return flags
-
-
-def model_term_draws(quantiles: dict[str, float], n: int,
-                     rng: np.random.Generator) -> np.ndarray:
-    """Symmetric draws whose central 68% and 95% intervals are ±quantiles["68"] and
-    ±quantiles["95"]: a normal, stretched piecewise-linearly in |z| between those points."""
-    u = rng.standard_normal(n)
-    a = np.abs(u)
-    z68, z95 = 0.994458, 1.959964
-    q68, q95 = quantiles["68"], max(quantiles["95"], quantiles["68"])
-    slope = (q95 - q68) / (z95 - z68)
-    stretched = np.where(a <= z68, a * q68 / z68,
-                         np.where(a <= z95, q68 + (a - z68) * slope, q95 + (a - z95) * slope))
-    return np.sign(u) * stretched
 
 
 def _unit(name: str) -> str:

@@ -32,6 +32,7 @@ from telescopeml.data.transforms import ParameterScaler
 from telescopeml.data.units import mass_mjup, radius_rjup
 from telescopeml.empirical import INPUT_NOTE, INSTRUMENT_FLAG
 from telescopeml.errors import DataError, OutOfGridError, TelescopeMLError
+from telescopeml.mismatch import add_mismatch
 from telescopeml.models import numpy_model
 from telescopeml.models.recalibration import spectrum_snr
 from telescopeml.models.torch_network import TorchNetwork
@@ -463,6 +464,7 @@ class Predictor:
         self.grid_fit(prediction, seed)
         if spectrum.meta.get("distance"):
             self.physical_size(prediction, spectrum, *spectrum.meta["distance"], seed=seed)
+        add_mismatch(prediction, self.manifest.get("mismatch"), seed)
         return prediction
 
     def ready(self, spectrum: ObservedSpectrum | str | Path | Any) -> ObservedSpectrum:

@@ -30,7 +30,7 @@ from telescopeml.data.grid import SpectralGrid
 from telescopeml.data.spectrum import ObservedSpectrum
 from telescopeml.empirical import EMPIRICAL_DIR, META_FILE, SCALES, EmpiricalModel
 from telescopeml.errors import DataError, TelescopeMLError, UnknownNameError
-from telescopeml.predict import Prediction, Predictor, as_spectrum
+from telescopeml.predict import MIN_COVERAGE, Prediction, Predictor, as_spectrum
 
 GRID_FILE = "grid.safetensors"
 GRID_FORMAT = "telescopeml-compact-grid"
@@ -115,6 +115,22 @@ def default_scale() -> tuple[str, str]:
 
 
 # --- choosing a model ---------------------------------------------------------------------
+#: Models whose :func:`instrument_match` is at least this fraction of the best one's are
+#: candidates for a spectrum.
+MATCH_TOLERANCE = 0.8
+
+
+def instrument_match(spectrum: ObservedSpectrum, wavelength: np.ndarray) -> float:
+    """How well a model on ``wavelength`` (µm) fits ``spectrum``'s instrument: 0 when the
+    spectrum covers less than ``MIN_COVERAGE`` of the model's wavelengths, else the
+    fraction of the spectrum's span (in log wavelength) that the model reads."""
+    if spectrum.coverage(wavelength) < MIN_COVERAGE:
+        return 0.0
+    low, high = float(np.min(spectrum.wavelength)), float(np.max(spectrum.wavelength))
+    overlap = np.log(min(high, wavelength[-1])) - np.log(max(low, wavelength[0]))
+    return float(max(overlap, 0.0) / np.log(high / low))
+
+
 @dataclass
 class Choice:
     """The prediction of the model that covers a spectrum best, and why it was chosen.
@@ -138,28 +154,59 @@ class Choice:
 
 
 class ModelChooser:
-    """Applies every shipped model and keeps the one whose grid covers the object.
+    """Applies the shipped models made for a spectrum's instrument and keeps the one whose
+    grid covers the object.
 
-    A model covers an object when the spectrum covers its wavelengths and its Teff
-    posterior does not pile at a grid edge. Among covering models the best fit (lowest
-    reduced χ² of the grid spectrum at the posterior median) wins; when none covers, the
-    best fit is returned with a flag saying that none does.
+    A model is a candidate for a spectrum when the spectrum covers its wavelengths and the
+    model uses the most of the spectrum's span (:func:`instrument_match`: a JWST PRISM
+    spectrum goes to the PRISM models, not to the SpeX ones that would read a third of it).
+    Among candidates, a model covers the object when its Teff posterior does not pile at a
+    grid edge, and the best fit (lowest reduced χ² of the grid spectrum at the posterior
+    median) wins; when none covers, the best fit is returned with a flag saying that none
+    does. Models are loaded when a spectrum first needs them.
     """
 
     def __init__(self, names: list[str] | None = None) -> None:
         #: Why this chooser was picked as the default (added to each prediction's notes).
         self.reason = ""
-        self.predictors = {name: load(name) for name in (names or list(available()))}
-        if not self.predictors:
+        shipped = available()
+        names = names or list(shipped)
+        if not names:
             raise DataError("no pre-trained models are installed; train one with "
                             "`telescopeml train` and pass its directory")
-        self.path = "shipped models: " + ", ".join(self.predictors)
-        lows, highs = zip(*(p.ranges.get("teff", (np.nan, np.nan))
-                            for p in self.predictors.values()), strict=True)
+        self.manifests = {n: shipped[n] if n in shipped else read_manifest(model_path(n))
+                          for n in names}
+        self._loaded: dict[str, Predictor] = {}
+        self.path = "shipped models: " + ", ".join(names)
+        teff = [m["parameters"]["ranges"].get("teff", (np.nan, np.nan))
+                for m in self.manifests.values()]
         #: Teff range covered by the models together (for benchmarks).
-        self.ranges = {"teff": (float(np.nanmin(lows)), float(np.nanmax(highs)))}
-        self.names = [n for n in next(iter(self.predictors.values())).names
-                      if all(n in p.names for p in self.predictors.values())]
+        self.ranges = {"teff": (float(np.nanmin([t[0] for t in teff])),
+                                float(np.nanmax([t[1] for t in teff])))}
+        first = next(iter(self.manifests.values()))["parameters"]["names"]
+        self.names = [n for n in first
+                      if all(n in m["parameters"]["names"] for m in self.manifests.values())]
+
+    def predictor(self, name: str) -> Predictor:
+        """Shipped model ``name``, loaded on first use."""
+        if name not in self._loaded:
+            self._loaded[name] = load(name)
+        return self._loaded[name]
+
+    @property
+    def predictors(self) -> dict[str, Predictor]:
+        """Every model of this chooser, loaded."""
+        return {name: self.predictor(name) for name in self.manifests}
+
+    def candidates(self, spectrum: ObservedSpectrum) -> list[str]:
+        """The models made for ``spectrum``'s instrument (:func:`instrument_match`); every
+        model when none is, so that each says why it cannot read the spectrum."""
+        scores = {n: instrument_match(spectrum, np.asarray(m["wavelength"], dtype=float))
+                  for n, m in self.manifests.items()}
+        best = max(scores.values())
+        if best <= 0:
+            return list(self.manifests)
+        return [n for n, score in scores.items() if score >= MATCH_TOLERANCE * best]
 
     def predict(self, spectrum: ObservedSpectrum | str | Path, n_samples: int = 10000,
                 seed: int = 0) -> Prediction:
@@ -189,16 +236,21 @@ class ModelChooser:
                 read.append(as_spectrum(spectrum))
             except TelescopeMLError as exc:
                 read.append(exc)
-        readable = [s for s in read if isinstance(s, ObservedSpectrum)]
-        per_model = {name: iter(predictor.predict_many(readable, n_samples, seed))
-                     for name, predictor in self.predictors.items()}
+        wanted = [self.candidates(s) if isinstance(s, ObservedSpectrum) else []
+                  for s in read]
+        per_model: dict[str, dict[int, Prediction | TelescopeMLError]] = {}
+        for name in self.manifests:
+            indices = [i for i, names in enumerate(wanted) if name in names]
+            if indices:
+                answers = self.predictor(name).predict_many([read[i] for i in indices],
+                                                            n_samples, seed)
+                per_model[name] = dict(zip(indices, answers, strict=True))
         out: list[Choice | TelescopeMLError] = []
-        for spectrum in read:
+        for i, spectrum in enumerate(read):
             if isinstance(spectrum, TelescopeMLError):
                 out.append(spectrum)
                 continue
-            results = {name: next(it) for name, it in per_model.items()}
-            out.append(self._pick(spectrum, results))
+            out.append(self._pick(spectrum, {name: per_model[name][i] for name in wanted[i]}))
         return out
 
     def _pick(self, spectrum: ObservedSpectrum,
@@ -217,7 +269,7 @@ class ModelChooser:
         # the fit decides between covering models (real spectra often fit poorly even
         # inside a grid, so a poor fit alone does not rule a model out)
         covering = [n for n, p in good.items()
-                    if all(name != "teff" for name, _ in self.predictors[n].edge_flags(p.samples))]
+                    if all(name != "teff" for name, _ in self.predictor(n).edge_flags(p.samples))]
         best = min(covering or good, key=fit)
         for name, prediction in good.items():
             if name != best:
@@ -226,9 +278,9 @@ class ModelChooser:
         chosen = good[best]
         if not covering:
             chosen.flags.insert(0, "none of the shipped models covers this object (" +
-                                ", ".join(_teff_range(self.predictors[n]) for n in good)
+                                ", ".join(_teff_range(self.predictor(n)) for n in good)
                                 + "); showing the best fit")
-        chosen.notes.append(f"model: shipped {best} ({_teff_range(self.predictors[best])})")
+        chosen.notes.append(f"model: shipped {best} ({_teff_range(self.predictor(best))})")
         if self.reason:
             chosen.notes.append(self.reason)
         chosen.model = best
@@ -256,15 +308,26 @@ class EmpiricalPredictor:
 
     def __init__(self, chooser: ModelChooser | None = None,
                  model: EmpiricalModel | None = None, reason: str = "") -> None:
-        self.empirical = model or load_empirical()
-        names = self.empirical.models
-        self.chooser = chooser or ModelChooser(names)
+        self._empirical = model
+        meta = model.meta if model is not None else empirical_meta()
+        names = list(meta["grid_models"])
+        #: The grid models the empirical layer reads (SpeX prism); spectra from another
+        #: instrument get the atmosphere-grid answer of the models made for it.
+        self.models = names
+        self.chooser = chooser or ModelChooser()
         self.reason = reason
         self.path = f"empirical scale over shipped models: {', '.join(names)}"
-        self.names = list(self.empirical.params)
+        self.names = list(meta["params"])
         #: Labeled range of each parameter; ``grid_ranges``: what the grids cover.
-        self.ranges = {p: tuple(m.label_range) for p, m in self.empirical.parameters.items()}
+        self.ranges = {p: tuple(meta["targets"][p]["label_range"]) for p in self.names}
         self.grid_ranges = self.chooser.ranges
+
+    @property
+    def empirical(self) -> EmpiricalModel:
+        """The empirical layer (loaded on first use)."""
+        if self._empirical is None:
+            self._empirical = load_empirical()
+        return self._empirical
 
     def predict(self, spectrum: ObservedSpectrum | str | Path, n_samples: int = 10000,
                 seed: int = 0) -> Prediction:
@@ -282,6 +345,13 @@ class EmpiricalPredictor:
             if isinstance(choice, TelescopeMLError):
                 out.append(choice)
                 continue
+            if choice.model not in self.models:
+                prediction = choice.prediction
+                prediction.notes.append(
+                    f"atmosphere-grid scale: the empirical scale is learned on SpeX prism "
+                    f"spectra ({', '.join(self.models)}); this spectrum is read by {choice.model}")
+                out.append(prediction)
+                continue
             try:
                 prediction = self.empirical.apply(choice, n_samples, seed)
             except TelescopeMLError as exc:
@@ -296,6 +366,15 @@ class EmpiricalPredictor:
 def load_empirical() -> EmpiricalModel:
     """The shipped empirical layer."""
     return EmpiricalModel.load(models_dir() / EMPIRICAL_DIR)
+
+
+def empirical_meta() -> dict:
+    """The shipped empirical layer's metadata (its JSON), without loading its arrays."""
+    path = models_dir() / EMPIRICAL_DIR / META_FILE
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise DataError(f"unreadable empirical layer ({exc})", path) from exc
 
 # --- writing shipped models ---------------------------------------------------------------
 def export(bundle: str | Path, out_dir: str | Path, grid: SpectralGrid,
