@@ -46,8 +46,10 @@ MODELS = {
     "atmo20pp-prism": ("ucdmcmc-atmo20pp-jwst-nirspec-prism", 100, {"background_noise": 1.0}),
 }
 #: JWST NIRSpec PRISM models stay on PRISM's own pixels (the default instrument resamples
-#: onto SpeX's) over the 0.6-5.3 µm it records (the grids run 0.5-6 µm).
-PRISM_DATA = {"instrument": "JWST-NIRSPEC-PRISM", "wavelength_range": (0.6, 5.3)}
+#: onto SpeX's) over 0.8-5.3 µm: PRISM records 0.6-5.3 µm (the grids run 0.5-6 µm), but
+#: cold brown dwarfs have almost no flux below 0.8 µm and published spectra often start
+#: there (Beiler et al. 2024's NIRSpec + MIRI spectra at 0.79 µm).
+PRISM_DATA = {"instrument": "JWST-NIRSPEC-PRISM", "wavelength_range": (0.8, 5.3)}
 #: Network changes from the preset: at PRISM's ~940 pixels the preset's first dense layer
 #: would make the Diamondback model (with its 1440-spectrum grid copy) larger than 5 MB.
 MODEL_CHANGES = {"dback24-prism": {"dense": [256, 256]}}

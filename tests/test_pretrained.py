@@ -139,11 +139,12 @@ def test_cli_predict_without_a_model_uses_the_shipped_ones(use_shipped, tmp_path
 
 # --- the models shipped in the package ------------------------------------------------------
 SHIPPED = ("atmo20pp-spex", "dback24-spex")
+SHIPPED_JWST = ("atmo20pp-prism", "dback24-prism")
 
 
 def test_shipped_models_are_small_and_say_how_they_were_made():
     found = pretrained.available()
-    assert sorted(found) == sorted(SHIPPED)
+    assert sorted(found) == sorted(SHIPPED + SHIPPED_JWST)
     for name, manifest in found.items():
         directory = pretrained.model_path(name)
         size = sum(f.stat().st_size for f in directory.iterdir())
@@ -153,8 +154,44 @@ def test_shipped_models_are_small_and_say_how_they_were_made():
         assert zuko_release in TESTED_ZUKO and manifest["environment"]["torch"]
         assert manifest["metrics"]["snr"]["30"]["teff"]["rmse"] < 60
         load_bundle(directory)  # checksum and config
-    cold, warm = (found[n]["parameters"]["ranges"]["teff"] for n in SHIPPED)
-    assert cold[0] < 500 and cold[1] >= warm[0] and warm[1] >= 2000
+    for models in (SHIPPED, SHIPPED_JWST):
+        cold, warm = (found[n]["parameters"]["ranges"]["teff"] for n in models)
+        assert cold[0] < 500 and cold[1] >= warm[0] and warm[1] >= 2000
+    for name in SHIPPED_JWST:
+        assert found[name]["grid"]["instrument"] == "JWST-NIRSPEC-PRISM"
+        assert found[name]["wavelength"][0] >= 0.8 and found[name]["wavelength"][-1] <= 5.3
+
+
+def prism_spectrum(path, teff: float, logg: float, mh: float, snr: float = 40.0):
+    """A noisy node of the shipped ATMO 2020++ PRISM grid as a 3-column text file."""
+    grid = pretrained.read_compact_grid(pretrained.model_path("atmo20pp-prism") /
+                                        pretrained.GRID_FILE)
+    index = int(np.flatnonzero((grid.params["teff"] == teff) & (grid.params["logg"] == logg)
+                               & (grid.params["mh"] == mh))[0])
+    flux = grid.flux_array()[index].astype(np.float64)
+    sigma = flux / snr + 1e-3 * np.median(flux)
+    noisy = flux + np.random.default_rng(5).normal(0, 1, flux.size) * sigma
+    path.write_text("\n".join(f"{w:.6f} {f:.6e} {s:.6e}" for w, f, s in
+                              zip(grid.wavelength, noisy, sigma, strict=True)))
+    return path
+
+
+def test_a_jwst_prism_spectrum_goes_to_the_prism_models(tmp_path):
+    """With no model given, a PRISM spectrum is read by the PRISM models only, its answer
+    is on the grid scale and carries the model-mismatch term its manifest records."""
+    path = prism_spectrum(tmp_path / "prism.txt", 700.0, 5.0, 0.0)
+    default = pretrained.predictor()
+    prediction = default.predict(path, n_samples=2000)
+    assert prediction.model == "atmo20pp-prism" and prediction.scale == "grid"
+    assert abs(prediction.median["teff"] - 700) < 60
+    mismatch = pretrained.load("atmo20pp-prism").manifest["mismatch"]
+    assert mismatch["twin"] == "atmo20pp-spex" and mismatch["measured"]["teff"]["n"] >= 20
+    assert prediction.errors["teff"]["systematic"] == pytest.approx(
+        mismatch["parameters"]["teff"]["68"])
+    assert any("empirical scale is learned on SpeX prism" in n for n in prediction.notes)
+    assert any(n.startswith("mh: statistical intervals only") for n in prediction.notes)
+    choice = pretrained.ModelChooser().choose(path, n_samples=500)
+    assert set(choice.results) <= set(SHIPPED_JWST)  # the SpeX models were not run
 
 
 def test_shipped_models_predict_offline(tmp_path):

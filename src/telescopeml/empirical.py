@@ -31,7 +31,7 @@ import numpy as np
 from telescopeml.cache import sha256_file
 from telescopeml.data.units import mass_mjup
 from telescopeml.errors import DataError
-from telescopeml.mismatch import model_term_draws
+from telescopeml.mismatch import PHYSICAL_BOUNDS, model_term_draws
 from telescopeml.models.regressors import GaussianProcess, TreeEnsemble
 
 if TYPE_CHECKING:
@@ -63,8 +63,6 @@ INSTRUMENT_FLAG = "another instrument?"
 INPUT_NOTE = "input: "
 #: Telluric water bands left out of the spectrum's principal components.
 TELLURIC = ((1.35, 1.42), (1.80, 1.95))
-#: Samples are kept inside these bounds (a huge model term must not give negative Teff).
-PHYSICAL_BOUNDS = {"teff": (100.0, 4000.0), "logg": (2.5, 6.0)}
 #: Weight of the grid models' Teff spread in the misspecification score.
 MISFIT_SPREAD_WEIGHT = 0.3
 #: Floor of the normalized flux before the logarithm (noise in deep absorption bands).
