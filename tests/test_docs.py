@@ -43,6 +43,7 @@ API_MODULES = [
     "telescopeml.data.resample",
     "telescopeml.data.transforms",
     "telescopeml.data.checks",
+    "telescopeml.data.instruments",
     "telescopeml.data.augment",
     "telescopeml.data.formats",
     "telescopeml.data.sonora",

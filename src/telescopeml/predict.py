@@ -27,6 +27,15 @@ from telescopeml.data.checks import (
 from telescopeml.data.chi2 import chi2_fit
 from telescopeml.data.grid import SpectralGrid
 from telescopeml.data.inputs import InputEncoder
+from telescopeml.data.instruments import (
+    describe,
+    expects,
+    gap_notes,
+    gaps,
+    manifest_instrument,
+    mismatch,
+    to_resolution,
+)
 from telescopeml.data.spectrum import ObservedSpectrum
 from telescopeml.data.transforms import ParameterScaler
 from telescopeml.data.units import mass_mjup, radius_rjup
@@ -40,13 +49,9 @@ from telescopeml.prediction import Prediction
 
 #: Minimum fraction of the model's wavelengths an observed spectrum must cover.
 MIN_COVERAGE = 0.95
-#: How much finer or coarser than the model's pixels an observed spectrum may be sampled,
-#: and how far (µm) past the model's wavelengths it may reach, before it is flagged as coming
-#: from another instrument.
-SAMPLING_FINER, SAMPLING_COARSER = 4.0, 3.0
-REACH_BLUE_UM, REACH_RED_UM = 0.4, 0.5
 #: Every flag about the instrument starts with ``empirical.INSTRUMENT_FLAG`` (it stays a flag
-#: on the empirical scale, where other grid flags become notes).
+#: on the empirical scale, where other grid flags become notes); the tests that raise it are
+#: in :mod:`telescopeml.data.instruments`.
 #: Posterior mass within the outer 5% of a parameter's range that flags an edge pile-up.
 EDGE_MASS = 0.5
 EDGE_FRACTION = 0.05
@@ -81,16 +86,20 @@ class Predictor:
     engine
         One of :data:`ENGINES`. The NumPy engine computes the same posterior as the torch
         model without importing PyTorch, which alone takes longer than a whole prediction.
+    smooth
+        Smooth spectra sharper than the model's resolution to it (:meth:`ready`); the
+        default of :meth:`predict` and :meth:`predict_many`.
     """
 
     def __init__(self, bundle: str | Path, grid: SpectralGrid | bool | None = None,
-                 engine: str = "auto") -> None:
+                 engine: str = "auto", smooth: bool = True) -> None:
         if engine not in ENGINES:
             raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
         self.path = Path(bundle)
         self.manifest = read_manifest(self.path)
         self.config = model_config(self.manifest, self.path)
         self._model: Any = None
+        self.smooth = smooth
         try:
             self._read_bundle(engine)
         except TelescopeMLError:
@@ -122,6 +131,9 @@ class Predictor:
         self.names: list[str] = list(self.manifest["parameters"]["names"])
         self.ranges = {k: tuple(v) for k, v in self.manifest["parameters"]["ranges"].items()}
         self.flux_unit: str = self.manifest.get("flux_unit", "")
+        #: The instrument the model was trained for (:func:`~telescopeml.data.instruments.
+        #: instrument_record`), derived for bundles that do not record it.
+        self.instrument = manifest_instrument(self.manifest)
         problems = []
         if self.wavelength.ndim != 1 or self.wavelength.size != self.config.n_wavelengths:
             problems.append(f"{self.wavelength.size} wavelengths for a network of "
@@ -172,19 +184,21 @@ class Predictor:
     def prepare_spectrum(self, spectrum: ObservedSpectrum) -> tuple[np.ndarray, np.ndarray]:
         """Flux and uncertainty of ``spectrum`` on the model's wavelengths.
 
-        Masks absurd pixels (:func:`clean_spectrum`), checks coverage, resamples
-        flux-conservingly (uncertainties propagated), and estimates a constant uncertainty
-        (DER_SNR, Stoehr et al. 2008) when none is given. Model pixels just beyond the
-        observed edges take the nearest observed value with a 10x larger uncertainty.
+        Masks absurd pixels (:func:`clean_spectrum`), checks coverage (the refusal names
+        the spectrum's instrument and the model's), resamples flux-conservingly
+        (uncertainties propagated), and estimates a constant uncertainty (DER_SNR, Stoehr et
+        al. 2008) when none is given. Model pixels just beyond the observed edges, or inside
+        a gap of the spectrum (:func:`~telescopeml.data.instruments.gaps`, which the
+        resampling would bridge), take the nearest usable value with a 10x larger
+        uncertainty. Smoothing to the model's resolution is :meth:`ready`'s.
         """
         spectrum = clean_spectrum(spectrum)
         covered = spectrum.coverage(self.wavelength)
         if covered < MIN_COVERAGE:
             raise DataError(
-                f"the spectrum covers {covered:.0%} of the model's wavelengths "
-                f"({self.wavelength[0]:.3f}-{self.wavelength[-1]:.3f} µm; "
-                f"it has {spectrum.wavelength[0]:.3f}-{spectrum.wavelength[-1]:.3f} µm); "
-                f"at least {MIN_COVERAGE:.0%} is needed",
+                f"the spectrum covers {covered:.0%} of the model's wavelengths, at least "
+                f"{MIN_COVERAGE:.0%} is needed: this is {describe(spectrum.wavelength)}; "
+                f"{expects(self.instrument)}",
                 spectrum.source or spectrum.name,
             )
         if spectrum.uncertainty is None:
@@ -193,6 +207,8 @@ class Predictor:
         resampled = spectrum.resample(self.wavelength, fill=np.nan)
         flux, sigma = resampled.flux.copy(), resampled.uncertainty.copy()
         bad = ~np.isfinite(flux) | ~np.isfinite(sigma) | (sigma <= 0)
+        for low, high in gaps(spectrum.wavelength):
+            bad |= (self.wavelength > low) & (self.wavelength < high)
         if bad.all():
             raise DataError("no usable pixel on the model's wavelengths",
                             spectrum.source or spectrum.name)
@@ -261,25 +277,10 @@ class Predictor:
         return flags
 
     def instrument_flags(self, spectrum: ObservedSpectrum) -> list[str]:
-        """Flags for a spectrum whose sampling or wavelength coverage is not that of the
-        instrument the model was trained for (named in the flag)."""
-        model = self.manifest.get("grid", {}).get("instrument") or "the model's instrument"
-        w = self.wavelength
-        expects = f"the model expects {model}, {w[0]:.2f}-{w[-1]:.2f} µm"
-        flags = []
-        obs = np.asarray(spectrum.wavelength, dtype=np.float64)
-        inside = obs[(obs >= w[0]) & (obs <= w[-1])]
-        if inside.size > 2:
-            ratio = np.median(np.diff(w) / w[1:]) / np.median(np.diff(inside) / inside[1:])
-            if ratio > SAMPLING_FINER or ratio < 1 / SAMPLING_COARSER:
-                finer = "finer" if ratio > 1 else "coarser"
-                flags.append(f"{INSTRUMENT_FLAG} the spectrum is sampled "
-                             f"{max(ratio, 1 / ratio):.1f}x {finer} than the model's pixels; "
-                             f"{expects} (it was resampled onto them)")
-        if obs[0] < w[0] - REACH_BLUE_UM or obs[-1] > w[-1] + REACH_RED_UM:
-            flags.append(f"{INSTRUMENT_FLAG} the spectrum covers {obs[0]:.2f}-{obs[-1]:.2f} "
-                         f"µm; {expects} (only that part was used)")
-        return flags
+        """Flags for a spectrum that is not from the instrument the model was trained for
+        (:func:`~telescopeml.data.instruments.mismatch`: both are named)."""
+        problem = mismatch(spectrum.wavelength, self.instrument, self.wavelength)
+        return [f"{INSTRUMENT_FLAG} {problem}"] if problem else []
 
     def edge_limits(self, samples: np.ndarray) -> dict[str, str]:
         """``{param: "> 5.41"}`` for each parameter piling at an edge of the training range:
@@ -380,12 +381,13 @@ class Predictor:
     # --- the whole path ------------------------------------------------------------------
     def predict(self, spectrum: ObservedSpectrum | str | Path, n_samples: int = 10000,
                 distance_pc: float | None = None, distance_err_pc: float = 0.0,
-                seed: int = 0) -> Prediction:
-        """Read (if a path or a library name), check, convert to the model's flux unit,
-        resample, sample the posterior and check the fit; with ``distance_pc`` (or a
+                seed: int = 0, smooth: bool | None = None) -> Prediction:
+        """Read (if a path or a library name), check, convert to the model's flux unit and
+        resolution (``smooth``, default :attr:`smooth`: see :meth:`ready`), resample,
+        sample the posterior and check the fit; with ``distance_pc`` (or a
         ``meta["distance"]`` on the spectrum, see :func:`~telescopeml.data.checks.with_distance`)
         also the radius and mass."""
-        spectrum = self.ready(spectrum)
+        spectrum = self.ready(spectrum, smooth)
         if distance_pc:
             spectrum = with_distance(spectrum, distance_pc, distance_err_pc)
         flux, sigma = self.prepare_spectrum(spectrum)
@@ -395,7 +397,8 @@ class Predictor:
         return prediction
 
     def predict_many(self, spectra: list[ObservedSpectrum | str | Path], n_samples: int = 2000,
-                     seed: int = 0) -> list[Prediction | TelescopeMLError]:
+                     seed: int = 0, smooth: bool | None = None
+                     ) -> list[Prediction | TelescopeMLError]:
         """:meth:`predict` for many spectra, the network run once for all of them.
 
         Returns one entry per spectrum, in order: its Prediction, or the error that stopped
@@ -406,7 +409,7 @@ class Predictor:
         ready: list[tuple[int, ObservedSpectrum, np.ndarray, np.ndarray]] = []
         for spectrum in spectra:
             try:
-                spectrum = self.ready(spectrum)
+                spectrum = self.ready(spectrum, smooth)
                 ready.append((len(results), spectrum, *self.prepare_spectrum(spectrum)))
                 results.append(None)  # filled in below
             except TelescopeMLError as exc:
@@ -467,23 +470,34 @@ class Predictor:
         add_mismatch(prediction, self.manifest.get("mismatch"), seed)
         return prediction
 
-    def ready(self, spectrum: ObservedSpectrum | str | Path | Any) -> ObservedSpectrum:
+    def ready(self, spectrum: ObservedSpectrum | str | Path | Any,
+              smooth: bool | None = None) -> ObservedSpectrum:
         """``spectrum`` read, cleaned (:func:`~telescopeml.data.checks.clean_spectrum`) and
-        in the model's flux unit: converted pixel by pixel (astropy's ``spectral_density``)
-        when it has a flux unit; taken to be in the model's unit, with a note, when it has
-        none."""
+        in the model's flux unit and resolution, what was done said in
+        ``meta["input_notes"]``.
+
+        The flux is converted pixel by pixel (astropy's ``spectral_density``) when it has
+        a flux unit, and taken to be in the model's unit, with a note, when it has none.
+        With ``smooth`` (default :attr:`smooth`) a spectrum clearly sharper than the model
+        is convolved to its resolution, uncertainties unchanged
+        (:func:`~telescopeml.data.instruments.to_resolution` says why). Gaps of the
+        spectrum inside the model's wavelengths get a note (:meth:`prepare_spectrum`
+        masks them).
+        """
         spectrum = clean_spectrum(as_spectrum(spectrum))
-        if not self.flux_unit:
-            return spectrum
-        if not spectrum.flux_calibrated:
-            note = (f"no flux unit: the flux is taken to be a flux density per wavelength "
-                    f"(F_lambda, as the model's {self.flux_unit}); give the unit of F_nu "
-                    "data (e.g. Jy), or the spectrum's shape is misread")
-            notes = spectrum.meta.get("input_notes", [])
-            if note in notes:
-                return spectrum
-            return spectrum._derive(meta={**spectrum.meta, "input_notes": [*notes, note]})
-        return spectrum.in_flux_unit(self.flux_unit)
+        notes = list(spectrum.meta.get("input_notes", []))
+        if self.flux_unit and spectrum.flux_calibrated:
+            spectrum = spectrum.in_flux_unit(self.flux_unit)
+        elif self.flux_unit:
+            notes.append(f"no flux unit: the flux is taken to be a flux density per wavelength "
+                         f"(F_lambda, as the model's {self.flux_unit}); give the unit of F_nu "
+                         "data (e.g. Jy), or the spectrum's shape is misread")
+        if self.smooth if smooth is None else smooth:
+            spectrum, note = to_resolution(spectrum, self.instrument, self.wavelength)
+            notes += [note] if note else []
+        notes += gap_notes(spectrum.wavelength, self.wavelength)
+        notes = list(dict.fromkeys(notes))  # ready() twice adds nothing
+        return spectrum._derive(meta={**spectrum.meta, "input_notes": notes})
 
 
 #: File suffixes a bundle's grid may have for the fit check to open it.

@@ -25,8 +25,9 @@ def _predict(args: argparse.Namespace) -> int:
     from telescopeml.predict import predict_files
     files: list[str | Path] = list(args.inputs)
     model = args.model
-    if model is None and files and (Path(files[0]) / "manifest.json").is_file():
-        model = files.pop(0)  # the form `predict MODEL FILE...`
+    if model is None and files and ((Path(files[0]) / "manifest.json").is_file()
+                                    or str(files[0]) in pretrained.available()):
+        model = files.pop(0)  # the form `predict MODEL FILE...` (a directory or shipped name)
     distance = None if args.distance is None else (args.distance, args.distance_err)
     distances: list[tuple[float, float] | None] = [distance] * len(files)
     if args.list:
@@ -54,6 +55,8 @@ def _predict(args: argparse.Namespace) -> int:
     if args.samples_out:
         check_writable(args.samples_out, SAMPLE_SUFFIXES, args.overwrite)
     predictor = pretrained.predictor(model, args.scale, args.empirical)
+    if not args.smooth:
+        _keep_resolution(predictor)
     samples = samples_for(len(files), args.samples)
     done, failed = predict_files(predictor, files, n_samples=samples, progress=not args.quiet,
                                  distances=distances if any(distances) else None)
@@ -84,6 +87,17 @@ def _predict(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _keep_resolution(predictor: Any) -> None:
+    """Turn smoothing to the model's resolution off in ``predictor``, or in each model it
+    applies (a ``ModelChooser``'s, an ``EmpiricalPredictor``'s chooser's)."""
+    from telescopeml.predict import Predictor
+
+    chooser = getattr(predictor, "chooser", predictor)
+    for each in [predictor, *getattr(chooser, "predictors", {}).values()]:
+        if isinstance(each, Predictor):
+            each.smooth = False
+
+
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     """Add ``predict``."""
     p = command(sub, "predict", _predict, "parameters of observed spectra, with posteriors",
@@ -95,8 +109,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                    help="spectrum files (SpeX FITS, binary-table FITS such as JWST x1d, "
                    "text/CSV, ECSV, or any format specutils reads) or library names (an "
                    "object such as '2MASS J15031961+2525196', or a file name that `telescopeml "
-                   "data spectra` lists), optionally preceded by a model directory; without a "
-                   "model the shipped model whose grid covers each object is chosen")
+                   "data spectra` lists), optionally preceded by a model directory or a "
+                   "shipped model's name (dback24-spex); without a model the shipped model "
+                   "whose grid covers each object is chosen")
     p.add_argument("--model", help="model directory or the name of a shipped model "
                    "(default: choose among the shipped models)")
     p.add_argument("--library", action="store_true",
@@ -122,6 +137,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                    "block per spectrum: .h5/.hdf5 (a dataset each) or .fits (a table each)")
     p.add_argument("--samples", type=positive_int, help="posterior samples per spectrum (default "
                    "10,000 for up to 5 spectra, 2,000 for larger batches)")
+    p.add_argument("--no-smooth", dest="smooth", action="store_false",
+                   help="keep a spectrum sharper than the model's resolution as it is (by "
+                        "default it is smoothed to the model's resolving power, with a note)")
     p.add_argument("--plots", help="directory for corner and spectrum-fit plots")
     p.add_argument("--scale", choices=SCALES, default="auto",
                    help="with the shipped models: 'empirical' (luminosity-based Teff, "

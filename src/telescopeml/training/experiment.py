@@ -20,6 +20,7 @@ from telescopeml.bundle import save_bundle
 from telescopeml.data.augment import AugmentConfig, Augmenter, TrainingBatch, sample_test_set
 from telescopeml.data.grid import SpectralGrid
 from telescopeml.data.inputs import EXTRA_FEATURES, InputEncoder
+from telescopeml.data.instruments import instrument_record
 from telescopeml.data.prepared import PreparedData, grid_checksum
 from telescopeml.data.sources import model_grid
 from telescopeml.data.splits import split_grid
@@ -426,6 +427,7 @@ def bundle_sections(prepared: PreparedData, config: ExperimentConfig,
         "grid": {**{k: grid.meta.get(k) for k in ("name", "package", "version", "citation",
                                                   "instrument", "notes")},
                  "checksum": grid_checksum(grid)},
+        "instrument": instrument_record(grid.meta.get("instrument") or "", grid.wavelength),
         "split": prepared.split.to_dict(),
         "training": {"config": config.to_dict(), "model": model_config.to_dict()},
         "environment": {"python": platform.python_version(), "numpy": np.__version__,
