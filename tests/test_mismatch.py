@@ -98,6 +98,9 @@ def test_the_chooser_runs_only_the_models_made_for_the_spectrum(instruments, mon
     assert choice.model == "wide" and "nir" not in choice.results
     assert list(chooser._loaded) == ["wide"]  # the other model was never loaded
     assert chooser.choose(nir, n_samples=200).model == "nir"
+    assert chooser.predictor("nir").smooth  # --no-smooth reaches the models it loads:
+    assert not pretrained.ModelChooser(smooth=False).predictor("nir").smooth
+    assert not pretrained.predictor(scale="grid", smooth=False).predictor("wide").smooth
     short = spectrum(3.0, 5.0)  # covers neither: every model says why
     with pytest.raises(Exception, match="no shipped model can read this spectrum"):
         chooser.choose(short, n_samples=200)

@@ -61,42 +61,46 @@ def model_path(name: str) -> Path:
     return path
 
 
-def load(name: str) -> Predictor:
-    """A :class:`Predictor` for shipped model ``name``, its fit check on the shipped grid."""
+def load(name: str, smooth: bool = True) -> Predictor:
+    """A :class:`Predictor` for shipped model ``name``, its fit check on the shipped grid
+    (``smooth``: see :class:`~telescopeml.predict.Predictor`)."""
     path = model_path(name)
-    return Predictor(path, grid=read_compact_grid(path / GRID_FILE))
+    return Predictor(path, grid=read_compact_grid(path / GRID_FILE), smooth=smooth)
 
 
 def predictor(model: str | Path | None = None, scale: str = "auto",
-              empirical: str | Path | None = None
+              empirical: str | Path | None = None, smooth: bool = True
               ) -> Predictor | ModelChooser | EmpiricalPredictor:
     """What ``telescopeml predict/benchmark`` apply: a bundle directory, a shipped model's
     name, or (None or ``"shipped"``) the shipped models: on the empirical scale
     (:class:`~telescopeml.empirical.EmpiricalPredictor`) or the atmosphere-grid scale
     (:class:`ModelChooser`); ``scale="auto"`` takes the one that was more accurate on the
     dev benchmark (recorded in the shipped empirical layer) and says so in each output.
-    ``empirical``: a layer fitted by ``telescopeml calibrate`` instead of the shipped one."""
+    ``empirical``: a layer fitted by ``telescopeml calibrate`` instead of the shipped one.
+    ``smooth=False`` keeps spectra sharper than a model as they are (see
+    :class:`~telescopeml.predict.Predictor`)."""
     if scale not in SCALES:
         raise UnknownNameError("scale", scale, SCALES)
     if empirical is not None:
         if model not in (None, "shipped") or scale == "grid":
             raise DataError("an empirical layer works over the shipped models: give no "
                             "model and no --scale grid", str(empirical))
-        return EmpiricalPredictor(model=EmpiricalModel.load(empirical),
+        return EmpiricalPredictor(ModelChooser(smooth=smooth),
+                                  model=EmpiricalModel.load(empirical),
                                   reason=f"empirical scale from {empirical}")
     if model is None or (model == "shipped" and not Path(model).exists()):
         chosen, reason = default_scale() if scale == "auto" else (scale, "")
         if chosen == "empirical":
-            return EmpiricalPredictor(reason=reason)
-        chooser = ModelChooser()
+            return EmpiricalPredictor(ModelChooser(smooth=smooth), reason=reason)
+        chooser = ModelChooser(smooth=smooth)
         chooser.reason = reason
         return chooser
     if scale == "empirical":
         raise DataError("the empirical scale is fitted over the shipped models; give no model "
                         "(or 'shipped') to use it, or `--scale grid` with a model", str(model))
     if not Path(model).exists() and model in available():
-        return load(str(model))
-    return Predictor(model)
+        return load(str(model), smooth)
+    return Predictor(model, smooth=smooth)
 
 
 def default_scale() -> tuple[str, str]:
@@ -166,9 +170,11 @@ class ModelChooser:
     does. Models are loaded when a spectrum first needs them.
     """
 
-    def __init__(self, names: list[str] | None = None) -> None:
+    def __init__(self, names: list[str] | None = None, smooth: bool = True) -> None:
         #: Why this chooser was picked as the default (added to each prediction's notes).
         self.reason = ""
+        #: Smooth spectra sharper than a model to its resolution (see ``Predictor``).
+        self.smooth = smooth
         shipped = available()
         names = names or list(shipped)
         if not names:
@@ -190,7 +196,7 @@ class ModelChooser:
     def predictor(self, name: str) -> Predictor:
         """Shipped model ``name``, loaded on first use."""
         if name not in self._loaded:
-            self._loaded[name] = load(name)
+            self._loaded[name] = load(name, self.smooth)
         return self._loaded[name]
 
     @property

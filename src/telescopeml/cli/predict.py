@@ -54,9 +54,7 @@ def _predict(args: argparse.Namespace) -> int:
         check_writable(args.out, overwrite=args.overwrite)
     if args.samples_out:
         check_writable(args.samples_out, SAMPLE_SUFFIXES, args.overwrite)
-    predictor = pretrained.predictor(model, args.scale, args.empirical)
-    if not args.smooth:
-        _keep_resolution(predictor)
+    predictor = pretrained.predictor(model, args.scale, args.empirical, smooth=args.smooth)
     samples = samples_for(len(files), args.samples)
     done, failed = predict_files(predictor, files, n_samples=samples, progress=not args.quiet,
                                  distances=distances if any(distances) else None)
@@ -85,17 +83,6 @@ def _predict(args: argparse.Namespace) -> int:
     if not done:
         return 2
     return 1 if failed else 0
-
-
-def _keep_resolution(predictor: Any) -> None:
-    """Turn smoothing to the model's resolution off in ``predictor``, or in each model it
-    applies (a ``ModelChooser``'s, an ``EmpiricalPredictor``'s chooser's)."""
-    from telescopeml.predict import Predictor
-
-    chooser = getattr(predictor, "chooser", predictor)
-    for each in [predictor, *getattr(chooser, "predictors", {}).values()]:
-        if isinstance(each, Predictor):
-            each.smooth = False
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
