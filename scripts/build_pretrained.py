@@ -22,6 +22,7 @@ import numpy as np
 
 from telescopeml import pretrained
 from telescopeml.bundle import load_bundle, manifest_sections, save_bundle
+from telescopeml.data.instruments import manifest_instrument
 from telescopeml.data.objects import load_object_spectrum, read_objects
 from telescopeml.evaluation.evaluate import evaluate_bundle, load_with_data
 from telescopeml.predict import Prediction, Predictor
@@ -78,6 +79,7 @@ def build(name: str, work: Path, seed: int = 0, reuse: bool = False) -> dict:
     bundle = load_bundle(out)
     manifest = manifest_sections(bundle.manifest)
     manifest["metrics"] = {**summary_metrics(shipped), "model": name}
+    manifest.setdefault("instrument", manifest_instrument(bundle.manifest))
     if name in MISMATCH_TWIN:
         manifest["mismatch"] = measure_mismatch(
             MISMATCH_TWIN[name], tuple(manifest["parameters"]["ranges"]["teff"]))
@@ -121,6 +123,7 @@ def remeasure_mismatch(name: str) -> dict:
     out = TARGET / name
     bundle = load_bundle(out)
     manifest = manifest_sections(bundle.manifest)
+    manifest.setdefault("instrument", manifest_instrument(bundle.manifest))
     manifest["mismatch"] = measure_mismatch(
         MISMATCH_TWIN[name], tuple(manifest["parameters"]["ranges"]["teff"]))
     save_bundle(out, bundle.model, bundle.config, weights_dtype="float16", **manifest)

@@ -114,6 +114,10 @@ def test_chooser_picks_the_model_that_covers_the_object(use_shipped, tmp_path):
         assert not choice.prediction.flags
         assert f"shipped {name}" in choice.prediction.note
         assert set(choice.tried) == set(TOY_TEFF) - {name}
+        # the candidates were compared on a few samples; only the chosen one drew them all
+        assert len(choice.prediction.samples) == 10000
+        assert {len(r.samples) for n, r in choice.results.items() if n != name} == {
+            pretrained.SCREEN_SAMPLES}
 
 
 def test_chooser_says_when_no_model_covers(use_shipped, tmp_path):

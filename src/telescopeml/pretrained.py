@@ -122,6 +122,9 @@ def default_scale() -> tuple[str, str]:
 #: Models whose :func:`instrument_match` is at least this fraction of the best one's are
 #: candidates for a spectrum.
 MATCH_TOLERANCE = 0.8
+#: Posterior samples on which several candidate models are compared before the chosen one
+#: draws all of them (what keeps a new `telescopeml predict` process under a second).
+SCREEN_SAMPLES = 500
 
 
 def instrument_match(spectrum: ObservedSpectrum, wavelength: np.ndarray) -> float:
@@ -234,8 +237,15 @@ class ModelChooser:
                 for c in self.choose_many(spectra, n_samples, seed)]
 
     def choose_many(self, spectra: list[ObservedSpectrum | str | Path], n_samples: int = 2000,
-                    seed: int = 0) -> list[Choice | TelescopeMLError]:
-        """:meth:`choose` for many spectra (each model runs once over all of them)."""
+                    seed: int = 0, keep: tuple[str, ...] = ()
+                    ) -> list[Choice | TelescopeMLError]:
+        """:meth:`choose` for many spectra (each model runs once over all of them).
+
+        Where a spectrum has several candidate models, they are compared on
+        :data:`SCREEN_SAMPLES` posterior samples and only the chosen one draws all
+        ``n_samples`` (the same samples as without screening); models in ``keep`` always
+        draw all of them (the empirical layer reads every model's answer).
+        """
         read: list[ObservedSpectrum | TelescopeMLError] = []
         for spectrum in spectra:
             try:
@@ -244,23 +254,52 @@ class ModelChooser:
                 read.append(exc)
         wanted = [self.candidates(s) if isinstance(s, ObservedSpectrum) else []
                   for s in read]
-        per_model: dict[str, dict[int, Prediction | TelescopeMLError]] = {}
-        for name in self.manifests:
-            indices = [i for i, names in enumerate(wanted) if name in names]
-            if indices:
-                answers = self.predictor(name).predict_many([read[i] for i in indices],
-                                                            n_samples, seed)
-                per_model[name] = dict(zip(indices, answers, strict=True))
+
+        def screened(i: int, name: str) -> bool:
+            return n_samples > SCREEN_SAMPLES and len(wanted[i]) > 1 and name not in keep
+
+        per_model = self._run({name: [i for i, names in enumerate(wanted) if name in names]
+                               for name in self.manifests}, read, n_samples, seed, screened)
+        picks: dict[int, tuple[str, bool, dict[str, str], dict[str, Prediction]]] = {}
         out: list[Choice | TelescopeMLError] = []
         for i, spectrum in enumerate(read):
-            if isinstance(spectrum, TelescopeMLError):
-                out.append(spectrum)
+            decided = (spectrum if isinstance(spectrum, TelescopeMLError) else
+                       self._pick(spectrum, {name: per_model[name][i] for name in wanted[i]}))
+            if isinstance(decided, TelescopeMLError):
+                out.append(decided)
                 continue
-            out.append(self._pick(spectrum, {name: per_model[name][i] for name in wanted[i]}))
+            picks[i] = decided
+            out.append(DataError("not chosen yet", ""))  # the Choice replaces it below
+        again = {name: [i for i, pick in picks.items() if pick[0] == name and screened(i, name)]
+                 for name in self.manifests}
+        full = self._run(again, read, n_samples, seed, lambda i, name: False)
+        for i, (best, covering, tried, good) in picks.items():
+            chosen = full.get(best, {}).get(i, good[best])
+            if isinstance(chosen, TelescopeMLError):  # cannot happen for a model that read it
+                out[i] = chosen
+                continue
+            good = {**good, best: chosen}
+            out[i] = self._annotate(best, chosen, covering, tried, good)
         return out
 
-    def _pick(self, spectrum: ObservedSpectrum,
-              results: dict[str, Prediction | TelescopeMLError]) -> Choice | DataError:
+    def _run(self, indices: dict[str, list[int]], read: list, n_samples: int, seed: int,
+             screened) -> dict[str, dict[int, Prediction | TelescopeMLError]]:
+        """Each model's answers for the spectra ``indices[model]`` (screened ones on
+        :data:`SCREEN_SAMPLES` samples)."""
+        answers: dict[str, dict[int, Prediction | TelescopeMLError]] = {}
+        for name, wanted in indices.items():
+            for screen in (True, False):
+                group = [i for i in wanted if screened(i, name) == screen]
+                if group:
+                    results = self.predictor(name).predict_many(
+                        [read[i] for i in group], SCREEN_SAMPLES if screen else n_samples, seed)
+                    answers.setdefault(name, {}).update(zip(group, results, strict=True))
+        return answers
+
+    def _pick(self, spectrum: ObservedSpectrum, results: dict[str, Prediction | TelescopeMLError]
+              ) -> tuple[str, bool, dict[str, str], dict[str, Prediction]] | DataError:
+        """``(chosen model, whether any model covers the object, why not the others, the
+        models' predictions)``, or the error saying that no model could read it."""
         tried = {n: str(r) for n, r in results.items() if not isinstance(r, Prediction)}
         good = {n: r for n, r in results.items() if isinstance(r, Prediction)}
         if not good:
@@ -281,7 +320,12 @@ class ModelChooser:
             if name != best:
                 tried[name] = (prediction.flag or f"worse fit (reduced chi2 "
                                f"{prediction.chi2_red:.3g})")
-        chosen = good[best]
+        return best, bool(covering), tried, good
+
+    def _annotate(self, best: str, chosen: Prediction, covering: bool, tried: dict[str, str],
+                  good: dict[str, Prediction]) -> Choice:
+        """The :class:`Choice`, its prediction's notes naming the model (and flagging when
+        none covers the object)."""
         if not covering:
             chosen.flags.insert(0, "none of the shipped models covers this object (" +
                                 ", ".join(_teff_range(self.predictor(n)) for n in good)
@@ -347,7 +391,8 @@ class EmpiricalPredictor:
                      seed: int = 0) -> list[Prediction | TelescopeMLError]:
         """:meth:`predict` for many spectra; a spectrum that fails returns its error."""
         out: list[Prediction | TelescopeMLError] = []
-        for choice in self.chooser.choose_many(spectra, n_samples, seed):
+        for choice in self.chooser.choose_many(spectra, n_samples, seed,
+                                               keep=tuple(self.models)):
             if isinstance(choice, TelescopeMLError):
                 out.append(choice)
                 continue

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.ndimage import median_filter
 
 from telescopeml.data.resample import smooth_to_resolution
 from telescopeml.data.spectrum import ObservedSpectrum
@@ -171,7 +170,11 @@ def gaps(wavelength: np.ndarray) -> list[tuple[float, float]]:
     step = np.diff(w)
     if step.size < 3:
         return []
-    typical = median_filter(step, size=2 * GAP_WINDOW + 1, mode="nearest")
+    # a running median (as scipy.ndimage.median_filter, mode "nearest"), in NumPy: importing
+    # scipy.ndimage would take a third of a second of every `telescopeml predict`
+    padded = np.pad(step, GAP_WINDOW, mode="edge")
+    typical = np.median(np.lib.stride_tricks.sliding_window_view(padded, 2 * GAP_WINDOW + 1),
+                        axis=1)
     return [(float(w[i]), float(w[i + 1]))
             for i in np.flatnonzero(step > GAP_FACTOR * typical)]
 
