@@ -195,15 +195,16 @@ def window_ablation(table: Mapping[str, Mapping[str, Mapping[str, float]]],
     for ax, (key, what) in zip(axes, ABLATION_METRICS.items(), strict=True):
         values = np.array([[table[w][key][p] for p in names] for w in labels], dtype=float)
         ratio = np.log2(values / values[0])
-        image = ax.imshow(ratio, cmap="RdBu_r", vmin=-2, vmax=2, aspect="auto")
+        image = ax.imshow(ratio, cmap="RdBu_r", vmin=-3, vmax=3, aspect="auto")
         for (i, j), value in np.ndenumerate(values):
-            ax.text(j, i, format_value(value), ha="center", va="center", fontsize=8)
+            ax.text(j, i, format_value(value), ha="center", va="center", fontsize=8,
+                    color="white" if abs(ratio[i, j]) > 1.5 else "black")
         ax.set_xticks(range(len(names)), labels=[parameter_label(p) for p in names])
         ax.set_yticks(range(len(labels)), labels=labels)
         ax.grid(False)
         ax.set_title(what)
-    bar = fig.colorbar(image, ax=axes, ticks=[-2, -1, 0, 1, 2])
-    bar.ax.set_yticklabels(["¼", "½", "1", "2", "4"])
+    bar = fig.colorbar(image, ax=axes, ticks=range(-3, 4))
+    bar.ax.set_yticklabels(["⅛", "¼", "½", "1", "2", "4", "8"])
     bar.set_label(f"ratio to {labels[0]}")
     if title:
         fig.suptitle(title)
