@@ -9,6 +9,7 @@ import pytest
 
 from telescopeml.bundle import load_bundle
 from telescopeml.cli import main
+from telescopeml.data.prepared import prepared_from_manifest
 from telescopeml.errors import DataError, UnknownNameError
 from telescopeml.evaluation.evaluate import evaluate_bundle
 from telescopeml.training.experiment import ExperimentConfig, prepare, train
@@ -82,6 +83,27 @@ def test_train_writes_a_bundle_that_evaluates_the_same(grid_file, tmp_path):
             assert again["snr"][key][param]["rmse"] == pytest.approx(values["rmse"], rel=1e-5)
 
 
+def test_windows_round_trip_through_the_bundle(grid_file, tmp_path, toy_grid):
+    windows = [(1.0, 1.4), (2.0, 2.4)]
+    config = tiny_config(grid_file, windows=[list(w) for w in windows])
+    assert config.data.windows == ((1.0, 1.4), (2.0, 2.4))
+    again = ExperimentConfig.from_toml(config.to_toml(tmp_path / "c.toml"))
+    assert again.data.windows == config.data.windows
+    with pytest.raises(ValueError, match="low must be below high"):
+        tiny_config(grid_file, windows=[(2.0, 1.0)])
+    out = train(config, tmp_path / "model", progress=False, baselines=False)
+    manifest = load_bundle(out).manifest
+    assert manifest["training"]["config"]["data"]["windows"] == [[1.0, 1.4], [2.0, 2.4]]
+    expected = toy_grid.keep_windows(windows).wavelength
+    np.testing.assert_array_equal(manifest["wavelength"], expected)
+    rebuilt = prepared_from_manifest(manifest)  # what evaluate_bundle and Predictor rebuild
+    np.testing.assert_array_equal(rebuilt.grid.wavelength, expected)
+    saved = json.loads((out / "evaluation.json").read_text())
+    again = evaluate_bundle(out, baselines=False, progress=False)
+    assert again["snr"]["30"]["teff"]["rmse"] == pytest.approx(
+        saved["snr"]["30"]["teff"]["rmse"], rel=1e-5)
+
+
 def test_evaluate_refuses_a_changed_grid(grid_file, tmp_path, toy_grid):
     out = train(tiny_config(grid_file), tmp_path / "model", progress=False)
     flux = toy_grid.flux_array()
@@ -145,6 +167,7 @@ def test_posterior_preset_trains_a_bounded_flow(grid_file, tmp_path, toy_grid):
     assert set(calibration["coverage"]) == {"teff", "logg", "mh"}
     assert len(calibration["levels"]) == len(calibration["coverage"]["teff"])
     assert 0 <= calibration["tarp"]["distance"] <= 1
+    assert all(w > 0 for w in calibration["median_width68"].values())
     bundle = load_bundle(out)
     assert "passed" in bundle.manifest["metrics"]["calibration"]["check"]
     stretch = bundle.manifest["posterior"]["stretch"]  # recalibrated on validation points

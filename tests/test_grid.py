@@ -171,3 +171,13 @@ def test_crop_resample_and_smooth(toy_grid):
     assert smoothed.meta["resolution"] == 50.0
     interior = slice(10, -10)
     np.testing.assert_allclose(smoothed.flux[:, interior], toy_grid.flux[:, interior], rtol=0.05)
+
+
+def test_keep_windows_keeps_the_union_of_the_windows(toy_grid):
+    kept = toy_grid.keep_windows([(1.0, 1.5), (2.0, 2.2)])
+    w = toy_grid.wavelength
+    inside = ((w >= 1.0) & (w <= 1.5)) | ((w >= 2.0) & (w <= 2.2))
+    np.testing.assert_array_equal(kept.wavelength, w[inside])
+    np.testing.assert_array_equal(kept.flux, toy_grid.flux[:, inside])
+    with pytest.raises(OutOfGridError, match="windows 5-6 µm keep fewer than 2"):
+        toy_grid.keep_windows([(5.0, 6.0)])

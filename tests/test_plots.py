@@ -59,7 +59,14 @@ FIGURES = {
     "parity": lambda g: plots.parity(*_training_arrays(), title="S/N 30"),
     "residuals": lambda g: plots.residuals(*_training_arrays()),
     "metrics_vs_snr": lambda g: plots.metrics_vs_snr(_metrics(), ["teff", "logg"]),
+    "window_ablation": lambda g: plots.window_ablation(_ablation(), ["teff", "logg"]),
 }
+
+
+def _ablation():
+    return {label: {"rmse": {"teff": 50.0 * f, "logg": 0.2 * f},
+                    "width68": {"teff": 80.0 * f, "logg": 0.3 / f}}
+            for label, f in (("all", 1.0), ("1-2.5", 1.5), ("3-4", 3.0))}
 
 
 @pytest.mark.parametrize("name", sorted(FIGURES))
@@ -166,3 +173,15 @@ def test_loss_axis_is_log_only_for_positive_losses():
     assert plots.log_loss_axis(positive) and not plots.log_loss_axis(negative)
     assert plots.loss_curves(positive).axes[0].get_yscale() == "log"
     assert plots.loss_curves(negative).axes[0].get_yscale() == "linear"
+
+
+def test_window_ablation_has_one_cell_per_window_and_parameter():
+    fig = plots.window_ablation(_ablation(), ["teff", "logg"], title="toy")
+    panels = [ax for ax in fig.axes if ax.images]
+    assert len(panels) == 2  # RMSE and posterior width
+    for ax in panels:
+        assert ax.images[0].get_array().shape == (3, 2)
+        assert len(ax.texts) == 6
+    assert [t.get_text() for t in panels[0].get_yticklabels()] == ["all", "1-2.5", "3-4"]
+    # colours are ratios to the first row (log2): 3x worse is log2(3)
+    assert panels[0].images[0].get_array()[2, 0] == pytest.approx(np.log2(3.0))

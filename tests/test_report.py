@@ -70,6 +70,12 @@ def run_dir(tmp_path) -> Path:
         {"levels": levels.tolist(), "coverage": {"teff": levels.tolist(),
                                                  "logg": (levels**1.2).tolist()}, "n": 30,
          "tarp": {"alpha": levels.tolist(), "ecp": (levels**0.9).tolist(), "distance": 0.05}}))
+    (run / "window_ablation.json").write_text(json.dumps(
+        {"grid": "toy", "snr": 30.0, "parameters": NAMES, "windows": {
+            label: {"windows": windows, "n_wavelengths": 50 // (1 + len(windows)),
+                    "rmse": {"teff": 40.0 * f, "logg": 0.2 * f},
+                    "width68": {"teff": 60.0 * f, "logg": 0.3 * f}}
+            for label, windows, f in (("all", [], 1.0), ("1-2", [[1.0, 2.0]], 1.5))}}))
     flux = np.exp(-wavelength)
     (run / "predictions" / "dwarf.json").write_text(json.dumps({
         "name": "2MASS J0000+0000",
@@ -93,14 +99,15 @@ def test_report_embeds_every_figure_and_makes_no_requests(run_dir):
     assert path == run_dir / "report.html"
     text = path.read_text()
     sources = _images(text)
-    # loss curves, metrics vs S/N, parity + residuals, calibration, one prediction fit
-    assert len(sources) == 7  # loss, metrics, parity, residuals, coverage, TARP, fit
+    # loss, metrics, parity, residuals, coverage, TARP, window ablation, one prediction fit
+    assert len(sources) == 8
     for src in sources:
         assert src.startswith("data:image/png;base64,")
         assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
     assert not re.search(r"https?://", text)
     assert "<script" not in text.lower() and "<link" not in text.lower()
-    for anchor in ("grid", "training", "metrics", "parity", "calibration", "predictions"):
+    for anchor in ("grid", "training", "metrics", "parity", "calibration", "windows",
+                   "predictions"):
         assert f'href="#{anchor}"' in text and f'id="{anchor}"' in text
     assert "not in this run" not in text
     assert "a &lt;note&gt; &amp; more" in text
@@ -116,7 +123,8 @@ def test_missing_files_are_listed_as_absent_sections(tmp_path):
     text = report.write_report(run, tmp_path / "elsewhere" / "r.html").read_text()
     assert len(_images(text)) == 1
     for reason in ("no manifest.json", "no evaluation.json", "no calibration.json",
-                   "no predictions/*.json", "no per-spectrum test_predictions"):
+                   "no predictions/*.json", "no per-spectrum test_predictions",
+                   "no window_ablation.json"):
         assert reason in text
     with pytest.raises(DataError, match="no such run directory"):
         report.write_report(tmp_path / "missing")
@@ -127,7 +135,7 @@ def test_explore_figures_in_the_run_are_embedded(run_dir, toy_grid):
 
     explore_grid(toy_grid, run_dir / "explore")
     text = report.write_report(run_dir).read_text()
-    assert len(_images(text)) == 7 + 6
+    assert len(_images(text)) == 8 + 6
 
 
 def test_report_subcommand(run_dir, capsys):
@@ -161,7 +169,7 @@ def test_report_renders_in_headless_chromium(run_dir, tmp_path):
     try:
         driver.get(path.as_uri())
         images = driver.find_elements("tag name", "img")
-        assert len(images) == 7
+        assert len(images) == 8
         widths = [driver.execute_script("return arguments[0].complete && "
                                         "arguments[0].naturalWidth", img) for img in images]
         assert all(w and w > 0 for w in widths), widths

@@ -32,6 +32,11 @@ What is read from the run directory (all optional):
 ``explore/``
     The output of ``telescopeml explore GRID --out RUN_DIR/explore``: its PNG figures are
     embedded in the grid section.
+``window_ablation.json``
+    A wavelength-window ablation (``benchmarks/bench_jwst_windows.py --out RUN_DIR``):
+    ``{"grid", "snr", "parameters": [...], "windows": {label: {"windows": [[low, high],
+    ...], "n_wavelengths", "rmse": {param: x}, "width68": {param: x}}}}``, one model per
+    window set; shown as a heat map and a table.
 """
 
 from __future__ import annotations
@@ -316,6 +321,25 @@ def _calibration_section(data: Mapping[str, Any]) -> str:
     return out
 
 
+def _windows_section(data: Mapping[str, Any]) -> str:
+    names, table = data["parameters"], data["windows"]
+    snr = f"S/N {data['snr']:g}" if data.get("snr") else "their noise"
+    figure = plots.window_ablation(table, names, title=str(data.get("grid") or ""))
+    rows = [[html.escape(label), html.escape(", ".join(f"{lo:g}–{hi:g}" for lo, hi in
+                                                        entry["windows"]) or "all"),
+             str(entry.get("n_wavelengths", "–"))]
+            + [_number(entry[key][n]) for key in ("rmse", "width68") for n in names]
+            for label, entry in table.items()]
+    header = (["window set", "windows (µm)", "pixels"] + [f"RMSE {_label(n)}" for n in names]
+              + [f"68% width {_label(n)}" for n in names])
+    return (f"<p>One model per window set, trained on the pixels inside the windows only and "
+            f"scored on its held-out grid points at {html.escape(snr)}.</p>"
+            + _figure(figure, "window ablation",
+                      "RMSE and median 68% posterior width per window set and parameter; "
+                      f"colours: ratio to the first row, {next(iter(table))}.")
+            + _table(header, rows, names=2))
+
+
 def _literature_cell(param: str, literature: Literature | None) -> str:
     if literature is None or param not in ("teff", "logg"):
         return "–"
@@ -408,6 +432,7 @@ def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     calibration = run / "calibration.json"
     prediction_files = sorted((run / "predictions").glob("*.json"))
     test_predictions = evaluation.get("test_predictions")
+    windows = run / "window_ablation.json"
 
     sections: list[tuple[str, str, Callable[[], str] | None, str]] = [
         ("grid", "Grid and run", (lambda: _grid_section(run, manifest)) if manifest else None,
@@ -425,6 +450,9 @@ def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
         ("calibration", "Calibration",
          (lambda: _calibration_section(_read_json(calibration))) if calibration.is_file()
          else None, "no calibration.json"),
+        ("windows", "Wavelength windows",
+         (lambda: _windows_section(_read_json(windows))) if windows.is_file() else None,
+         "no window_ablation.json"),
         ("predictions", "Predictions for observed spectra",
          (lambda: "\n".join(_prediction_section(_read_json(p), p) for p in prediction_files))
          if prediction_files else None, "no predictions/*.json"),

@@ -381,6 +381,19 @@ class SpectralGrid:
             )
         return self.with_flux(self.flux_array()[:, keep], self.wavelength[keep])
 
+    def keep_windows(self, windows: Sequence[tuple[float, float]]) -> SpectralGrid:
+        """Keep the wavelengths inside the union of the ``(low, high)`` µm ``windows``."""
+        keep = np.zeros(self.n_wavelengths, dtype=bool)
+        for low, high in windows:
+            keep |= (self.wavelength >= low) & (self.wavelength <= high)
+        if keep.sum() < 2:
+            spans = ", ".join(f"{low:g}-{high:g}" for low, high in windows)
+            raise OutOfGridError(
+                f"the windows {spans} µm keep fewer than 2 of the grid's wavelengths "
+                f"({self.wavelength[0]:.3f}-{self.wavelength[-1]:.3f} µm)"
+            )
+        return self.with_flux(self.flux_array()[:, keep], self.wavelength[keep])
+
     def resample(self, wavelength: np.ndarray) -> SpectralGrid:
         """Flux-conserving resampling onto new wavelengths (µm), which the grid must cover."""
         from telescopeml.data.resample import outside_coverage, resample

@@ -55,7 +55,7 @@ def prepared_from_manifest(manifest: dict[str, Any], quiet: bool = False) -> Pre
     config = manifest["training"]["config"]
     data = config["data"]
     grid = model_grid(data["grid"], data["instrument"], tuple(data["wavelength_range"]),
-                      quiet=quiet)
+                      [tuple(w) for w in data.get("windows", ())], quiet=quiet)
     expected = manifest["grid"].get("checksum")
     if expected and grid_checksum(grid) != expected:
         raise DataError(f"grid {data['grid']!r} differs from the one this model was "

@@ -14,7 +14,7 @@ import sys
 import warnings
 import zipfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -311,6 +311,7 @@ def instrument_wavelength(instrument: str, quiet: bool = False) -> np.ndarray:
 
 def model_grid(name: str | Path, instrument: str = "",
                wavelength_range: tuple[float, float] = (0.0, 0.0),
+               windows: Sequence[tuple[float, float]] = (),
                quiet: bool = False) -> SpectralGrid:
     """A grid as a model sees it: on ``instrument``'s pixels, cropped, bad spectra dropped.
 
@@ -323,6 +324,9 @@ def model_grid(name: str | Path, instrument: str = "",
         grid's own wavelengths).
     wavelength_range
         ``(low, high)`` µm to keep; ``(0, 0)`` keeps all.
+    windows
+        ``(low, high)`` µm windows: keep only the pixels inside their union (after the
+        crop); empty keeps all.
     """
     from telescopeml.data.resample import outside_coverage
 
@@ -334,6 +338,8 @@ def model_grid(name: str | Path, instrument: str = "",
         grid.meta["instrument"] = instrument
     if tuple(wavelength_range) != (0.0, 0.0):
         grid = grid.crop(*wavelength_range)
+    if windows:
+        grid = grid.keep_windows(windows)
     bad = grid.bad_spectra()
     if bad:
         warnings.warn(f"{name}: dropping {len(bad)} spectra with NaN or non-positive flux",

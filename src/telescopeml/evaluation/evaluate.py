@@ -162,7 +162,9 @@ def calibrate(model: torch.nn.Module, prepared, flux: np.ndarray, sigma: np.ndar
     """Coverage at every credibility level, TARP and SBC of a flow posterior on test spectra.
 
     Returns ``{"n", "levels", "coverage": {param: [...]}, "tarp": {"alpha", "ecp",
-    "distance"}, "sbc_pvalues": {param: p}, "check": {"passed", "failures", ...}}``.
+    "distance"}, "sbc_pvalues": {param: p}, "median_width68": {param: w}, "check":
+    {"passed", "failures", ...}}``, ``w`` being the median over the spectra of the 16-84%
+    width of their posteriors.
     """
     from telescopeml.evaluation.calibration import (
         LEVELS,
@@ -179,12 +181,15 @@ def calibrate(model: torch.nn.Module, prepared, flux: np.ndarray, sigma: np.ndar
     alpha, ecp, distance = tarp(samples, truth, seed=seed)
     check = check_calibration(samples, truth, names, seed=seed)
     pvalues = sbc_pvalues(sbc_ranks(samples, truth), n_samples)
+    low, high = np.quantile(samples, (0.16, 0.84), axis=0)
     return {
         "n": len(truth),
         "levels": LEVELS.tolist(),
         "coverage": {n: cov[:, j].tolist() for j, n in enumerate(names)},
         "tarp": {"alpha": alpha.tolist(), "ecp": ecp.tolist(), "distance": float(distance)},
         "sbc_pvalues": {n: float(pvalues[j]) for j, n in enumerate(names)},
+        "median_width68": {n: float(np.median(high[:, j] - low[:, j]))
+                           for j, n in enumerate(names)},
         "check": {"passed": bool(check.passed), "failures": list(check.failures),
                   "tarp_distance": float(check.tarp_distance),
                   "coverage": {f"{k:g}": [float(v) for v in np.atleast_1d(c)]

@@ -21,7 +21,8 @@ _EXPORTS = {
     **{name: "telescopeml.plots.training" for name in (
         "log_loss_axis", "loss_curves", "optimization_history", "param_importances")},
     **{name: "telescopeml.plots.evaluation" for name in (
-        "metrics_vs_snr", "parity", "residuals", "rmse_over_crlb", "snr_order")},
+        "metrics_vs_snr", "parity", "residuals", "rmse_over_crlb", "snr_order",
+        "window_ablation")},
     **{name: "telescopeml.plots.calibration" for name in (
         "coverage_curve", "sbc_rank_histograms", "tarp_curve")},
     **{name: "telescopeml.plots.predict" for name in (

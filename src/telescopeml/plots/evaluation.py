@@ -1,5 +1,5 @@
 """Figures of a trained model on held-out grid points: parity, residuals, metrics vs S/N,
-RMSE against the Cramér-Rao bound.
+RMSE against the Cramér-Rao bound, a wavelength-window ablation.
 
 They take the numbers that :mod:`telescopeml.evaluation` computes (arrays of true and
 predicted values, the tables of ``evaluation.json``).
@@ -162,4 +162,50 @@ def rmse_over_crlb(ratio: Mapping[str, Mapping[str, float]], names: Sequence[str
     ax.set_xlabel("test S/N")
     ax.set_ylabel("RMSE / Cramér-Rao bound (interior points)")
     ax.legend(loc="best", fontsize=7.5)
+    return fig
+
+
+#: The two panels of :func:`window_ablation`: result key -> what it shows.
+ABLATION_METRICS = {"rmse": "RMSE", "width68": "median 68% posterior width"}
+
+
+@styled
+def window_ablation(table: Mapping[str, Mapping[str, Mapping[str, float]]],
+                    names: Sequence[str], title: str = "") -> Figure:
+    """Heat maps of the RMSE and the posterior width per wavelength window and parameter.
+
+    Parameters
+    ----------
+    table
+        Window-set label -> ``{"rmse": {param: value}, "width68": {param: value}}`` (the
+        ``windows`` of ``benchmarks/bench_jwst_windows.py``'s JSON); the first row is the
+        reference.
+    names
+        Parameters, one column each.
+    title
+        Figure title.
+
+    Each cell shows its value; its colour is its ratio to the first row's (log scale, red
+    worse, blue better).
+    """
+    labels = list(table)
+    fig = Figure(figsize=(3.0 + 2.6 * len(names), 0.9 + 0.38 * len(labels)),
+                 layout="constrained")
+    axes = fig.subplots(1, len(ABLATION_METRICS), sharey=True)
+    for ax, (key, what) in zip(axes, ABLATION_METRICS.items(), strict=True):
+        values = np.array([[table[w][key][p] for p in names] for w in labels], dtype=float)
+        ratio = np.log2(values / values[0])
+        image = ax.imshow(ratio, cmap="RdBu_r", vmin=-3, vmax=3, aspect="auto")
+        for (i, j), value in np.ndenumerate(values):
+            ax.text(j, i, format_value(value), ha="center", va="center", fontsize=8,
+                    color="white" if abs(ratio[i, j]) > 1.5 else "black")
+        ax.set_xticks(range(len(names)), labels=[parameter_label(p) for p in names])
+        ax.set_yticks(range(len(labels)), labels=labels)
+        ax.grid(False)
+        ax.set_title(what)
+    bar = fig.colorbar(image, ax=axes, ticks=range(-3, 4))
+    bar.ax.set_yticklabels(["⅛", "¼", "½", "1", "2", "4", "8"])
+    bar.set_label(f"ratio to {labels[0]}")
+    if title:
+        fig.suptitle(title)
     return fig

@@ -8,7 +8,7 @@ import platform
 import shutil
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,9 @@ class DataConfig:
         Parameters to predict; empty = every axis with more than one value.
     wavelength_range
         ``(low, high)`` µm to keep; ``(0, 0)`` keeps all.
+    windows
+        ``(low, high)`` µm windows inside ``wavelength_range``: train on the pixels inside
+        their union only (e.g. ``[(1.0, 2.5), (4.0, 5.0)]``); empty keeps every pixel.
     instrument
         Resample the grid onto this instrument's pixels (e.g. ``SPEX-PRISM``, from ucdmcmc's
         wavelength tables) inside the grid's coverage, so that observed spectra from it need
@@ -69,6 +72,7 @@ class DataConfig:
     grid: str = "splat-dback24"
     targets: tuple[str, ...] = ()
     wavelength_range: tuple[float, float] = (0.0, 0.0)
+    windows: tuple[tuple[float, float], ...] = ()
     instrument: str = "SPEX-PRISM"
     normalization: str = "median"
     extra_features: str = "normalized"
@@ -84,9 +88,17 @@ class DataConfig:
             raise UnknownNameError("extra features", self.extra_features, EXTRA_FEATURES)
         self.targets = tuple(self.targets)
         self.wavelength_range = tuple(float(x) for x in self.wavelength_range)
+        self.windows = tuple(_window(w) for w in self.windows)
         self.fractions = tuple(float(x) for x in self.fractions)
         levels = self.val_snr if isinstance(self.val_snr, list | tuple) else (self.val_snr,)
         self.val_snr = tuple(float(x) for x in levels)
+
+
+def _window(window: Sequence[float]) -> tuple[float, float]:
+    low, high = (float(x) for x in window)
+    if not low < high:
+        raise ValueError(f"window {low:g}-{high:g} µm: low must be below high")
+    return low, high
 
 
 #: Named starting points; `--preset` picks one, a config file may override any field.
@@ -214,7 +226,8 @@ def _build(cls: type, values: dict[str, Any]) -> Any:
 
 def prepare_grid(config: DataConfig, quiet: bool = False) -> SpectralGrid:
     """The grid that ``config`` describes (see :func:`telescopeml.data.sources.model_grid`)."""
-    return model_grid(config.grid, config.instrument, config.wavelength_range, quiet)
+    return model_grid(config.grid, config.instrument, config.wavelength_range, config.windows,
+                      quiet)
 
 
 def prepare(config: ExperimentConfig, grid: SpectralGrid | None = None,

@@ -222,7 +222,7 @@ def _grid(data: DataConfig, cache: dict[str, SpectralGrid], progress: bool) -> S
     """The prepared grid of ``data``, loaded once per worker and data setting."""
     from telescopeml.training.experiment import prepare_grid
 
-    key = json.dumps([data.grid, data.instrument, data.wavelength_range])
+    key = json.dumps([data.grid, data.instrument, data.wavelength_range, data.windows])
     if key not in cache:
         cache[key] = prepare_grid(data, quiet=not progress)
     return cache[key]
