@@ -174,7 +174,8 @@ class Predictor:
                 self._use_grid, self.grid_problem = False, refused
                 return None
             grid = model_grid(data["grid"], data.get("instrument", ""),
-                              tuple(data.get("wavelength_range", (0.0, 0.0))), quiet=True)
+                              tuple(data.get("wavelength_range", (0.0, 0.0))),
+                              [tuple(w) for w in data.get("windows", ())], quiet=True)
             same = grid.n_wavelengths == self.wavelength.size and np.allclose(
                 grid.wavelength, self.wavelength)
             self._grid = grid if same else grid.resample(self.wavelength)
