@@ -45,19 +45,25 @@ MODELS = {
     "atmo20pp-spex": ("ucdmcmc-atmo20pp-spex-prism", 100, {"background_noise": 1.0}),
     "dback24-prism": ("ucdmcmc-dback24-jwst-nirspec-prism", 40, {}),
     "atmo20pp-prism": ("ucdmcmc-atmo20pp-jwst-nirspec-prism", 100, {"background_noise": 1.0}),
+    "atmo20pp-3to5um": ("ucdmcmc-atmo20pp-jwst-nirspec-prism", 100, {"background_noise": 1.0}),
 }
 #: JWST NIRSpec PRISM models stay on PRISM's own pixels (the default instrument resamples
 #: onto SpeX's) over 0.8-5.3 µm: PRISM records 0.6-5.3 µm (the grids run 0.5-6 µm), but
 #: cold brown dwarfs have almost no flux below 0.8 µm and published spectra often start
 #: there (Beiler et al. 2024's NIRSpec + MIRI spectra at 0.79 µm).
 PRISM_DATA = {"instrument": "JWST-NIRSPEC-PRISM", "wavelength_range": (0.8, 5.3)}
+#: Wavelengths of the models that read only part of PRISM's range: 2.9-5.15 µm is what the
+#: NIRSpec G395H and G395M gratings record (JDox), so their spectra, smoothed to PRISM's
+#: resolution, can be read; PRISM pixels keep the model small.
+RANGES = {"atmo20pp-3to5um": (2.9, 5.15)}
 #: Network changes from the preset: at PRISM's ~940 pixels the preset's first dense layer
 #: would make the Diamondback model (with its 1440-spectrum grid copy) larger than 5 MB.
 MODEL_CHANGES = {"dback24-prism": {"dense": [256, 256]}}
 #: The model-mismatch term of a JWST model is measured with its grid's SpeX twin on the
 #: labeled SpeX objects inside its Teff range: JWST has too few labeled objects to learn
 #: it from, and the grid's own errors are taken to be alike at both instruments.
-MISMATCH_TWIN = {"dback24-prism": "dback24-spex", "atmo20pp-prism": "atmo20pp-spex"}
+MISMATCH_TWIN = {"dback24-prism": "dback24-spex", "atmo20pp-prism": "atmo20pp-spex",
+                 "atmo20pp-3to5um": "atmo20pp-spex"}
 OBJECTS = Path(__file__).resolve().parents[1] / "benchmarks" / "objects" / "train_objects.csv"
 TARGET = Path(__file__).resolve().parents[1] / "src" / "telescopeml" / "pretrained_models"
 
@@ -65,7 +71,8 @@ TARGET = Path(__file__).resolve().parents[1] / "src" / "telescopeml" / "pretrain
 def build(name: str, work: Path, seed: int = 0, reuse: bool = False) -> dict:
     grid, epochs, augment = MODELS[name]
     config = ExperimentConfig.from_dict(
-        {"data": {"grid": grid, **(PRISM_DATA if "prism" in name else {})},
+        {"data": {"grid": grid, **(PRISM_DATA if "prism" in grid else {}),
+                  **({"wavelength_range": RANGES[name]} if name in RANGES else {})},
          "model": MODEL_CHANGES.get(name, {}), "train": {"epochs": epochs, "seed": seed},
          "augment": augment}, preset="posterior")
     command = "python scripts/build_pretrained.py --only " + name

@@ -18,6 +18,7 @@ from telescopeml import pretrained
 from telescopeml.bundle import load_bundle, read_manifest
 from telescopeml.cli import main
 from telescopeml.data.grid import SpectralGrid
+from telescopeml.empirical import SCALE_GRID
 from telescopeml.errors import DataError, UnknownNameError
 from telescopeml.models.numpy_model import TESTED_ZUKO
 from telescopeml.predict import Predictor
@@ -143,7 +144,7 @@ def test_cli_predict_without_a_model_uses_the_shipped_ones(use_shipped, tmp_path
 
 # --- the models shipped in the package ------------------------------------------------------
 SHIPPED = ("atmo20pp-spex", "dback24-spex")
-SHIPPED_JWST = ("atmo20pp-prism", "dback24-prism")
+SHIPPED_JWST = ("atmo20pp-prism", "dback24-prism", "atmo20pp-3to5um")
 
 
 def test_shipped_models_are_small_and_say_how_they_were_made():
@@ -158,7 +159,7 @@ def test_shipped_models_are_small_and_say_how_they_were_made():
         assert zuko_release in TESTED_ZUKO and manifest["environment"]["torch"]
         assert manifest["metrics"]["snr"]["30"]["teff"]["rmse"] < 60
         load_bundle(directory)  # checksum and config
-    for models in (SHIPPED, SHIPPED_JWST):
+    for models in (SHIPPED, SHIPPED_JWST[:2]):
         cold, warm = (found[n]["parameters"]["ranges"]["teff"] for n in models)
         assert cold[0] < 500 and cold[1] >= warm[0] and warm[1] >= 2000
     for name in SHIPPED_JWST:
@@ -186,7 +187,7 @@ def test_a_jwst_prism_spectrum_goes_to_the_prism_models(tmp_path):
     path = prism_spectrum(tmp_path / "prism.txt", 700.0, 5.0, 0.0)
     default = pretrained.predictor()
     prediction = default.predict(path, n_samples=2000)
-    assert prediction.model == "atmo20pp-prism" and prediction.scale == "grid"
+    assert prediction.model == "atmo20pp-prism" and prediction.scale == SCALE_GRID
     assert abs(prediction.median["teff"] - 700) < 60
     mismatch = pretrained.load("atmo20pp-prism").manifest["mismatch"]
     assert mismatch["twin"] == "atmo20pp-spex" and mismatch["measured"]["teff"]["n"] >= 20
@@ -196,6 +197,30 @@ def test_a_jwst_prism_spectrum_goes_to_the_prism_models(tmp_path):
     assert any(n.startswith("mh: statistical intervals only") for n in prediction.notes)
     choice = pretrained.ModelChooser().choose(path, n_samples=500)
     assert set(choice.results) <= set(SHIPPED_JWST)  # the SpeX models were not run
+
+
+def test_a_g395h_spectrum_is_smoothed_and_read_by_the_3_to_5_micron_model(tmp_path):
+    """A sharp 2.88-5.2 µm spectrum (NIRSpec G395H-like) is read only by the model of that
+    range, after smoothing to its resolution."""
+    grid = pretrained.read_compact_grid(pretrained.model_path("atmo20pp-3to5um") /
+                                        pretrained.GRID_FILE)
+    index = int(np.flatnonzero((grid.params["teff"] == 700) & (grid.params["logg"] == 5.0)
+                               & (grid.params["mh"] == 0.0))[0])
+    wave = np.geomspace(2.88, 5.2, 3400)  # ~R 2700 sampling
+    flux = np.interp(wave, grid.wavelength, grid.flux_array()[index].astype(np.float64))
+    sigma = flux / 30 + 1e-3 * np.median(flux)
+    noisy = flux + np.random.default_rng(6).normal(0, 1, flux.size) * sigma
+    path = tmp_path / "g395h.txt"
+    path.write_text("\n".join(f"{w:.6f} {f:.6e} {s:.6e}" for w, f, s in
+                              zip(wave, noisy, sigma, strict=True)))
+    prediction = pretrained.predictor().predict(path, n_samples=2000)
+    assert prediction.model == "atmo20pp-3to5um"
+    assert any("smoothed from" in n for n in prediction.notes)
+    # the fine spectrum is the model's own (already at its resolution) smoothed once more,
+    # so its answer is less exact than a real sharp spectrum's would be
+    assert abs(prediction.median["teff"] - 700) < 150
+    kept = pretrained.predictor(smooth=False).predict(path, n_samples=2000)
+    assert not any("smoothed from" in n for n in kept.notes)
 
 
 def test_shipped_models_predict_offline(tmp_path):
