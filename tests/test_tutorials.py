@@ -138,7 +138,7 @@ def check_train_and_tune(out: Path) -> None:
 
 def check_jwst(out: Path) -> None:
     summary = load_summary(out, "05_jwst_wolf1130c")
-    has_figures(summary, "observed", "corner", "fit", "nearest_grid")
+    has_figures(summary, "observed", "corner", "fit", "fit_g395h", "nearest_grid")
     assert summary["object"] == "Wolf1130C" and summary["model"] == "atmo20pp-prism"
     assert set(summary["tried"]) == {"dback24-prism"}  # the SpeX models are not run
     ranges = summary["grid_ranges"]
@@ -150,6 +150,9 @@ def check_jwst(out: Path) -> None:
     assert summary["errors"]["teff"]["systematic"] > summary["errors"]["teff"]["statistical"]
     assert finite_positive(summary["chi2_red"])
     assert any("JWST NIRSpec PRISM" in flag for flag in summary["spex_model_flags"])
+    g395h = summary["g395h"]
+    assert g395h["model"] == "atmo20pp-3to5um" and finite_positive(g395h["chi2_red"])
+    assert any(note.startswith("input: smoothed from") for note in g395h["notes"])
     literature = summary["literature_mh"]
     assert literature["value"] == -0.64 and literature["reference"].startswith("Mace")
     assert literature["inside_95"] or not literature["inside_68"]

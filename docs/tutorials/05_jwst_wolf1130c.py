@@ -153,6 +153,21 @@ print(f"Mace et al. 2013: [Fe/H] = {LITERATURE_MH:+.2f} ± {LITERATURE_MH_ERR:.2
       f"inside the 68% interval: {inside_68}, inside the 95% interval: {inside_95}")
 
 # %% [markdown]
+# The whole-range fit is poor, and [M/H] piles at the grid's -1 edge. The 3-5 µm part of
+# the spectrum (CH$_4$, CO$_2$, CO) is fitted far better by the same grid: the shipped
+# `atmo20pp-3to5um` model reads only 2.9-5.15 µm. It also reads Wolf 1130C's NIRSpec
+# G395H spectrum (R≈2700), which it first smooths to PRISM's resolution (with a note).
+
+# %%
+g395h = tml.ObservedSpectrum.from_library("Wolf1130C", instrument="JWST-NIRSPEC-G395H")
+red = pretrained.predictor().predict(g395h, n_samples=N_SAMPLES)
+print(red.summary())
+red_mh = red.samples[:, red.names.index("mh")]
+red_inside_68 = bool(np.percentile(red_mh, 16) <= LITERATURE_MH <= np.percentile(red_mh, 84))
+print(f"G395H with {red.model}: Mace et al.'s [Fe/H] inside the 68% interval: {red_inside_68}")
+show(prediction_fit(red), "fit_g395h")
+
+# %% [markdown]
 # ## The wrong instrument
 #
 # Given the same file, a SpeX model reads only the part it knows and says so: the flag
@@ -197,6 +212,8 @@ summary = {
     "chi2_red": prediction.chi2_red,
     "flags": prediction.flags,
     "spex_model_flags": spex.flags,
+    "g395h": {"model": red.model, "median": red.median, "chi2_red": red.chi2_red,
+              "notes": red.notes, "mh_literature_inside_68": red_inside_68},
     "literature_mh": {"value": LITERATURE_MH, "error": LITERATURE_MH_ERR,
                       "reference": "Mace et al. 2013, ApJ 777, 36",
                       "inside_68": inside_68, "inside_95": inside_95},
