@@ -53,6 +53,13 @@ def available() -> dict[str, dict]:
                        key=lambda kv: kv[1]["parameters"]["ranges"].get("teff", [0])[0]))
 
 
+def made_for(instrument: str) -> list[str]:
+    """Shipped grid models trained for ``instrument`` (e.g. ``"SPEX-PRISM"``), coldest
+    first."""
+    return [n for n, m in available().items()
+            if (m.get("instrument") or {}).get("key", m["grid"].get("instrument")) == instrument]
+
+
 def model_path(name: str) -> Path:
     """The bundle directory of shipped model ``name``."""
     path = models_dir() / name
@@ -493,5 +500,5 @@ def read_compact_grid(path: str | Path) -> SpectralGrid:
 
 
 __all__ = ["SCALES", "Choice", "EmpiricalPredictor", "ModelChooser", "available",
-           "default_scale", "export", "load", "load_empirical",
+           "default_scale", "export", "load", "load_empirical", "made_for",
            "model_path", "predictor", "read_compact_grid", "write_compact_grid"]

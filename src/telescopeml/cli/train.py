@@ -103,7 +103,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--objects", required=True, help="CSV table of labeled objects (name, "
                    "data_file, teff, teff_err, logg, logg_err)")
     p.add_argument("--out", required=True, help="output directory")
-    p.add_argument("--models", help="comma-separated shipped grid models (default: all)")
+    p.add_argument("--models", help="comma-separated shipped grid models (default: those made "
+                        "for SpeX prism, the labeled objects' instrument)")
     p.add_argument("--seed", type=int, default=0, help="seed of the folds and trees")
     p.add_argument("--folds", type=positive_int, default=10, help="cross-validation folds that "
                    "calibrate the error bars and flags (default 10)")

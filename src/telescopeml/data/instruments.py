@@ -55,7 +55,8 @@ MIN_OVERLAP = 0.7
 #: How far (factor) a spectrum's R, estimated from its pixels, may lie outside an instrument's
 #: range of R: pixels sample a resolution element unevenly (2-4 pixels), so the estimate is rough.
 R_TOLERANCE = 3.0
-#: Weight of the R mismatch (|ln(R_pixels / R_typical)|) against the overlap when ranking.
+#: Weight of the R mismatch (the absolute log of R_pixels / R_typical) against the overlap
+#: when ranking.
 R_WEIGHT = 0.1
 #: A spacing this many times the median of its neighbours' is a gap in the spectrum.
 GAP_FACTOR = 5.0

@@ -42,6 +42,9 @@ from telescopeml.models.regressors import GaussianProcess, TreeEnsemble
 
 #: Labels learned, with the literature columns they come from.
 TARGETS = ("teff", "logg")
+#: The instrument of the labeled objects (SpeX prism spectra): by default the layer reads the
+#: shipped models made for it.
+OBJECTS_INSTRUMENT = "SPEX-PRISM"
 #: E[log|z|] for a standard normal z: the offset between log|residual| and log(scale).
 LOG_ABS_NORMAL = -0.6351814
 
@@ -56,7 +59,8 @@ class EmpiricalConfig:
         CSV of labeled objects (``name, data_file, teff, teff_err, logg, logg_err``; optional
         ``spt``, ``young_or_lowg``).
     grid_models
-        Shipped grid models whose outputs are features (default: all shipped).
+        Shipped grid models whose outputs are features (default: those made for
+        :data:`OBJECTS_INSTRUMENT`).
     n_components
         Principal components of the spectrum added to the features.
     folds
@@ -233,7 +237,7 @@ def fit_empirical(config: EmpiricalConfig, progress: bool = True,
     from telescopeml import pretrained
 
     started = time.time()
-    models = config.grid_models or list(pretrained.available())
+    models = config.grid_models or pretrained.made_for(OBJECTS_INSTRUMENT)
     config = dataclasses.replace(config, grid_models=models)
     data = data or collect(config.objects, models, progress, config.seed)
     vectors = spectrum_vector(data.wavelength, data.flux)
