@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -290,7 +291,8 @@ class ModelChooser:
         return out
 
     def _run(self, indices: dict[str, list[int]], read: list, n_samples: int, seed: int,
-             screened) -> dict[str, dict[int, Prediction | TelescopeMLError]]:
+             screened: Callable[[int, str], bool]
+             ) -> dict[str, dict[int, Prediction | TelescopeMLError]]:
         """Each model's answers for the spectra ``indices[model]`` (screened ones on
         :data:`SCREEN_SAMPLES` samples)."""
         answers: dict[str, dict[int, Prediction | TelescopeMLError]] = {}
