@@ -30,8 +30,7 @@ from telescopeml.errors import TelescopeMLError
 #: (library name, instrument) of every real JWST spectrum in ucdmcmc 1.4.5.
 SPECTRA = [("Wolf1130C", "JWST-NIRSPEC-PRISM"), ("UNCOVER33436", "JWST-NIRSPEC-PRISM"),
            ("J1624+0029", "JWST-NIRSPEC-MIRI"), ("Wolf1130C", "JWST-NIRSPEC-G395H")]
-PRISM_MODELS = [n for n, m in pretrained.available().items()
-                if m["grid"].get("instrument") == "JWST-NIRSPEC-PRISM"]
+PRISM_MODELS = pretrained.made_for("JWST-NIRSPEC-PRISM")
 
 
 def summarize(prediction) -> dict:

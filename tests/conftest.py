@@ -55,6 +55,25 @@ def toy_grid() -> SpectralGrid:
     )
 
 
+def export_toy_model(grid: SpectralGrid, root, name: str, model: dict, epochs: int,
+                     augment: dict | None = None, command: str | None = None):
+    """Train a small Gaussian-head model on ``grid`` (saved as ``root/NAME.h5``) and export
+    it as a shipped model would be, to ``root/models/NAME``."""
+    from telescopeml import pretrained
+    from telescopeml.predict import Predictor
+    from telescopeml.training.experiment import ExperimentConfig, train
+
+    config = ExperimentConfig.from_dict({
+        "data": {"grid": str(grid.to_hdf5(root / f"{name}.h5")), "instrument": ""},
+        "model": {"head": "gaussian", **model},
+        "train": {"epochs": epochs, "batch_size": 32, "checkpoint_every": 0, "patience": 0,
+                  "loss": "gaussian_nll"},
+        "augment": augment or {},
+    })
+    run = train(config, root / "runs" / name, progress=False)
+    return pretrained.export(run, root / "models" / name, Predictor(run).grid, command=command)
+
+
 def damage_zip_member(path, member: str, offset: int = 5) -> None:
     """Flip one byte of ``member``'s data inside the zip file ``path``, keeping the file's
     size and modification time (the damage a size-and-time stamp cannot see)."""

@@ -6,14 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import analytic_log_flux
+from conftest import analytic_log_flux, export_toy_model
 from telescopeml import pretrained
 from telescopeml.data.grid import SpectralGrid
 from telescopeml.data.spectrum import ObservedSpectrum
 from telescopeml.mismatch import add_mismatch
-from telescopeml.predict import Predictor
 from telescopeml.prediction import Prediction
-from telescopeml.training.experiment import ExperimentConfig, train
 
 RANGES = {"nir": (0.9, 2.4), "wide": (0.9, 5.0)}
 
@@ -66,15 +64,8 @@ def instruments(tmp_path_factory):
     """A near-infrared toy model and one reaching 5 µm, laid out like the shipped models."""
     root = tmp_path_factory.mktemp("instruments")
     for name in RANGES:
-        grid = toy(name)
-        config = ExperimentConfig.from_dict({
-            "data": {"grid": str(grid.to_hdf5(root / f"{name}.h5")), "instrument": ""},
-            "model": {"architecture": "mlp", "dense": [32], "head": "gaussian"},
-            "train": {"epochs": 3, "batch_size": 32, "checkpoint_every": 0, "patience": 0,
-                      "loss": "gaussian_nll"},
-        })
-        run = train(config, root / "runs" / name, progress=False)
-        pretrained.export(run, root / "models" / name, Predictor(run).grid)
+        export_toy_model(toy(name), root, name, {"architecture": "mlp", "dense": [32]},
+                         epochs=3)
     return root / "models"
 
 

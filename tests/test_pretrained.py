@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from conftest import analytic_log_flux
+from conftest import analytic_log_flux, export_toy_model
 from telescopeml import pretrained
 from telescopeml.bundle import load_bundle, read_manifest
 from telescopeml.cli import main
@@ -44,18 +44,9 @@ def shipped(tmp_path_factory):
     """Two exported toy models (cold and warm) in a directory laid out like the package's."""
     root = tmp_path_factory.mktemp("shipped")
     for name in TOY_TEFF:
-        grid = toy(name)
-        config = ExperimentConfig.from_dict({
-            "data": {"grid": str(grid.to_hdf5(root / f"{name}.h5")), "instrument": ""},
-            "model": {"architecture": "mlp", "dense": [64], "dropout": 0.0,
-                      "head": "gaussian"},
-            "train": {"epochs": 8, "batch_size": 32, "checkpoint_every": 0, "patience": 0,
-                      "loss": "gaussian_nll"},
-            "augment": {"n_interpolated": 256},
-        })
-        run = train(config, root / "runs" / name, progress=False)
-        pretrained.export(run, root / "models" / name, Predictor(run).grid,
-                          command=f"build {name}")
+        export_toy_model(toy(name), root, name, {"architecture": "mlp", "dense": [64],
+                                                 "dropout": 0.0}, epochs=8,
+                         augment={"n_interpolated": 256}, command=f"build {name}")
     return root
 
 

@@ -166,16 +166,14 @@ class Predictor:
     def grid(self) -> SpectralGrid | None:
         """The model grid on the model's wavelengths (loaded on first use)."""
         if self._grid is None and self._use_grid:
-            from telescopeml.data.sources import model_grid
+            from telescopeml.data.prepared import config_grid
 
             data = self.manifest["training"]["config"]["data"]
             refused = _unsafe_grid_name(data["grid"])
             if refused:
                 self._use_grid, self.grid_problem = False, refused
                 return None
-            grid = model_grid(data["grid"], data.get("instrument", ""),
-                              tuple(data.get("wavelength_range", (0.0, 0.0))),
-                              [tuple(w) for w in data.get("windows", ())], quiet=True)
+            grid = config_grid(data, quiet=True)
             same = grid.n_wavelengths == self.wavelength.size and np.allclose(
                 grid.wavelength, self.wavelength)
             self._grid = grid if same else grid.resample(self.wavelength)

@@ -28,6 +28,7 @@ from telescopeml.bundle import (
     save_bundle,
 )
 from telescopeml.data.grid import SpectralGrid
+from telescopeml.data.instruments import manifest_instrument
 from telescopeml.data.spectrum import ObservedSpectrum
 from telescopeml.empirical import EMPIRICAL_DIR, META_FILE, SCALES, EmpiricalModel
 from telescopeml.errors import DataError, TelescopeMLError, UnknownNameError
@@ -57,8 +58,7 @@ def available() -> dict[str, dict]:
 def made_for(instrument: str) -> list[str]:
     """Shipped grid models trained for ``instrument`` (e.g. ``"SPEX-PRISM"``), coldest
     first."""
-    return [n for n, m in available().items()
-            if (m.get("instrument") or {}).get("key", m["grid"].get("instrument")) == instrument]
+    return [n for n, m in available().items() if manifest_instrument(m)["key"] == instrument]
 
 
 def model_path(name: str) -> Path:

@@ -373,23 +373,23 @@ class SpectralGrid:
 
     def crop(self, low: float, high: float) -> SpectralGrid:
         """Keep wavelengths between ``low`` and ``high`` µm."""
-        keep = (self.wavelength >= low) & (self.wavelength <= high)
-        if keep.sum() < 2:
-            raise OutOfGridError(
-                f"{low:g}-{high:g} µm keeps fewer than 2 of the grid's wavelengths "
-                f"({self.wavelength[0]:.3f}-{self.wavelength[-1]:.3f} µm)"
-            )
-        return self.with_flux(self.flux_array()[:, keep], self.wavelength[keep])
+        return self._keep((self.wavelength >= low) & (self.wavelength <= high),
+                          f"{low:g}-{high:g} µm keeps")
 
     def keep_windows(self, windows: Sequence[tuple[float, float]]) -> SpectralGrid:
         """Keep the wavelengths inside the union of the ``(low, high)`` µm ``windows``."""
         keep = np.zeros(self.n_wavelengths, dtype=bool)
         for low, high in windows:
             keep |= (self.wavelength >= low) & (self.wavelength <= high)
+        spans = ", ".join(f"{low:g}-{high:g}" for low, high in windows)
+        return self._keep(keep, f"the windows {spans} µm keep")
+
+    def _keep(self, keep: np.ndarray, what: str) -> SpectralGrid:
+        """The grid on the wavelengths where ``keep``; ``what`` names the selection in the
+        error when it keeps fewer than 2."""
         if keep.sum() < 2:
-            spans = ", ".join(f"{low:g}-{high:g}" for low, high in windows)
             raise OutOfGridError(
-                f"the windows {spans} µm keep fewer than 2 of the grid's wavelengths "
+                f"{what} fewer than 2 of the grid's wavelengths "
                 f"({self.wavelength[0]:.3f}-{self.wavelength[-1]:.3f} µm)"
             )
         return self.with_flux(self.flux_array()[:, keep], self.wavelength[keep])

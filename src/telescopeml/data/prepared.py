@@ -46,6 +46,14 @@ class PreparedData:
         return self.scaler.transform(params[:, self.target_columns]).astype(np.float32)
 
 
+def config_grid(data: dict[str, Any], quiet: bool = False) -> SpectralGrid:
+    """The grid that a saved training config's ``data`` section describes (on its
+    instrument's pixels, cropped, windowed: :func:`~telescopeml.data.sources.model_grid`)."""
+    return model_grid(data["grid"], data.get("instrument", ""),
+                      tuple(data.get("wavelength_range", (0.0, 0.0))),
+                      [tuple(w) for w in data.get("windows", ())], quiet=quiet)
+
+
 def prepared_from_manifest(manifest: dict[str, Any], quiet: bool = False) -> PreparedData:
     """Rebuild a bundle's data (grid, split, augmentation, transforms) from its manifest.
 
@@ -54,8 +62,7 @@ def prepared_from_manifest(manifest: dict[str, Any], quiet: bool = False) -> Pre
     """
     config = manifest["training"]["config"]
     data = config["data"]
-    grid = model_grid(data["grid"], data["instrument"], tuple(data["wavelength_range"]),
-                      [tuple(w) for w in data.get("windows", ())], quiet=quiet)
+    grid = config_grid(data, quiet)
     expected = manifest["grid"].get("checksum")
     if expected and grid_checksum(grid) != expected:
         raise DataError(f"grid {data['grid']!r} differs from the one this model was "

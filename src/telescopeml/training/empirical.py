@@ -137,7 +137,7 @@ def collect(objects: str | Path, models: list[str], progress: bool = True,
                         table)
     labels = {t: np.array([float(r[t]) for r in rows_out]) for t in TARGETS}
     errors = {t: np.array([_float(r.get(f"{t}_err", "")) for r in rows_out]) for t in TARGETS}
-    return LabeledSet(rows_out, np.array(flux), chooser.predictors[models[0]].wavelength,
+    return LabeledSet(rows_out, np.array(flux), chooser.predictor(models[0]).wavelength,
                       np.array(grid), np.array(log_chi2), labels, errors, failed)
 
 
