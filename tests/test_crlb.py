@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from telescopeml.data.grid import SpectralGrid
-from telescopeml.evaluation.crlb import crlb_report, fisher_bound, grid_bound
+from telescopeml.evaluation.crlb import crlb_report, fisher_bound, grid_bound, node_scatter
 
 AMPLITUDE, WIDTH, STEP, HALF = 2.0, 0.5, 0.01, 10.0
 SIGMA = 0.01
@@ -127,6 +127,67 @@ def test_evaluation_reports_the_bound_on_the_test_points(toy_grid, tmp_path):
     assert set(report["all"]) == {"10", "30", "100"} and report["n_defined"] == 1
     assert report["ratio"]["interior"] == {"30": pytest.approx(
         {n: 1.0 / b for n, b in report["interior"]["30"].items()})}
+    held_out = report["held_out"]["interior"]["30"]
+    assert all(held_out[n] >= b for n, b in report["interior"]["30"].items())
+    assert report["ratio"]["held_out"] == {"30": pytest.approx(
+        {n: 1.0 / b for n, b in held_out.items()})}
+
+
+def test_white_scatter_in_log_flux_is_a_wider_sigma():
+    # C = diag(σ²) + f (τ² I) f = diag(σ² + τ² f²): the bound of that diagonal noise
+    depth, tau = 0.3, 0.02
+    g = np.exp(-(X**2) / (2 * WIDTH**2))
+    f = line(0.0, depth)
+    dlog = np.stack([AMPLITUDE * depth * g * X / WIDTH**2, -AMPLITUDE * g]) / f
+    sigma = np.full_like(X, SIGMA)
+    wide = fisher_bound(f, dlog, np.sqrt(sigma**2 + tau**2 * f**2))
+    assert fisher_bound(f, dlog, sigma, scatter=tau**2 * np.eye(X.size)) == \
+        pytest.approx(wide, rel=1e-6)
+    assert (wide > fisher_bound(f, dlog, sigma)).all()
+
+
+def jittered_grid(jitter: float, seed: int = 0) -> tuple[SpectralGrid, np.ndarray]:
+    """A grid exactly linear in log flux along each of three axes, plus independent node
+    jitter of covariance ``jitter² diag(shape²)``; returns (grid, that covariance)."""
+    rng = np.random.default_rng(seed)
+    wavelength = np.linspace(1.0, 2.0, 40)
+    shapes = [np.sin(3 * wavelength), wavelength**2, np.exp(-wavelength)]
+    shape = 1 + 0.5 * np.cos(5 * wavelength)
+    axes = np.meshgrid(*[np.arange(7.0)] * 3, indexing="ij")
+    nodes = np.column_stack([a.ravel() for a in axes])
+    log_flux = nodes @ (0.1 * np.array(shapes)) + jitter * shape * rng.normal(
+        size=(len(nodes), wavelength.size))
+    grid = SpectralGrid(params={"a": nodes[:, 0], "b": nodes[:, 1], "c": nodes[:, 2]},
+                        wavelength=wavelength, flux=np.exp(log_flux))
+    return grid, jitter**2 * np.diag(shape**2)
+
+
+def test_node_scatter_recovers_independent_node_jitter():
+    grid, truth = jittered_grid(0.01)
+    centre = np.eye(len(truth)) - 1.0 / len(truth)  # the residuals lose their mean (scale)
+    truth = centre @ truth @ centre
+    estimate = node_scatter(grid)
+    assert np.trace(estimate) == pytest.approx(np.trace(truth), rel=0.1)
+    # each pixel's variance is known to ~15%; its shape across pixels must come through
+    assert np.corrcoef(np.diag(estimate), np.diag(truth))[0, 1] > 0.9
+    assert np.linalg.eigvalsh(estimate).min() > -1e-15
+
+
+def test_a_smooth_grid_has_no_scatter_and_its_held_out_bound_is_the_crlb():
+    grid, _ = jittered_grid(0.0)
+    scatter = node_scatter(grid)
+    assert np.abs(scatter).max() < 1e-12  # float32 rounding; the jitter below is 1e-4
+    points = np.flatnonzero(grid_bound(grid, np.arange(len(grid)), [30.0]).defined)
+    plain = grid_bound(grid, points, [30.0]).bound[30.0]
+    held_out = grid_bound(grid, points, [30.0], scatter=scatter).bound[30.0]
+    assert held_out == pytest.approx(plain, rel=1e-6)
+    noisy, _ = jittered_grid(0.01)
+    wider = grid_bound(noisy, points, [30.0], scatter=node_scatter(noisy)).bound[30.0]
+    assert (wider > grid_bound(noisy, points, [30.0]).bound[30.0]).all()
+
+
+def test_node_scatter_needs_two_axes():
+    assert node_scatter(line_grid([0.0, 0.1, 0.2], [0.3])) is None
 
 
 def test_rmse_over_crlb_figure():
@@ -138,4 +199,8 @@ def test_rmse_over_crlb_figure():
     ax = fig.axes[0]
     assert ax.get_yscale() == "log" and ax.get_xscale() == "log"
     assert len(ax.get_lines()) == 4  # two parameters, the lines at 1 and 2
+    held_out = {k: {n: v / 3 for n, v in row.items()} for k, row in ratio.items()}
+    dashed = rmse_over_crlb(ratio, ["teff", "logg"], held_out).axes[0].get_lines()
+    assert len(dashed) == 6
+    assert [line.get_linestyle() for line in dashed[:2]] == ["-", "--"]
     assert list(ax.get_lines()[0].get_ydata()) == [3.0, 4.0, 8.0]

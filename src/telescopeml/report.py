@@ -266,9 +266,13 @@ def _metrics_section(evaluation: Mapping[str, Any], names: Sequence[str]) -> str
                    "R² is undefined (–) where the interior points share one value.</p>")
         out.extend(_metric_table(interior, n) for n in names)
     if ratio := evaluation.get("crlb", {}).get("ratio", {}).get("interior"):
-        out.append(_figure(plots.rmse_over_crlb(ratio, names), "RMSE over the Cramér-Rao bound",
-                           "Network RMSE on the interior points over the Cramér-Rao bound (free "
-                           "flux scale): 1 is the best any unbiased method can do."))
+        held_out = evaluation["crlb"]["ratio"].get("held_out")
+        out.append(_figure(
+            plots.rmse_over_crlb(ratio, names, held_out), "RMSE over the Cramér-Rao bound",
+            "Network RMSE on the interior points over the Cramér-Rao bound (free flux "
+            "scale, solid): 1 is the best any unbiased method can do with the noise alone. "
+            "Dashed: over the held-out bound, which adds the part of a grid spectrum that "
+            "its neighbours do not predict, the limit for points the model never saw."))
     if evaluation.get("interior") and evaluation.get("edge"):
         out.append("<h3>Network: interior against edge points (RMSE)</h3>")
         keys = plots.snr_order(evaluation["snr"].keys())

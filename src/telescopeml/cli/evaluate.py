@@ -32,6 +32,14 @@ def crlb_table(crlb: dict[str, Any]) -> str:
         lines.append(f"  S/N {key:>4s}: " + "  ".join(
             f"{p} {b:.3g}" + (f" (RMSE/CRLB {ratio[p]:.3g})" if p in ratio else "")
             for p, b in bounds.items()))
+    if held_out := crlb.get("held_out"):
+        lines.append("Held-out bound (the grid's node scatter added to the noise), interior "
+                     "test points")
+        for key, bounds in held_out["interior"].items():
+            ratio = crlb["ratio"]["held_out"].get(key, {})
+            lines.append(f"  S/N {key:>4s}: " + "  ".join(
+                f"{p} {b:.3g}" + (f" (RMSE/bound {ratio[p]:.3g})" if p in ratio else "")
+                for p, b in bounds.items()))
     return "\n".join(lines)
 
 

@@ -14,6 +14,13 @@ interpolated (multilinearly in log flux, :meth:`SpectralGrid.interpolate_points`
 bounds are in physical units with no chain rule. A node without two neighbours along some
 axis (an edge node, or one whose neighbour is missing from the grid) has no defined bound:
 it gets NaN and a reason.
+
+A model tested on grid points it never trained on meets a second limit: the part of a
+node's spectrum that its neighbours do not predict (the atmosphere code's node-to-node
+scatter, and curvature between nodes). :func:`node_scatter` estimates its covariance from
+the grid itself; given as ``scatter``, it joins the noise (``C = diag(σ²) + f Σ f``), and the
+bound becomes the *held-out bound*: the smallest error at a grid point whose spectrum is
+known only through the rest of the grid.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy.linalg import solve_triangular
 
 from telescopeml.data.augment import noise_sigma
 from telescopeml.data.grid import SpectralGrid
@@ -36,7 +44,7 @@ NoiseModel = Callable[[np.ndarray, float], np.ndarray]
 
 
 def fisher_bound(flux: np.ndarray, dlog_flux: np.ndarray, sigma: np.ndarray,
-                 free_scale: bool = True) -> np.ndarray:
+                 free_scale: bool = True, scatter: np.ndarray | None = None) -> np.ndarray:
     """Cramér-Rao bounds ``sqrt(diag(F⁻¹))`` of ``k`` parameters from log-flux derivatives.
 
     Parameters
@@ -49,6 +57,9 @@ def fisher_bound(flux: np.ndarray, dlog_flux: np.ndarray, sigma: np.ndarray,
         ``(..., n_wavelengths)`` one-sigma Gaussian noise per pixel.
     free_scale
         Marginalize an unknown overall flux scale (a column ``f`` added to ``J``).
+    scatter
+        ``(n_wavelengths, n_wavelengths)`` covariance of an extra error in log flux (the
+        grid's node scatter, :func:`node_scatter`), added to the noise as ``f Σ f``.
 
     Returns
     -------
@@ -61,9 +72,29 @@ def fisher_bound(flux: np.ndarray, dlog_flux: np.ndarray, sigma: np.ndarray,
     k = columns.shape[-2]
     if free_scale:
         columns = np.concatenate([columns, flux[..., None, :]], axis=-2)
-    weighted = columns / np.asarray(sigma, dtype=np.float64)[..., None, :]
-    fisher = weighted @ np.swapaxes(weighted, -1, -2)
+    sigma = np.asarray(sigma, dtype=np.float64)
+    if scatter is None:
+        weighted = columns / sigma[..., None, :]
+        fisher = weighted @ np.swapaxes(weighted, -1, -2)
+    else:
+        fisher = _fisher_with_scatter(flux, columns, sigma, np.asarray(scatter, np.float64))
     return np.sqrt(_inverse_diagonal(fisher)[..., :k])
+
+
+def _fisher_with_scatter(flux: np.ndarray, columns: np.ndarray, sigma: np.ndarray,
+                         scatter: np.ndarray) -> np.ndarray:
+    """``J C⁻¹ Jᵀ`` with ``C = diag(σ²) + f Σ f``, one point at a time (``C`` is dense)."""
+    shape = columns.shape[:-2]
+    flux = np.broadcast_to(flux, shape + flux.shape[-1:]).reshape(-1, flux.shape[-1])
+    sigma = np.broadcast_to(sigma, flux.shape)
+    columns = columns.reshape(-1, *columns.shape[-2:])
+    fisher = np.empty((len(columns),) + columns.shape[1:2] * 2)
+    for i, (f, s, jac) in enumerate(zip(flux, sigma, columns, strict=True)):
+        covariance = f[:, None] * scatter * f[None, :]
+        covariance[np.diag_indices_from(covariance)] += s**2
+        white = solve_triangular(np.linalg.cholesky(covariance), jac.T, lower=True)
+        fisher[i] = white.T @ white
+    return fisher.reshape(shape + fisher.shape[1:])
 
 
 def _inverse_diagonal(fisher: np.ndarray) -> np.ndarray:
@@ -123,7 +154,8 @@ class GridBound:
 
 def grid_bound(grid: SpectralGrid, indices: Sequence[int] | np.ndarray,
                snrs: Sequence[float], names: Sequence[str] | None = None,
-               free_scale: bool = True, noise: NoiseModel = noise_sigma) -> GridBound:
+               free_scale: bool = True, noise: NoiseModel = noise_sigma,
+               scatter: np.ndarray | None = None) -> GridBound:
     """Cramér-Rao bounds at the grid points ``indices`` for each S/N.
 
     Parameters
@@ -142,6 +174,9 @@ def grid_bound(grid: SpectralGrid, indices: Sequence[int] | np.ndarray,
         spectra must).
     noise
         ``noise(flux, snr) -> sigma``; default the package's noise model.
+    scatter
+        The grid's node scatter (:func:`node_scatter`) for the held-out bound; None for the
+        Cramér-Rao bound of the noise alone.
 
     Returns
     -------
@@ -150,11 +185,7 @@ def grid_bound(grid: SpectralGrid, indices: Sequence[int] | np.ndarray,
     names = [a for a in grid.axes if grid.axis_values(a).size > 1] if names is None \
         else list(names)
     indices = np.asarray(indices, dtype=np.int64)
-    values = [grid.axis_values(a) for a in grid.axes]
-    params = grid.parameter_matrix()
-    position = np.column_stack([np.searchsorted(v, params[:, j]) for j, v in enumerate(values)])
-    lattice = np.full([v.size for v in values], -1, dtype=np.int64)
-    lattice[tuple(position.T)] = np.arange(len(grid))
+    values, position, lattice = _lattice(grid)
 
     neighbours = np.full((indices.size, len(names), 2), -1, dtype=np.int64)
     steps = np.full((indices.size, len(names)), np.nan)
@@ -185,12 +216,83 @@ def grid_bound(grid: SpectralGrid, indices: Sequence[int] | np.ndarray,
         dlog = (log_flux[nb[..., 1]] - log_flux[nb[..., 0]]) / steps[defined][..., None]
         flux = np.exp(log_flux[np.searchsorted(rows, indices[defined])])
         for snr, table in bound.items():
-            table[defined] = fisher_bound(flux, dlog, noise(flux, snr), free_scale)
+            table[defined] = fisher_bound(flux, dlog, noise(flux, snr), free_scale, scatter)
     return GridBound(names, indices, bound, reason)
 
 
+def _lattice(grid: SpectralGrid) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """``(axis values, (n, n_axes) node positions, lattice of grid indices or -1)``."""
+    values = [grid.axis_values(a) for a in grid.axes]
+    params = grid.parameter_matrix()
+    position = np.column_stack([np.searchsorted(v, params[:, j]) for j, v in enumerate(values)])
+    lattice = np.full([v.size for v in values], -1, dtype=np.int64)
+    lattice[tuple(position.T)] = np.arange(len(grid))
+    return values, position, lattice
+
+
+def node_scatter(grid: SpectralGrid, names: Sequence[str] | None = None) -> np.ndarray | None:
+    """Covariance in log flux of the part of a node's spectrum its neighbours do not predict.
+
+    At every node with both neighbours along each axis of ``names``, the spectrum is
+    interpolated from its two neighbours along each axis in turn (linearly in log flux, the
+    rule the augmentation and :meth:`SpectralGrid.interpolate_points` use) and the residual
+    taken, less its mean over wavelength (a flux scale, which is free). A residual along
+    axis ``a`` is ``ε₀ − (ε₋ + ε₊)/2`` plus curvature, ``ε`` being each node's own scatter;
+    residuals along two different axes share only ``ε₀``, so the mean of their
+    cross-products over all pairs of axes estimates its covariance ``Σ``, unbiased when the
+    scatter is independent between nodes (correlated curvature along two axes would add to
+    it). Negative eigenvalues of the estimate are set to 0.
+
+    Parameters
+    ----------
+    grid
+        A grid on a regular lattice.
+    names
+        Axes to interpolate along (default: every axis with more than one value).
+
+    Returns
+    -------
+    numpy.ndarray or None
+        ``(n_wavelengths, n_wavelengths)``; None with fewer than two axes or no node that
+        has all its neighbours.
+    """
+    names = [a for a in grid.axes if grid.axis_values(a).size > 1] if names is None \
+        else list(names)
+    if len(names) < 2:
+        return None
+    values, position, lattice = _lattice(grid)
+    axes = [grid.axes.index(name) for name in names]
+    shape = np.array(lattice.shape)
+    neighbours = np.full((len(grid), len(axes), 2), -1, dtype=np.int64)
+    weight = np.zeros((len(grid), len(axes)))
+    for j, axis in enumerate(axes):
+        centre = position[:, axis]
+        inside = (centre > 0) & (centre < shape[axis] - 1)
+        for side, offset in enumerate((-1, 1)):
+            p = position.copy()
+            p[:, axis] = np.clip(centre + offset, 0, shape[axis] - 1)
+            neighbours[:, j, side] = np.where(inside, lattice[tuple(p.T)], -1)
+        v = values[axis]
+        low, high = v[np.maximum(centre - 1, 0)], v[np.minimum(centre + 1, v.size - 1)]
+        weight[:, j] = np.where(inside, (v[centre] - low) / np.where(inside, high - low, 1.0), 0)
+    nodes = np.flatnonzero((neighbours >= 0).all(axis=(1, 2)))
+    if not nodes.size:
+        return None
+    log_flux = np.log(grid.flux_array().astype(np.float64))
+    w = weight[nodes][..., None]
+    residual = log_flux[nodes][:, None] - ((1 - w) * log_flux[neighbours[nodes, :, 0]]
+                                           + w * log_flux[neighbours[nodes, :, 1]])
+    residual -= residual.mean(axis=-1, keepdims=True)
+    total = residual.sum(axis=1)
+    cross = (total.T @ total - np.einsum("naw,nav->wv", residual, residual))
+    covariance = cross / (nodes.size * len(axes) * (len(axes) - 1))
+    eigenvalues, vectors = np.linalg.eigh((covariance + covariance.T) / 2)
+    return (vectors * np.clip(eigenvalues, 0.0, None)) @ vectors.T
+
+
 def crlb_report(bounds: GridBound, interior: np.ndarray, targets: Sequence[str],
-                rmse_interior: dict[str, Any] | None = None) -> dict[str, Any]:
+                rmse_interior: dict[str, Any] | None = None,
+                held_out: GridBound | None = None) -> dict[str, Any]:
     """The ``crlb`` section of ``evaluate --json``.
 
     Parameters
@@ -203,30 +305,46 @@ def crlb_report(bounds: GridBound, interior: np.ndarray, targets: Sequence[str],
         Parameters to report.
     rmse_interior
         The evaluation's ``interior`` table (S/N key -> parameter -> metrics), for the ratio.
+    held_out
+        The held-out bounds at the same points (``grid_bound(..., scatter=...)``), if any.
 
     Returns
     -------
     dict
         ``{"interior"|"all": {snr: {param: rms bound}}, "n_points", "n_defined",
         "n_undefined", "undefined": {reason: count}, "ratio": {"interior": {snr:
-        {param: RMSE / CRLB}}}}``; S/N keys as in the other tables (``"30"``).
+        {param: RMSE / CRLB}}}}``; S/N keys as in the other tables (``"30"``). With
+        ``held_out``, also ``"held_out": {"interior"|"all": ...}`` and ``ratio["held_out"]``
+        (interior RMSE / held-out bound).
     """
     interior = np.asarray(interior, dtype=bool)
-    columns = [bounds.names.index(t) for t in targets]
-    report: dict[str, Any] = {"interior": {}, "all": {}}
-    for snr in bounds.bound:
-        key = f"{snr:g}"
-        for part, mask in (("interior", interior), ("all", None)):
-            rms = bounds.rms(snr, mask)
-            report[part][key] = {bounds.names[c]: rms[bounds.names[c]] for c in columns}
+    report: dict[str, Any] = _rms_tables(bounds, interior, targets)
     defined = bounds.defined
     report.update(n_points=int(defined.size), n_defined=int(defined.sum()),
                   n_undefined=int((~defined).sum()), undefined=bounds.undefined())
-    ratio: dict[str, Any] = {}
-    for key, table in report["interior"].items():
-        rmse = (rmse_interior or {}).get(key)
-        if rmse:
-            ratio[key] = {name: rmse[name]["rmse"] / b for name, b in table.items()
-                          if name in rmse and np.isfinite(b) and b > 0}
-    report["ratio"] = {"interior": ratio}
+    report["ratio"] = {"interior": _ratio(report["interior"], rmse_interior)}
+    if held_out is not None:
+        report["held_out"] = _rms_tables(held_out, interior, targets)
+        report["ratio"]["held_out"] = _ratio(report["held_out"]["interior"], rmse_interior)
     return report
+
+
+def _rms_tables(bounds: GridBound, interior: np.ndarray,
+                targets: Sequence[str]) -> dict[str, Any]:
+    """``{"interior"|"all": {snr key: {param: rms bound}}}``."""
+    tables: dict[str, Any] = {"interior": {}, "all": {}}
+    for snr in bounds.bound:
+        for part, mask in (("interior", interior), ("all", None)):
+            rms = bounds.rms(snr, mask)
+            tables[part][f"{snr:g}"] = {t: rms[t] for t in targets}
+    return tables
+
+
+def _ratio(bound_tables: dict[str, Any], rmse: dict[str, Any] | None) -> dict[str, Any]:
+    """RMSE / bound per S/N key and parameter, where both are known and the bound is > 0."""
+    ratio: dict[str, Any] = {}
+    for key, table in bound_tables.items():
+        if found := (rmse or {}).get(key):
+            ratio[key] = {name: found[name]["rmse"] / b for name, b in table.items()
+                          if name in found and np.isfinite(b) and b > 0}
+    return ratio

@@ -14,7 +14,7 @@ from telescopeml.data.augment import sample_test_set
 from telescopeml.data.chi2 import chi2_best_match
 from telescopeml.data.splits import is_edge
 from telescopeml.evaluation.baselines import chi2_library, random_forest_baseline
-from telescopeml.evaluation.crlb import crlb_report, grid_bound
+from telescopeml.evaluation.crlb import crlb_report, grid_bound, node_scatter
 from telescopeml.evaluation.metrics import regression_metrics
 from telescopeml.models.cnn import predict
 
@@ -85,10 +85,17 @@ def scaled_mse(prepared, predicted: dict[str, np.ndarray], sets) -> dict[str, An
 def crlb(prepared, interior: dict[str, Any] | None = None) -> dict[str, Any]:
     """The Cramér-Rao bounds at the test points at each finite S/N of :data:`SNR_LEVELS`
     (:func:`~telescopeml.evaluation.crlb.crlb_report`), every varying grid axis unknown and
-    the flux scale free; ``interior`` (the evaluation's interior table) adds RMSE / CRLB."""
+    the flux scale free, and the held-out bounds (the grid's node scatter added,
+    :func:`~telescopeml.evaluation.crlb.node_scatter`); ``interior`` (the evaluation's
+    interior table) adds RMSE / bound."""
     test = prepared.split.test
-    bounds = grid_bound(prepared.grid, test, [s for s in SNR_LEVELS if s is not None])
-    return crlb_report(bounds, ~is_edge(prepared.grid, test), prepared.targets, interior)
+    levels = [s for s in SNR_LEVELS if s is not None]
+    bounds = grid_bound(prepared.grid, test, levels)
+    scatter = node_scatter(prepared.grid)
+    held_out = (None if scatter is None
+                else grid_bound(prepared.grid, test, levels, scatter=scatter))
+    return crlb_report(bounds, ~is_edge(prepared.grid, test), prepared.targets, interior,
+                       held_out)
 
 
 def evaluate_prepared(model: torch.nn.Module, prepared, seed: int = 0, baselines: bool = True,

@@ -140,11 +140,14 @@ def metrics_vs_snr(tables: Mapping[str, Mapping[str, Mapping[str, Mapping[str, f
 
 
 @styled
-def rmse_over_crlb(ratio: Mapping[str, Mapping[str, float]], names: Sequence[str]) -> Figure:
+def rmse_over_crlb(ratio: Mapping[str, Mapping[str, float]], names: Sequence[str],
+                   held_out: Mapping[str, Mapping[str, float]] | None = None) -> Figure:
     """RMSE / Cramér-Rao bound per parameter against the test S/N, on a log scale.
 
     ``ratio`` is ``evaluation.json``'s ``crlb["ratio"]["interior"]``: S/N key (``"30"``) ->
     parameter -> ratio. At 1 a method is as good as any unbiased one can be; lines at 1 and 2.
+    ``held_out`` (``crlb["ratio"]["held_out"]``, RMSE over the held-out bound) is drawn
+    dashed with open markers.
     """
     keys = snr_order([k for k in ratio if k != "clean"])
     snr = [float(k) for k in keys]
@@ -153,6 +156,10 @@ def rmse_over_crlb(ratio: Mapping[str, Mapping[str, float]], names: Sequence[str
     for j, name in enumerate(names):
         ax.plot(snr, [ratio[k].get(name, np.nan) for k in keys], "o-", ms=4, color=f"C{j}",
                 label=parameter_label(name, unit=False))
+        if held_out:
+            ax.plot(snr, [held_out.get(k, {}).get(name, np.nan) for k in keys], "o--", ms=4,
+                    mfc="none", color=f"C{j}",
+                    label="held-out bound" if j == 0 else None)
     ax.axhline(1.0, color="k", lw=1.0)
     ax.axhline(2.0, color="k", lw=0.8, ls="--")
     ax.set_xscale("log")
@@ -160,7 +167,7 @@ def rmse_over_crlb(ratio: Mapping[str, Mapping[str, float]], names: Sequence[str
     ax.set_xticks(snr, labels=keys)
     ax.minorticks_off()
     ax.set_xlabel("test S/N")
-    ax.set_ylabel("RMSE / Cramér-Rao bound (interior points)")
+    ax.set_ylabel("RMSE / bound (interior points)")
     ax.legend(loc="best", fontsize=7.5)
     return fig
 
