@@ -26,8 +26,9 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import bootstrap
 
+from telescopeml.data.scatter import node_scatter
 from telescopeml.data.splits import GridSplit, is_edge
-from telescopeml.evaluation.crlb import grid_bound, node_scatter
+from telescopeml.evaluation.crlb import grid_bound
 from telescopeml.evaluation.evaluate import NOISE_REPEATS
 from telescopeml.training import experiment
 from telescopeml.training.experiment import ExperimentConfig, prepare_grid

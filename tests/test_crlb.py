@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 from telescopeml.data.grid import SpectralGrid
-from telescopeml.evaluation.crlb import crlb_report, fisher_bound, grid_bound, node_scatter
+from telescopeml.data.scatter import node_scatter
+from telescopeml.evaluation.crlb import crlb_report, fisher_bound, grid_bound
 
 AMPLITUDE, WIDTH, STEP, HALF = 2.0, 0.5, 0.01, 10.0
 SIGMA = 0.01

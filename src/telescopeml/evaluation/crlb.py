@@ -17,10 +17,10 @@ it gets NaN and a reason.
 
 A model tested on grid points it never trained on meets a second limit: the part of a
 node's spectrum that its neighbours do not predict (the atmosphere code's node-to-node
-scatter, and curvature between nodes). :func:`node_scatter` estimates its covariance from
-the grid itself; given as ``scatter``, it joins the noise (``C = diag(σ²) + f Σ f``), and the
-bound becomes the *held-out bound*: the smallest error at a grid point whose spectrum is
-known only through the rest of the grid.
+scatter, and curvature between nodes). :func:`telescopeml.data.scatter.node_scatter`
+estimates its covariance from the grid itself; given as ``scatter``, it joins the noise
+(``C = diag(σ²) + f Σ f``), and the bound becomes the *held-out bound*: the smallest error at
+a grid point whose spectrum is known only through the rest of the grid.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from scipy.linalg import solve_triangular
 
 from telescopeml.data.augment import noise_sigma
 from telescopeml.data.grid import SpectralGrid
+from telescopeml.data.scatter import grid_lattice
 
 #: Eigenvalues of the Fisher matrix's correlation form below this fraction of the largest
 #: count as zero: the parameters in their directions have an infinite bound.
@@ -59,7 +60,7 @@ def fisher_bound(flux: np.ndarray, dlog_flux: np.ndarray, sigma: np.ndarray,
         Marginalize an unknown overall flux scale (a column ``f`` added to ``J``).
     scatter
         ``(n_wavelengths, n_wavelengths)`` covariance of an extra error in log flux (the
-        grid's node scatter, :func:`node_scatter`), added to the noise as ``f Σ f``.
+        grid's node scatter, ``data.scatter.node_scatter``), added to the noise as ``f Σ f``.
 
     Returns
     -------
@@ -175,8 +176,8 @@ def grid_bound(grid: SpectralGrid, indices: Sequence[int] | np.ndarray,
     noise
         ``noise(flux, snr) -> sigma``; default the package's noise model.
     scatter
-        The grid's node scatter (:func:`node_scatter`) for the held-out bound; None for the
-        Cramér-Rao bound of the noise alone.
+        The grid's node scatter (:func:`~telescopeml.data.scatter.node_scatter`) for the
+        held-out bound; None for the Cramér-Rao bound of the noise alone.
 
     Returns
     -------
@@ -185,7 +186,7 @@ def grid_bound(grid: SpectralGrid, indices: Sequence[int] | np.ndarray,
     names = [a for a in grid.axes if grid.axis_values(a).size > 1] if names is None \
         else list(names)
     indices = np.asarray(indices, dtype=np.int64)
-    values, position, lattice = _lattice(grid)
+    values, position, lattice = grid_lattice(grid)
 
     neighbours = np.full((indices.size, len(names), 2), -1, dtype=np.int64)
     steps = np.full((indices.size, len(names)), np.nan)
@@ -218,76 +219,6 @@ def grid_bound(grid: SpectralGrid, indices: Sequence[int] | np.ndarray,
         for snr, table in bound.items():
             table[defined] = fisher_bound(flux, dlog, noise(flux, snr), free_scale, scatter)
     return GridBound(names, indices, bound, reason)
-
-
-def _lattice(grid: SpectralGrid) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
-    """``(axis values, (n, n_axes) node positions, lattice of grid indices or -1)``."""
-    values = [grid.axis_values(a) for a in grid.axes]
-    params = grid.parameter_matrix()
-    position = np.column_stack([np.searchsorted(v, params[:, j]) for j, v in enumerate(values)])
-    lattice = np.full([v.size for v in values], -1, dtype=np.int64)
-    lattice[tuple(position.T)] = np.arange(len(grid))
-    return values, position, lattice
-
-
-def node_scatter(grid: SpectralGrid, names: Sequence[str] | None = None) -> np.ndarray | None:
-    """Covariance in log flux of the part of a node's spectrum its neighbours do not predict.
-
-    At every node with both neighbours along each axis of ``names``, the spectrum is
-    interpolated from its two neighbours along each axis in turn (linearly in log flux, the
-    rule the augmentation and :meth:`SpectralGrid.interpolate_points` use) and the residual
-    taken, less its mean over wavelength (a flux scale, which is free). A residual along
-    axis ``a`` is ``ε₀ − (ε₋ + ε₊)/2`` plus curvature, ``ε`` being each node's own scatter;
-    residuals along two different axes share only ``ε₀``, so the mean of their
-    cross-products over all pairs of axes estimates its covariance ``Σ``, unbiased when the
-    scatter is independent between nodes (correlated curvature along two axes would add to
-    it). Negative eigenvalues of the estimate are set to 0.
-
-    Parameters
-    ----------
-    grid
-        A grid on a regular lattice.
-    names
-        Axes to interpolate along (default: every axis with more than one value).
-
-    Returns
-    -------
-    numpy.ndarray or None
-        ``(n_wavelengths, n_wavelengths)``; None with fewer than two axes or no node that
-        has all its neighbours.
-    """
-    names = [a for a in grid.axes if grid.axis_values(a).size > 1] if names is None \
-        else list(names)
-    if len(names) < 2:
-        return None
-    values, position, lattice = _lattice(grid)
-    axes = [grid.axes.index(name) for name in names]
-    shape = np.array(lattice.shape)
-    neighbours = np.full((len(grid), len(axes), 2), -1, dtype=np.int64)
-    weight = np.zeros((len(grid), len(axes)))
-    for j, axis in enumerate(axes):
-        centre = position[:, axis]
-        inside = (centre > 0) & (centre < shape[axis] - 1)
-        for side, offset in enumerate((-1, 1)):
-            p = position.copy()
-            p[:, axis] = np.clip(centre + offset, 0, shape[axis] - 1)
-            neighbours[:, j, side] = np.where(inside, lattice[tuple(p.T)], -1)
-        v = values[axis]
-        low, high = v[np.maximum(centre - 1, 0)], v[np.minimum(centre + 1, v.size - 1)]
-        weight[:, j] = np.where(inside, (v[centre] - low) / np.where(inside, high - low, 1.0), 0)
-    nodes = np.flatnonzero((neighbours >= 0).all(axis=(1, 2)))
-    if not nodes.size:
-        return None
-    log_flux = np.log(grid.flux_array().astype(np.float64))
-    w = weight[nodes][..., None]
-    residual = log_flux[nodes][:, None] - ((1 - w) * log_flux[neighbours[nodes, :, 0]]
-                                           + w * log_flux[neighbours[nodes, :, 1]])
-    residual -= residual.mean(axis=-1, keepdims=True)
-    total = residual.sum(axis=1)
-    cross = (total.T @ total - np.einsum("naw,nav->wv", residual, residual))
-    covariance = cross / (nodes.size * len(axes) * (len(axes) - 1))
-    eigenvalues, vectors = np.linalg.eigh((covariance + covariance.T) / 2)
-    return (vectors * np.clip(eigenvalues, 0.0, None)) @ vectors.T
 
 
 def crlb_report(bounds: GridBound, interior: np.ndarray, targets: Sequence[str],

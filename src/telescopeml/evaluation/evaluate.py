@@ -12,9 +12,10 @@ import torch
 
 from telescopeml.data.augment import sample_test_set
 from telescopeml.data.chi2 import chi2_best_match
+from telescopeml.data.scatter import node_scatter
 from telescopeml.data.splits import is_edge
 from telescopeml.evaluation.baselines import chi2_library, random_forest_baseline
-from telescopeml.evaluation.crlb import crlb_report, grid_bound, node_scatter
+from telescopeml.evaluation.crlb import crlb_report, grid_bound
 from telescopeml.evaluation.metrics import regression_metrics
 from telescopeml.models.cnn import predict
 
@@ -86,7 +87,7 @@ def crlb(prepared, interior: dict[str, Any] | None = None) -> dict[str, Any]:
     """The Cramér-Rao bounds at the test points at each finite S/N of :data:`SNR_LEVELS`
     (:func:`~telescopeml.evaluation.crlb.crlb_report`), every varying grid axis unknown and
     the flux scale free, and the held-out bounds (the grid's node scatter added,
-    :func:`~telescopeml.evaluation.crlb.node_scatter`); ``interior`` (the evaluation's
+    :func:`~telescopeml.data.scatter.node_scatter`); ``interior`` (the evaluation's
     interior table) adds RMSE / bound."""
     test = prepared.split.test
     levels = [s for s in SNR_LEVELS if s is not None]

@@ -1,0 +1,85 @@
+"""The grid's node scatter: what a node's spectrum holds that its neighbours do not predict.
+
+Atmosphere codes converge node by node, so neighbouring grid spectra differ by more than a
+smooth function of the parameters. That scatter limits any model tested on nodes it never
+saw (the held-out bound, :mod:`telescopeml.evaluation.crlb`), and blending nodes averages it
+away (:class:`telescopeml.data.augment.Augmenter` can restore it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from telescopeml.data.grid import SpectralGrid
+
+
+def grid_lattice(grid: SpectralGrid) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """``(axis values, (n, n_axes) node positions, lattice of grid indices or -1)``."""
+    values = [grid.axis_values(a) for a in grid.axes]
+    params = grid.parameter_matrix()
+    position = np.column_stack([np.searchsorted(v, params[:, j]) for j, v in enumerate(values)])
+    lattice = np.full([v.size for v in values], -1, dtype=np.int64)
+    lattice[tuple(position.T)] = np.arange(len(grid))
+    return values, position, lattice
+
+
+def node_scatter(grid: SpectralGrid, names: Sequence[str] | None = None) -> np.ndarray | None:
+    """Covariance in log flux of the part of a node's spectrum its neighbours do not predict.
+
+    At every node with both neighbours along each axis of ``names``, the spectrum is
+    interpolated from its two neighbours along each axis in turn (linearly in log flux, the
+    rule the augmentation and :meth:`SpectralGrid.interpolate_points` use) and the residual
+    taken, less its mean over wavelength (a flux scale, which is free). A residual along
+    axis ``a`` is ``ε₀ − (ε₋ + ε₊)/2`` plus curvature, ``ε`` being each node's own scatter;
+    residuals along two different axes share only ``ε₀``, so the mean of their
+    cross-products over all pairs of axes estimates its covariance ``Σ``, unbiased when the
+    scatter is independent between nodes (correlated curvature along two axes would add to
+    it). Negative eigenvalues of the estimate are set to 0.
+
+    Parameters
+    ----------
+    grid
+        A grid on a regular lattice.
+    names
+        Axes to interpolate along (default: every axis with more than one value).
+
+    Returns
+    -------
+    numpy.ndarray or None
+        ``(n_wavelengths, n_wavelengths)``; None with fewer than two axes or no node that
+        has all its neighbours.
+    """
+    names = [a for a in grid.axes if grid.axis_values(a).size > 1] if names is None \
+        else list(names)
+    if len(names) < 2:
+        return None
+    values, position, lattice = grid_lattice(grid)
+    axes = [grid.axes.index(name) for name in names]
+    shape = np.array(lattice.shape)
+    neighbours = np.full((len(grid), len(axes), 2), -1, dtype=np.int64)
+    weight = np.zeros((len(grid), len(axes)))
+    for j, axis in enumerate(axes):
+        centre = position[:, axis]
+        inside = (centre > 0) & (centre < shape[axis] - 1)
+        for side, offset in enumerate((-1, 1)):
+            p = position.copy()
+            p[:, axis] = np.clip(centre + offset, 0, shape[axis] - 1)
+            neighbours[:, j, side] = np.where(inside, lattice[tuple(p.T)], -1)
+        v = values[axis]
+        low, high = v[np.maximum(centre - 1, 0)], v[np.minimum(centre + 1, v.size - 1)]
+        weight[:, j] = np.where(inside, (v[centre] - low) / np.where(inside, high - low, 1.0), 0)
+    nodes = np.flatnonzero((neighbours >= 0).all(axis=(1, 2)))
+    if not nodes.size:
+        return None
+    log_flux = np.log(grid.flux_array().astype(np.float64))
+    w = weight[nodes][..., None]
+    residual = log_flux[nodes][:, None] - ((1 - w) * log_flux[neighbours[nodes, :, 0]]
+                                           + w * log_flux[neighbours[nodes, :, 1]])
+    residual -= residual.mean(axis=-1, keepdims=True)
+    total = residual.sum(axis=1)
+    cross = (total.T @ total - np.einsum("naw,nav->wv", residual, residual))
+    covariance = cross / (nodes.size * len(axes) * (len(axes) - 1))
+    eigenvalues, vectors = np.linalg.eigh((covariance + covariance.T) / 2)
+    return (vectors * np.clip(eigenvalues, 0.0, None)) @ vectors.T
