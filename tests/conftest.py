@@ -92,3 +92,19 @@ def damage_zip_member(path, member: str, offset: int = 5) -> None:
         fh.seek(-1, os.SEEK_CUR)
         fh.write(bytes([byte[0] ^ 0xFF]))
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+
+def jittered_grid(jitter: float, seed: int = 0):
+    """A grid exactly linear in log flux along each of three axes (0..6), plus independent
+    node jitter of covariance ``jitter² diag(shape²)``; returns ``(grid, that covariance,
+    smooth)`` with ``smooth(params) -> log flux`` the jitter-free function."""
+    rng = np.random.default_rng(seed)
+    wavelength = np.linspace(1.0, 2.0, 40)
+    slopes = 0.1 * np.array([np.sin(3 * wavelength), wavelength**2, np.exp(-wavelength)])
+    shape = 1 + 0.5 * np.cos(5 * wavelength)
+    axes = np.meshgrid(*[np.arange(7.0)] * 3, indexing="ij")
+    nodes = np.column_stack([a.ravel() for a in axes])
+    log_flux = nodes @ slopes + jitter * shape * rng.normal(size=(len(nodes), wavelength.size))
+    grid = SpectralGrid(params={"a": nodes[:, 0], "b": nodes[:, 1], "c": nodes[:, 2]},
+                        wavelength=wavelength, flux=np.exp(log_flux))
+    return grid, jitter**2 * np.diag(shape**2), lambda params: params @ slopes

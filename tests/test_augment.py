@@ -7,6 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
+from conftest import jittered_grid
 from telescopeml.data.augment import (
     CLEAN_SNR,
     AugmentConfig,
@@ -16,6 +17,7 @@ from telescopeml.data.augment import (
     sample_test_set,
 )
 from telescopeml.data.grid import SpectralGrid
+from telescopeml.data.scatter import node_scatter
 from telescopeml.data.splits import split_grid
 from telescopeml.errors import DataError
 
@@ -278,3 +280,27 @@ def test_interpolated_per_spectrum_scales_the_epoch(grid, split):
     assert Augmenter(grid, split.train, fixed, 0).n_interpolated == 10
     with pytest.raises(ValueError, match="interpolated_per_spectrum"):
         AugmentConfig(interpolated_per_spectrum=-1.0)
+
+
+@pytest.mark.parametrize(("restore", "expected"), [(0.0, 2 / 3), (1.0, 1.0)])
+def test_node_scatter_restores_what_blending_averages_away(restore, expected):
+    # along one axis a blend at t keeps (1-t)² + t² of the scatter, 2/3 on average
+    grid, truth, smooth = jittered_grid(0.02)
+    centre = np.eye(len(truth)) - 1.0 / len(truth)
+    augmenter = Augmenter(grid, np.arange(len(grid)), AugmentConfig(
+        n_interpolated=6000, max_axes=1, include_grid=False, node_scatter=restore), seed=1)
+    flux, params = augmenter._interpolate(np.random.default_rng(0))
+    residual = (np.log(flux) - smooth(params)) @ centre
+    kept = np.sum(residual**2) / len(flux) / np.trace(centre @ truth @ centre)
+    assert kept == pytest.approx(expected, rel=0.1)
+
+
+def test_node_scatter_is_estimated_from_training_nodes_only():
+    grid, _, _ = jittered_grid(0.02)
+    train = np.flatnonzero(grid.parameter_matrix()[:, 0] < 3)  # a = 0..2: one interior row
+    augmenter = Augmenter(grid, train, AugmentConfig(node_scatter=1.0), seed=0)
+    assert np.allclose(augmenter._scatter @ augmenter._scatter.T,
+                       node_scatter(grid.take(train)), atol=1e-9)
+    with pytest.warns(UserWarning, match="cannot be estimated"):
+        Augmenter(grid, np.flatnonzero(grid.parameter_matrix()[:, 0] < 2),
+                  AugmentConfig(node_scatter=1.0), seed=0)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from conftest import jittered_grid
 from telescopeml.data.grid import SpectralGrid
 from telescopeml.data.scatter import node_scatter
 from telescopeml.evaluation.crlb import crlb_report, fisher_bound, grid_bound
@@ -147,24 +148,8 @@ def test_white_scatter_in_log_flux_is_a_wider_sigma():
     assert (wide > fisher_bound(f, dlog, sigma)).all()
 
 
-def jittered_grid(jitter: float, seed: int = 0) -> tuple[SpectralGrid, np.ndarray]:
-    """A grid exactly linear in log flux along each of three axes, plus independent node
-    jitter of covariance ``jitter² diag(shape²)``; returns (grid, that covariance)."""
-    rng = np.random.default_rng(seed)
-    wavelength = np.linspace(1.0, 2.0, 40)
-    shapes = [np.sin(3 * wavelength), wavelength**2, np.exp(-wavelength)]
-    shape = 1 + 0.5 * np.cos(5 * wavelength)
-    axes = np.meshgrid(*[np.arange(7.0)] * 3, indexing="ij")
-    nodes = np.column_stack([a.ravel() for a in axes])
-    log_flux = nodes @ (0.1 * np.array(shapes)) + jitter * shape * rng.normal(
-        size=(len(nodes), wavelength.size))
-    grid = SpectralGrid(params={"a": nodes[:, 0], "b": nodes[:, 1], "c": nodes[:, 2]},
-                        wavelength=wavelength, flux=np.exp(log_flux))
-    return grid, jitter**2 * np.diag(shape**2)
-
-
 def test_node_scatter_recovers_independent_node_jitter():
-    grid, truth = jittered_grid(0.01)
+    grid, truth, _ = jittered_grid(0.01)
     centre = np.eye(len(truth)) - 1.0 / len(truth)  # the residuals lose their mean (scale)
     truth = centre @ truth @ centre
     estimate = node_scatter(grid)
@@ -175,14 +160,14 @@ def test_node_scatter_recovers_independent_node_jitter():
 
 
 def test_a_smooth_grid_has_no_scatter_and_its_held_out_bound_is_the_crlb():
-    grid, _ = jittered_grid(0.0)
+    grid, _, _ = jittered_grid(0.0)
     scatter = node_scatter(grid)
     assert np.abs(scatter).max() < 1e-12  # float32 rounding; the jitter below is 1e-4
     points = np.flatnonzero(grid_bound(grid, np.arange(len(grid)), [30.0]).defined)
     plain = grid_bound(grid, points, [30.0]).bound[30.0]
     held_out = grid_bound(grid, points, [30.0], scatter=scatter).bound[30.0]
     assert held_out == pytest.approx(plain, rel=1e-6)
-    noisy, _ = jittered_grid(0.01)
+    noisy, _, _ = jittered_grid(0.01)
     wider = grid_bound(noisy, points, [30.0], scatter=node_scatter(noisy)).bound[30.0]
     assert (wider > grid_bound(noisy, points, [30.0]).bound[30.0]).all()
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from telescopeml.data.grid import SpectralGrid
+from telescopeml.data.scatter import node_scatter
 from telescopeml.errors import DataError
 
 #: S/N whose uncertainty shape is given to noise-free samples, so that sigma is always defined.
@@ -57,6 +58,14 @@ class AugmentConfig:
         the noiseless spectrum itself; real spectra, faint T dwarfs above all, are
         background-limited in their absorption bands, and a network that never saw such
         uncertainties misreads them (BENCHMARKS.md).
+    node_scatter
+        Restore, at this fraction of its size, the node scatter that blending averages
+        away. Each grid spectrum carries its own scatter about a smooth function of the
+        parameters (covariance ``Σ`` in log flux, estimated from the training nodes by
+        :func:`telescopeml.data.scatter.node_scatter`); a blend with weights ``w_c`` keeps
+        only ``Σ w_c² Σ`` of it, so interpolated spectra are smoother than any real one. With
+        1 each gets correlated log-flux noise of covariance ``(1 - Σ w_c²) Σ`` and carries
+        a node's scatter, which teaches the network to read through it. 0 = off.
     """
 
     n_interpolated: int | None = None
@@ -67,8 +76,11 @@ class AugmentConfig:
     include_grid: bool = True
     continuum_tilt: float = 0.0
     background_noise: float = 0.0
+    node_scatter: float = 0.0
 
     def __post_init__(self) -> None:
+        if self.node_scatter < 0:
+            raise ValueError(f"node_scatter must be >= 0, got {self.node_scatter}")
         if not 0.0 <= self.background_noise <= 1.0:
             raise ValueError(f"background_noise must be in [0, 1], got {self.background_noise}")
         if not 0.0 <= self.continuum_tilt < 1.0:
@@ -259,6 +271,7 @@ class Augmenter:
         self._lattice = np.full([v.size for v in values], -1, dtype=np.int64)
         self._lattice[tuple(self._positions.T)] = np.arange(train.size)
         self._enumerate_cells([j for j, v in enumerate(values) if v.size > 1])
+        self._scatter = self._scatter_factor() if self.config.node_scatter else None
 
         wanted = self.config.n_interpolated
         self.n_interpolated = (round(self.config.interpolated_per_spectrum * train.size)
@@ -272,6 +285,19 @@ class Augmenter:
                 stacklevel=2,
             )
             self.n_interpolated = 0
+
+    def _scatter_factor(self) -> np.ndarray | None:
+        """``A`` with ``A Aᵀ`` the training nodes' scatter covariance (None, with a warning,
+        where no training node has all its neighbours)."""
+        covariance = node_scatter(self._train)
+        if covariance is None:
+            warnings.warn("node_scatter: no training node has all its neighbours, so the "
+                          "grid's scatter cannot be estimated; interpolated spectra get none",
+                          stacklevel=3)
+            return None
+        values, vectors = np.linalg.eigh(covariance)
+        keep = values > 1e-12 * values[-1]
+        return (vectors[:, keep] * np.sqrt(values[keep])).astype(np.float32)
 
     def __len__(self) -> int:
         """Spectra per epoch."""
@@ -382,5 +408,10 @@ class Augmenter:
             log_flux = np.zeros((len(rows[block]), self._flux.shape[1]))
             for c in range(corners):
                 log_flux += weight[block, c, None] * self._log_flux[node[block, c]]
+            if self._scatter is not None:
+                lost = np.sqrt(np.clip(1.0 - np.sum(weight[block] ** 2, axis=1), 0.0, None))
+                draws = rng.standard_normal((lost.size, self._scatter.shape[1]), np.float32)
+                log_flux += (self.config.node_scatter * lost)[:, None] * (
+                    draws @ self._scatter.T)
             flux[block] = np.exp(log_flux)
         return flux, params
