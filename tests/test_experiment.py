@@ -185,3 +185,37 @@ def test_posterior_preset_trains_a_bounded_flow(grid_file, tmp_path, toy_grid):
         low, high = toy_grid.params[name].min(), toy_grid.params[name].max()
         pad = 0.0125 * (high - low)  # 1% box margin, in log Teff for Teff
         assert samples[..., j].min() >= low - pad and samples[..., j].max() <= high + pad
+
+
+def test_an_ensemble_trains_each_member_on_its_own_loss(grid_file, tmp_path):
+    import torch
+
+    from telescopeml.training.config import TrainConfig
+    from telescopeml.training.trainer import Trainer
+
+    config = tiny_config(grid_file)
+    config.model["members"] = 2
+    out = train(config, tmp_path / "model", progress=False, command="test")
+    bundle = load_bundle(out)
+    assert bundle.config.members == 2 and len(bundle.model.members) == 2
+    # the loss is the mean of the members' losses, not the loss of their mean
+    trainer = Trainer(bundle.model, TrainConfig(), tmp_path / "t", progress=False)
+    x = torch.randn(8, bundle.config.in_channels, bundle.config.n_wavelengths)
+    y = torch.randn(8, bundle.config.n_outputs)
+    with torch.no_grad():
+        each = bundle.model.member_outputs(x)
+        expected = torch.stack([((e - y) ** 2).mean() for e in each]).mean()
+        assert trainer._loss(x, None, y) == pytest.approx(float(expected), rel=1e-5)
+        assert float(expected) > float(((each.mean(0) - y) ** 2).mean())
+    again = evaluate_bundle(out, baselines=False, progress=False)
+    saved = json.loads((out / "evaluation.json").read_text())
+    assert again["snr"]["30"]["teff"]["rmse"] == pytest.approx(
+        saved["snr"]["30"]["teff"]["rmse"], rel=1e-5)
+    from telescopeml.predict import Predictor
+
+    prepared = prepared_from_manifest(bundle.manifest)
+    flux = prepared.grid.take(prepared.split.test[:3]).flux_array()
+    engines = [Predictor(out, grid=False, engine=e) for e in ("numpy", "torch")]
+    x, _ = engines[0].encoder.encode(flux, flux / 50)
+    np.testing.assert_allclose(engines[0].network.embed(x), engines[1].network.embed(x),
+                               atol=2e-5, rtol=1e-5)

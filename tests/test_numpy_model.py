@@ -186,3 +186,27 @@ def test_flows_from_an_untested_zuko_are_refused(tmp_path):
     with pytest.raises(DataError, match=r"written with zuko 1\.99\.0") as refused:
         Predictor(bundle, grid=False, engine="numpy")
     assert str(refused.value).startswith(str(bundle))
+
+
+def test_an_ensemble_is_the_mean_of_its_members_in_both_engines(tmp_path):
+    cfg = ModelConfig(**{**config("hybrid", "point").to_dict(), "members": 3})
+    model = torch_model(cfg)
+    x = torch.from_numpy(inputs())
+    with torch.no_grad():
+        each = model.member_outputs(x)
+        mean = model(x)
+    assert each.shape == (3, len(x), 3)
+    assert (each[0] - each[1]).abs().max() > 1e-3  # members start apart
+    torch.testing.assert_close(mean, each.mean(0))
+    save_bundle(tmp_path, model, cfg, parameters={"names": ["teff", "logg", "mh"]})
+    manifest = read_manifest(tmp_path)
+    numpy_net = NumpyModel(ModelConfig.from_dict(manifest["config"]),
+                           read_weights(tmp_path, manifest))
+    np.testing.assert_allclose(numpy_net.embed(inputs()), mean.numpy(), atol=2e-5, rtol=1e-5)
+
+
+def test_an_ensemble_needs_a_point_head():
+    with pytest.raises(ValueError, match=r"members > 1 .* needs head='point'"):
+        ModelConfig(**{**config("hybrid", "flow").to_dict(), "members": 2})
+    with pytest.raises(ValueError, match="members must be at least 1"):
+        ModelConfig(members=0)

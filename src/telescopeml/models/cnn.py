@@ -11,6 +11,7 @@ posterior mean ``(batch, n_outputs)``, and ``model.posterior(x, extra)`` the who
 from __future__ import annotations
 
 import abc
+import dataclasses
 import math
 
 import numpy as np
@@ -263,6 +264,28 @@ class HybridCNN(SpectrumModel):
         return self.head(self._join(features, extra))
 
 
+class Ensemble(SpectrumModel):
+    """``config.members`` networks of one architecture; the output is their mean.
+
+    Each member is initialised on its own; the trainer gives each its own loss
+    (:meth:`member_outputs`), so the members stay independent and their errors from the
+    random start partly cancel in the mean.
+    """
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__(config)
+        single = dataclasses.replace(config, members=1)
+        self.members = nn.ModuleList(MODELS[config.architecture](single)
+                                     for _ in range(config.members))
+
+    def member_outputs(self, x: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
+        """``(members, batch, n_model_outputs)``: each member's output."""
+        return torch.stack([member.embed(x, extra) for member in self.members])
+
+    def embed(self, x: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
+        return self.member_outputs(x, extra).mean(0)
+
+
 #: Architecture name -> model class; every class is built from a :class:`ModelConfig`.
 MODELS: dict[str, type[SpectrumModel]] = {
     "telescopeml": TelescopeMLCNN,
@@ -273,8 +296,9 @@ MODELS: dict[str, type[SpectrumModel]] = {
 
 
 def build_model(config: ModelConfig) -> SpectrumModel:
-    """Build the network ``config`` describes (weights freshly initialised)."""
-    return MODELS[config.architecture](config)
+    """Build the network ``config`` describes (weights freshly initialised); an
+    :class:`Ensemble` when ``config.members > 1``."""
+    return Ensemble(config) if config.members > 1 else MODELS[config.architecture](config)
 
 
 def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:

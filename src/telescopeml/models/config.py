@@ -131,6 +131,10 @@ class ModelConfig:
         ``flow`` head: ``model(x)`` averages this many posterior samples, drawn from a
         generator seeded with ``flow_seed`` (the same base draws for every spectrum), so that
         point predictions are reproducible.
+    members
+        ``point`` head only: this many networks of this config, each initialised on its own
+        and trained on its own loss (on the same batches); the model's answer is their mean.
+        Averaging cancels the part of each network's error that comes from its start.
     """
 
     architecture: str = "hybrid"
@@ -155,8 +159,14 @@ class ModelConfig:
     flow_context: int = 32
     flow_samples: int = 32
     flow_seed: int = 0
+    members: int = 1
 
     def __post_init__(self) -> None:
+        if int(self.members) < 1:
+            raise ValueError(f"members must be at least 1, got {self.members!r}")
+        if self.members > 1 and self.head != "point":
+            raise ValueError(f"members > 1 (an ensemble of networks) needs head='point'; "
+                             f"got head={self.head!r}")
         _choice("architecture", self.architecture, ARCHITECTURES)
         _choice("head", self.head, HEADS)
         for name, default in PRESETS[self.architecture].items():

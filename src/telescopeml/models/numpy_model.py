@@ -16,6 +16,7 @@ outside :data:`TESTED_ZUKO` is refused (:func:`check_zuko`).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -127,6 +128,14 @@ class NumpyModel:
         self.config = config
         w = {k: (v.astype(np.float32) if v.dtype.kind == "f" else v) for k, v in weights.items()}
         self.feature_dense: list[tuple[np.ndarray, np.ndarray]] = []
+        self.members: list[NumpyModel] = []
+        self.flow = None
+        if config.members > 1:  # models.cnn.Ensemble: members.{i}.<a single network's keys>
+            single = dataclasses.replace(config, members=1)
+            self.members = [NumpyModel(single, {k[len(f"members.{i}."):]: v for k, v in w.items()
+                                                if k.startswith(f"members.{i}.")})
+                            for i in range(config.members)]
+            return
         try:
             if config.architecture == "telescopeml":
                 # features: pad, conv, ReLU (, max-pool) ..., flatten, FC1 linear, ReLU ...
@@ -152,6 +161,8 @@ class NumpyModel:
 
     def embed(self, x: np.ndarray, extra: np.ndarray | None = None) -> np.ndarray:
         """The network's output before the head, ``(batch, config.n_model_outputs)``."""
+        if self.members:
+            return np.mean([member.embed(x, extra) for member in self.members], axis=0)
         cfg = self.config
         x = np.asarray(x, dtype=np.float32)
         if x.ndim != 3 or x.shape[1:] != (cfg.in_channels, cfg.n_wavelengths):

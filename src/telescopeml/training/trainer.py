@@ -366,18 +366,21 @@ class Trainer:
                              f"{cfg.loss!r} with a {'flow' if flow else 'non-flow'} head")
         if flow:
             return -model.log_prob(y, x, extra).mean()
-        out = model(x, extra)
-        if out.shape[1] == 2 * y.shape[1]:
-            mean, log_sigma = out.chunk(2, dim=1)
-        elif out.shape[1] == y.shape[1]:
+        # an ensemble's members each get their own loss: (members, batch, outputs)
+        members = getattr(model, "member_outputs", None)
+        out = members(x, extra) if members is not None else model(x, extra)
+        if out.shape[-1] == 2 * y.shape[1]:
+            mean, log_sigma = out.chunk(2, dim=-1)
+        elif out.shape[-1] == y.shape[1]:
             if cfg.loss == "gaussian_nll":
                 raise ValueError("loss 'gaussian_nll' needs a model with head='gaussian'")
             mean, log_sigma = out, None
         else:
-            raise ValueError(f"model gives {out.shape[1]} outputs for {y.shape[1]} targets")
+            raise ValueError(f"model gives {out.shape[-1]} outputs for {y.shape[1]} targets")
         if cfg.loss == "gaussian_nll":
             log_sigma = log_sigma.clamp(-10.0, 10.0)
             return (log_sigma + 0.5 * ((y - mean) * torch.exp(-log_sigma)) ** 2).mean()
+        y = y.expand_as(mean)
         if cfg.loss == "huber":
             return F.huber_loss(mean, y, delta=cfg.huber_delta)
         return F.mse_loss(mean, y)
