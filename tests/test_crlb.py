@@ -190,3 +190,18 @@ def test_rmse_over_crlb_figure():
     assert len(dashed) == 6
     assert [line.get_linestyle() for line in dashed[:2]] == ["-", "--"]
     assert list(ax.get_lines()[0].get_ydata()) == [3.0, 4.0, 8.0]
+
+
+def test_the_cli_table_shows_both_bounds_and_ratios():
+    from telescopeml.cli.evaluate import crlb_table
+
+    grid, _, _ = jittered_grid(0.01)
+    points = np.arange(len(grid))
+    plain = grid_bound(grid, points, [30.0])
+    held = grid_bound(grid, points, [30.0], scatter=node_scatter(grid))
+    rmse = {"30": {n: {"rmse": 0.5} for n in plain.names}}
+    text = crlb_table(crlb_report(plain, plain.defined, plain.names, rmse, held))
+    lines = text.splitlines()
+    assert lines[0].startswith("Cramér-Rao bound") and lines[2].startswith("Held-out bound")
+    assert "RMSE/CRLB" in lines[1] and "RMSE/bound" in lines[3]
+    assert "Held-out" not in crlb_table(crlb_report(plain, plain.defined, plain.names, rmse))
