@@ -310,9 +310,12 @@ def predict(
     model: nn.Module,
     x: np.ndarray,
     extra: np.ndarray | None = None,
-    batch_size: int = 1024,
+    batch_size: int = 512,
 ) -> np.ndarray:
     """Run ``model`` on ``x`` (``(n, n_wavelengths)`` or ``(n, channels, n_wavelengths)``).
+
+    ``batch_size`` rows go through at a time: on 2 CPU cores 512 ran faster than 4096,
+    whose activations leave the cache (BENCHMARKS.md, prediction speed).
 
     Batched, in eval mode, under ``torch.inference_mode()``, on the model's device; the
     model's train/eval mode is restored afterwards. Returns a float32 ``(n, n_out)`` array.
