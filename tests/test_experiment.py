@@ -47,6 +47,19 @@ def test_config_round_trip_and_presets(tmp_path):
         ExperimentConfig.from_dict({"data": {"normalization": "nope"}})
 
 
+def test_the_default_model_is_a_small_ensemble_and_other_choices_start_from_their_own():
+    default = ExperimentConfig.from_dict({})
+    assert default.model == {"architecture": "hybrid", "head": "point", "members": 3,
+                             "filters": (16, 16), "dense": (256, 128)}
+    assert default.augment.node_scatter == 0.5
+    posterior = ExperimentConfig.from_dict({}, preset="posterior")
+    assert "members" not in posterior.model and posterior.augment.node_scatter == 0.0
+    assert "members" not in ExperimentConfig.from_dict({"model": {"head": "gaussian"}}).model
+    assert "filters" not in ExperimentConfig.from_dict({"model": {"architecture": "mlp"}}).model
+    wider = ExperimentConfig.from_dict({"model": {"dense": [64]}}).model
+    assert wider["members"] == 3 and wider["dense"] == [64]
+
+
 def test_transforms_are_fit_on_training_points_only(grid_file, toy_grid):
     prepared = prepare(tiny_config(grid_file))
     train_teff = toy_grid.params["teff"][prepared.split.train]

@@ -213,3 +213,21 @@ def test_parameter_scaler_errors() -> None:
         scaler.fit(np.array([[0.0, 4.0], [1000.0, 5.0]]))
     with pytest.raises(DataError, match=r"expected \(n, 2\)"):
         scaler.fit(np.ones((4, 3)))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_encoding_in_blocks_on_threads_is_the_encoding_in_one_block(monkeypatch, threads):
+    import telescopeml.data.inputs as inputs
+
+    rng = np.random.default_rng(0)
+    wavelength = np.linspace(1.0, 2.0, 40)
+    flux = np.exp(rng.normal(0, 0.3, (50, 40))).astype(np.float32)
+    encoder = inputs.InputEncoder(wavelength).fit(flux, flux / 30)
+    whole = encoder.encode(flux, flux / 20)
+    monkeypatch.setattr(inputs, "ENCODE_CHUNK", 7)  # 8 blocks, the last one short
+    monkeypatch.setattr(inputs, "ENCODE_THREADS", threads)
+    blocks = encoder.encode(flux, flux / 20)
+    assert blocks[0].shape == (50, 2, 40) and blocks[1].shape == (50, 2)
+    np.testing.assert_array_equal(blocks[0], whole[0])
+    np.testing.assert_array_equal(blocks[1], whole[1])
+    assert encoder.encode(flux[:0], flux[:0])[0].shape == (0, 2, 40)

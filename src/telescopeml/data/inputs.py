@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -11,6 +13,11 @@ from telescopeml.data.transforms import FeatureStandardizer, Normalizer
 from telescopeml.errors import DataError
 
 SIGMA_FLOOR = 1e-6
+#: Spectra encoded at a time: a block's temporaries stay in the CPU cache. NumPy releases
+#: the GIL in its loops, so blocks run on :data:`ENCODE_THREADS` threads (the encoding was
+#: as slow as the network itself on 2 cores; BENCHMARKS.md, prediction speed).
+ENCODE_CHUNK = 1024
+ENCODE_THREADS = min(2, os.cpu_count() or 1)
 #: The two scalar inputs beside the spectrum: ``normalized``, the min and max of the
 #: normalized spectrum; ``absolute-fnu``, the min and max of the un-normalized flux as
 #: F_nu in :data:`FNU_UNIT` (TelescopeML's, Gharib-Nezhad et al. 2024).
@@ -119,12 +126,27 @@ class InputEncoder:
         """``(x, extra)``: x is ``(n, in_channels, n_wavelengths)`` float32, extra ``(n, 2)``."""
         flux = np.atleast_2d(flux)
         sigma = None if sigma is None else np.atleast_2d(sigma)
-        norm, log_sigma, extra = self._features(flux, sigma)
-        if self.standardize:
-            norm = _standardize(self.flux_scaler, norm)
+        x = np.empty((len(flux), self.in_channels, flux.shape[-1]), dtype=np.float32)
+        chunks = [slice(i, i + ENCODE_CHUNK) for i in range(0, len(flux), ENCODE_CHUNK)]
+
+        def encode_rows(rows: slice) -> np.ndarray:
+            norm, log_sigma, extra = self._features(flux[rows],
+                                                    None if sigma is None else sigma[rows])
+            if self.standardize:
+                norm = _standardize(self.flux_scaler, norm)
+                if log_sigma is not None:
+                    log_sigma = _standardize(self.sigma_scaler, log_sigma)
+            x[rows, 0] = norm
             if log_sigma is not None:
-                log_sigma = _standardize(self.sigma_scaler, log_sigma)
-        x = np.stack([norm] if log_sigma is None else [norm, log_sigma], axis=1)
+                x[rows, 1] = log_sigma
+            return extra
+
+        if len(chunks) > 1 and ENCODE_THREADS > 1:
+            with ThreadPoolExecutor(ENCODE_THREADS) as pool:
+                extras = list(pool.map(encode_rows, chunks))
+        else:
+            extras = [encode_rows(rows) for rows in chunks]
+        extra = np.concatenate(extras) if extras else np.empty((0, 2), np.float32)
         return x, _standardize(self.extra_scaler, extra)
 
     def to_dict(self) -> dict[str, Any]:

@@ -166,7 +166,8 @@ class ModelConfig:
             raise ValueError(f"members must be at least 1, got {self.members!r}")
         if self.members > 1 and self.head != "point":
             raise ValueError(f"members > 1 (an ensemble of networks) needs head='point'; "
-                             f"got head={self.head!r}")
+                             f"got head={self.head!r}: set members = 1 (the default preset "
+                             "trains an ensemble of 3)")
         _choice("architecture", self.architecture, ARCHITECTURES)
         _choice("head", self.head, HEADS)
         for name, default in PRESETS[self.architecture].items():
