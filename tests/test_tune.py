@@ -89,9 +89,10 @@ def test_space_format_and_validation(tmp_path):
     assert SearchSpace.from_dict(space.to_dict()) == space
     assert space.values_of(config) == {"model.dense": "[128, 64]", "model.filters_0": 16,
                                        "model.filters_1": 24, "train.lr": 1e-3}
-    for preset in ("default", "posterior"):  # a flow head has no bounds before training
+    # a flow head has no bounds before training; the default's networks are the small ones
+    for preset, width in (("default", 256), ("posterior", 512)):
         base = ExperimentConfig.from_dict({}, preset=preset)
-        assert SearchSpace.default().values_of(base)["model.dense_0"] == 512
+        assert SearchSpace.default().values_of(base)["model.dense_0"] == width
     outside = space.apply(config, {**values, "model.filters_1": 24})
     assert space.values_of(ExperimentConfig.from_dict({**outside.to_dict(), "train": {
         "lr": 0.5}})) is None

@@ -16,8 +16,9 @@
 # - `model`: the network (`architecture`, `head`, layer widths...);
 # - `train`: epochs, batch size, learning rate, loss, early stopping.
 #
-# A few named *presets* fill these in: `default` (a 1-D convolutional network with dense
-# layers, `hybrid`, predicting one value per parameter), `posterior` (the same network with
+# A few named *presets* fill these in: `default` (three small 1-D convolutional networks
+# with dense layers, `hybrid`, each predicting one value per parameter, averaged; set
+# `members = 1` in `[model]` for a single network), `posterior` (one full-size network with
 # a normalizing-flow head that outputs a probability distribution), `telescopeml` (the
 # convolutional network and preprocessing of the original TelescopeML, Gharib-Nezhad et al.
 # 2024, JOSS 9, 6346: each spectrum standardized on its own, beside the minimum and maximum
