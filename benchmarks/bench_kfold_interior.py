@@ -13,6 +13,7 @@ the same points, free flux scale) and the held-out bound (the grid's node scatte
 the noise, ``crlb.node_scatter``: the limit for a grid point whose spectrum was never seen).
 
 Run: python benchmarks/bench_kfold_interior.py [--folds 10] [--run-folds 0 1] [--epochs 60]
+     [--config benchmarks/previous_default.toml --tag _previous_default]
      python benchmarks/bench_kfold_interior.py --bounds   (both bounds only, no training)
 """
 
@@ -95,11 +96,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the folds")
     parser.add_argument("--out", default="runs/kfold")
     parser.add_argument("--tag", default="", help="suffix of the results file")
+    parser.add_argument("--config", help="a config file instead of the default (its missing "
+                        "keys take the default's)")
     parser.add_argument("--bounds", action="store_true",
                         help="print both bounds over all interior nodes and stop")
     args = parser.parse_args()
 
-    config = ExperimentConfig.from_dict({})
+    config = (ExperimentConfig.from_toml(args.config) if args.config
+              else ExperimentConfig.from_dict({}))
     if args.epochs:
         config.train.epochs = args.epochs
     grid = prepare_grid(config.data, quiet=True)
@@ -127,7 +131,8 @@ def main() -> None:
 
     result = {"folds": args.folds, "run_folds": list(chosen), "epochs": config.train.epochs,
               "n_points": int(scored.size), "snr": SNR, "seconds": time.time() - start,
-              "parameters": {}}
+              "config": args.config, "parameters": {},
+              "points": scored.tolist(), "squared_errors": squared.tolist()}
     print(f"\nS/N {SNR:g}, {scored.size} interior points held out in folds {list(chosen)} of "
           f"{args.folds}, {config.train.epochs} epochs:\n")
     print("| parameter | RMSE [95% CI] | CRLB (RMS) | RMSE / CRLB [95% CI] | held-out bound | "
