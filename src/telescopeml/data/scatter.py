@@ -25,6 +25,35 @@ def grid_lattice(grid: SpectralGrid) -> tuple[list[np.ndarray], np.ndarray, np.n
     return values, position, lattice
 
 
+def axis_neighbours(grid: SpectralGrid, names: Sequence[str]
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every node's two neighbours along each axis of ``names``.
+
+    Returns
+    -------
+    tuple
+        ``neighbours`` ``(n, k, 2)`` grid indices below and above, -1 where the node is on
+        that axis's edge or the neighbour is missing from the grid; ``inside`` ``(n, k)``
+        True where the node is not on the edge; ``coords`` ``(n, k, 3)`` the axis values
+        below, at and above the node (clipped to the axis at its edges).
+    """
+    values, position, lattice = grid_lattice(grid)
+    neighbours = np.full((len(grid), len(names), 2), -1, dtype=np.int64)
+    inside = np.zeros((len(grid), len(names)), dtype=bool)
+    coords = np.zeros((len(grid), len(names), 3))
+    for j, name in enumerate(names):
+        axis = grid.axes.index(name)
+        v, centre = values[axis], position[:, axis]
+        inside[:, j] = (centre > 0) & (centre < v.size - 1)
+        for side, offset in enumerate((-1, 1)):
+            p = position.copy()
+            p[:, axis] = np.clip(centre + offset, 0, v.size - 1)
+            neighbours[:, j, side] = np.where(inside[:, j], lattice[tuple(p.T)], -1)
+        coords[:, j] = np.stack([v[np.maximum(centre - 1, 0)], v[centre],
+                                 v[np.minimum(centre + 1, v.size - 1)]], axis=-1)
+    return neighbours, inside, coords
+
+
 def node_scatter(grid: SpectralGrid, names: Sequence[str] | None = None) -> np.ndarray | None:
     """Covariance in log flux of the part of a node's spectrum its neighbours do not predict.
 
@@ -55,31 +84,18 @@ def node_scatter(grid: SpectralGrid, names: Sequence[str] | None = None) -> np.n
         else list(names)
     if len(names) < 2:
         return None
-    values, position, lattice = grid_lattice(grid)
-    axes = [grid.axes.index(name) for name in names]
-    shape = np.array(lattice.shape)
-    neighbours = np.full((len(grid), len(axes), 2), -1, dtype=np.int64)
-    weight = np.zeros((len(grid), len(axes)))
-    for j, axis in enumerate(axes):
-        centre = position[:, axis]
-        inside = (centre > 0) & (centre < shape[axis] - 1)
-        for side, offset in enumerate((-1, 1)):
-            p = position.copy()
-            p[:, axis] = np.clip(centre + offset, 0, shape[axis] - 1)
-            neighbours[:, j, side] = np.where(inside, lattice[tuple(p.T)], -1)
-        v = values[axis]
-        low, high = v[np.maximum(centre - 1, 0)], v[np.minimum(centre + 1, v.size - 1)]
-        weight[:, j] = np.where(inside, (v[centre] - low) / np.where(inside, high - low, 1.0), 0)
+    neighbours, _, coords = axis_neighbours(grid, names)
     nodes = np.flatnonzero((neighbours >= 0).all(axis=(1, 2)))
     if not nodes.size:
         return None
+    lower, value, upper = np.moveaxis(coords[nodes], -1, 0)
+    w = ((value - lower) / (upper - lower))[..., None]
     log_flux = np.log(grid.flux_array().astype(np.float64))
-    w = weight[nodes][..., None]
     residual = log_flux[nodes][:, None] - ((1 - w) * log_flux[neighbours[nodes, :, 0]]
                                            + w * log_flux[neighbours[nodes, :, 1]])
     residual -= residual.mean(axis=-1, keepdims=True)
     total = residual.sum(axis=1)
     cross = (total.T @ total - np.einsum("naw,nav->wv", residual, residual))
-    covariance = cross / (nodes.size * len(axes) * (len(axes) - 1))
+    covariance = cross / (nodes.size * len(names) * (len(names) - 1))
     eigenvalues, vectors = np.linalg.eigh((covariance + covariance.T) / 2)
     return (vectors * np.clip(eigenvalues, 0.0, None)) @ vectors.T

@@ -35,7 +35,7 @@ from scipy.linalg import solve_triangular
 
 from telescopeml.data.augment import noise_sigma
 from telescopeml.data.grid import SpectralGrid
-from telescopeml.data.scatter import grid_lattice
+from telescopeml.data.scatter import axis_neighbours
 
 #: Eigenvalues of the Fisher matrix's correlation form below this fraction of the largest
 #: count as zero: the parameters in their directions have an infinite bound.
@@ -186,25 +186,15 @@ def grid_bound(grid: SpectralGrid, indices: Sequence[int] | np.ndarray,
     names = [a for a in grid.axes if grid.axis_values(a).size > 1] if names is None \
         else list(names)
     indices = np.asarray(indices, dtype=np.int64)
-    values, position, lattice = grid_lattice(grid)
-
-    neighbours = np.full((indices.size, len(names), 2), -1, dtype=np.int64)
-    steps = np.full((indices.size, len(names)), np.nan)
+    neighbours, inside, coords = (a[indices] for a in axis_neighbours(grid, names))
+    steps = coords[..., 2] - coords[..., 0]
     reason: list[str | None] = [None] * indices.size
-    for j, name in enumerate(names):
-        axis = grid.axes.index(name)
-        for i, index in enumerate(indices):
-            centre = position[index, axis]
-            if not 0 < centre < values[axis].size - 1:
+    for j, name in enumerate(names):  # the first axis with a problem names it
+        for i in range(indices.size):
+            if not inside[i, j]:
                 reason[i] = reason[i] or f"on the edge of {name}"
-                continue
-            p = position[index].copy()
-            for side, offset in enumerate((-1, 1)):
-                p[axis] = centre + offset
-                neighbours[i, j, side] = lattice[tuple(p)]
-            if (neighbours[i, j] < 0).any():
+            elif (neighbours[i, j] < 0).any():
                 reason[i] = reason[i] or f"a neighbour along {name} is missing"
-            steps[i, j] = values[axis][centre + 1] - values[axis][centre - 1]
 
     defined = np.array([r is None for r in reason], dtype=bool)
     bound = {float(s): np.full((indices.size, len(names)), np.nan) for s in snrs}
