@@ -21,7 +21,7 @@ from pathlib import Path
 
 from telescopeml import pretrained
 from telescopeml.data.library import library_file, library_index
-from telescopeml.predict import predict_files
+from telescopeml.inference.batch import predict_files
 
 
 def cli_seconds(model: str, path, repeats: int = 3) -> list[float]:

@@ -24,7 +24,7 @@ LAYERS: list[tuple[str, ...]] = [
      "telescopeml.extras"),
     ("telescopeml.data",),
     ("telescopeml.models",),
-    ("telescopeml.bundle", "telescopeml.empirical", "telescopeml.mismatch",
+    ("telescopeml.bundle", "telescopeml.empirical", "telescopeml.mismatch", "telescopeml.inference",
      "telescopeml.prediction", "telescopeml.predict", "telescopeml.pretrained",
      "telescopeml.tables"),
     ("telescopeml.evaluation",),

@@ -11,7 +11,8 @@ import pytest
 from conftest import damage_zip_member
 from telescopeml.cli import main
 from telescopeml.errors import DataError
-from telescopeml.predict import Predictor, clean_spectrum, predict_files
+from telescopeml.inference.batch import predict_files
+from telescopeml.predict import Predictor, clean_spectrum
 from test_predict import bundle, module_grid  # noqa: F401  (fixtures)
 
 WAVE = np.linspace(0.85, 2.45, 80)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -36,11 +35,13 @@ from telescopeml.data.instruments import (
     mismatch,
     to_resolution,
 )
+from telescopeml.data.scatter import node_scatter
 from telescopeml.data.spectrum import ObservedSpectrum
 from telescopeml.data.transforms import ParameterScaler
 from telescopeml.data.units import mass_mjup, radius_rjup
 from telescopeml.empirical import INPUT_NOTE, INSTRUMENT_FLAG
 from telescopeml.errors import DataError, OutOfGridError, TelescopeMLError
+from telescopeml.inference.correct import correct
 from telescopeml.mismatch import add_mismatch
 from telescopeml.models import numpy_model
 from telescopeml.models.recalibration import spectrum_snr
@@ -89,10 +90,14 @@ class Predictor:
     smooth
         Smooth spectra sharper than the model's resolution to it (:meth:`ready`); the
         default of :meth:`predict` and :meth:`predict_many`.
+    fast
+        Keep the network's answer (for surveys). By default the network's samples only
+        propose: the answer is the grid's own posterior (:mod:`telescopeml.inference.
+        correct`), wherever the grid is at hand.
     """
 
     def __init__(self, bundle: str | Path, grid: SpectralGrid | bool | None = None,
-                 engine: str = "auto", smooth: bool = True) -> None:
+                 engine: str = "auto", smooth: bool = True, fast: bool = False) -> None:
         if engine not in ENGINES:
             raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
         self.path = Path(bundle)
@@ -100,6 +105,8 @@ class Predictor:
         self.config = model_config(self.manifest, self.path)
         self._model: Any = None
         self.smooth = smooth
+        self.fast = fast
+        self._scatter: np.ndarray | bool | None = False
         try:
             self._read_bundle(engine)
         except TelescopeMLError:
@@ -181,6 +188,11 @@ class Predictor:
 
     # --- input preparation -------------------------------------------------------------
     def prepare_spectrum(self, spectrum: ObservedSpectrum) -> tuple[np.ndarray, np.ndarray]:
+        """Flux and uncertainty of ``spectrum`` on the model's wavelengths (see
+        :meth:`prepare`)."""
+        return self.prepare(spectrum)[:2]
+
+    def prepare(self, spectrum: ObservedSpectrum) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Flux and uncertainty of ``spectrum`` on the model's wavelengths.
 
         Masks absurd pixels (:func:`clean_spectrum`), checks coverage (the refusal names
@@ -189,7 +201,8 @@ class Predictor:
         al. 2008) when none is given. Model pixels just beyond the observed edges, or inside
         a gap of the spectrum (:func:`~telescopeml.data.instruments.gaps`, which the
         resampling would bridge), take the nearest usable value with a 10x larger
-        uncertainty. Smoothing to the model's resolution is :meth:`ready`'s.
+        uncertainty. Smoothing to the model's resolution is :meth:`ready`'s. Returns flux,
+        uncertainty and the pixels that were measured (the grid's likelihood uses only them).
         """
         spectrum = clean_spectrum(spectrum)
         covered = spectrum.coverage(self.wavelength)
@@ -216,7 +229,7 @@ class Predictor:
             nearest = good[np.abs(good[None, :] - np.flatnonzero(bad)[:, None]).argmin(axis=1)]
             flux[bad] = flux[nearest]
             sigma[bad] = 10 * np.nanmax(np.abs(sigma[good]))
-        return flux, sigma
+        return flux, sigma, ~bad
 
     # --- posterior ---------------------------------------------------------------------
     def sample_posterior(self, flux: np.ndarray, sigma: np.ndarray, n_samples: int = 10000,
@@ -389,9 +402,9 @@ class Predictor:
         spectrum = self.ready(spectrum, smooth)
         if distance_pc:
             spectrum = with_distance(spectrum, distance_pc, distance_err_pc)
-        flux, sigma = self.prepare_spectrum(spectrum)
+        flux, sigma, good = self.prepare(spectrum)
         samples = self.sample_posterior(flux, sigma, n_samples, seed)[:, 0]
-        prediction = self._finish(spectrum, flux, sigma, samples, seed)
+        prediction = self._finish(spectrum, flux, sigma, good, samples, seed)
         prediction.derived.pop("_scale", None)
         return prediction
 
@@ -405,11 +418,11 @@ class Predictor:
         but itself.
         """
         results: list[Prediction | TelescopeMLError | None] = []
-        ready: list[tuple[int, ObservedSpectrum, np.ndarray, np.ndarray]] = []
+        ready: list[tuple[int, ObservedSpectrum, np.ndarray, np.ndarray, np.ndarray]] = []
         for spectrum in spectra:
             try:
                 spectrum = self.ready(spectrum, smooth)
-                ready.append((len(results), spectrum, *self.prepare_spectrum(spectrum)))
+                ready.append((len(results), spectrum, *self.prepare(spectrum)))
                 results.append(None)  # filled in below
             except TelescopeMLError as exc:
                 results.append(exc)
@@ -419,10 +432,10 @@ class Predictor:
         if ready:
             samples = self.sample_posterior(np.stack([r[2] for r in ready]),
                                             np.stack([r[3] for r in ready]), n_samples, seed)
-            for (index, spectrum, flux, sigma), draws in zip(ready, samples.transpose(1, 0, 2),
-                                                             strict=True):
+            for (index, spectrum, flux, sigma, good), draws in zip(
+                    ready, samples.transpose(1, 0, 2), strict=True):
                 try:
-                    prediction = self._finish(spectrum, flux, sigma, draws, seed)
+                    prediction = self._finish(spectrum, flux, sigma, good, draws, seed)
                 except TelescopeMLError as exc:
                     results[index] = exc
                     continue
@@ -431,8 +444,13 @@ class Predictor:
         return results
 
     def _finish(self, spectrum: ObservedSpectrum, flux: np.ndarray, sigma: np.ndarray,
-                samples: np.ndarray, seed: int) -> Prediction:
-        """The Prediction of one spectrum from its posterior samples: flags, notes, fit."""
+                good: np.ndarray, samples: np.ndarray, seed: int) -> Prediction:
+        """The Prediction of one spectrum from the network's samples: the grid's posterior
+        (unless :attr:`fast`), flags, notes, fit."""
+        if not np.all(np.isfinite(samples)):
+            raise DataError("the network gave non-finite values for this spectrum (extreme "
+                            "or unusual input); no answer", spectrum.name or str(spectrum.source))
+        samples, sampling, notes = self._correct(flux, sigma, good, samples, seed)
         prediction = Prediction(
             source=spectrum.name or str(spectrum.source),
             names=self.names,
@@ -444,10 +462,9 @@ class Predictor:
             file=str(spectrum.meta.get("library_file") or spectrum.meta.get("path") or ""),
             spectral_type=str(spectrum.meta.get("spectral_type") or ""),
         )
-        if not np.all(np.isfinite(samples)):
-            raise DataError("the network gave non-finite values for this spectrum (extreme "
-                            "or unusual input); no answer", prediction.source)
+        prediction.sampling = sampling
         prediction.notes += [f"{INPUT_NOTE}{n}" for n in spectrum.meta.get("input_notes", [])]
+        prediction.notes += notes
         if spectrum.uncertainty is None and not spectrum.meta.get("input_notes"):
             prediction.notes.append("no uncertainties in the file; estimated from the "
                                     "pixel-to-pixel scatter (DER_SNR)")
@@ -468,6 +485,25 @@ class Predictor:
             self.physical_size(prediction, spectrum, *spectrum.meta["distance"], seed=seed)
         add_mismatch(prediction, self.manifest.get("mismatch"), seed)
         return prediction
+
+    def _correct(self, flux: np.ndarray, sigma: np.ndarray, good: np.ndarray,
+                 samples: np.ndarray, seed: int) -> tuple[np.ndarray, dict, list[str]]:
+        """The grid's posterior proposed by the network's ``samples`` (:mod:`telescopeml.
+        inference.correct`), or (``fast``, or no grid) the network's samples clipped to
+        the grid's box: no answer lies outside it."""
+        low, high = (np.array([self.ranges[n][i] for n in self.names]) for i in (0, 1))
+        samples = np.clip(samples, low, high)
+        grid = None if self.fast else self.grid
+        if grid is None:
+            why = "--fast" if self.fast else (self.grid_problem or "no grid")
+            return samples, {"method": "network", "describe": f"network only ({why})"}, []
+        if self._scatter is False:
+            self._scatter = node_scatter(grid)
+        result = correct(grid, self.names, flux, sigma, good, samples, self._scatter,
+                         len(samples), seed)
+        if result.samples is None:
+            return samples, result.sampling(), [result.reason]
+        return result.samples, result.sampling(), result.notes
 
     def ready(self, spectrum: ObservedSpectrum | str | Path | Any,
               smooth: bool | None = None) -> ObservedSpectrum:
@@ -538,53 +574,3 @@ def _edge_hint(name: str, side: str) -> str:
                           "metal-poor, or outside the grid",
     }
     return hints.get((name, side), "the true value may lie outside the grid")
-
-
-def _predict_alone(predictor: Any, item: str | Path | ObservedSpectrum,
-                   n_samples: int) -> Prediction | TelescopeMLError:
-    try:
-        return predictor.predict_many([item], n_samples=n_samples)[0]
-    except (ValueError, ArithmeticError, IndexError) as exc:
-        return DataError(f"cannot be predicted ({type(exc).__name__}: {exc})",
-                         source_of(item))
-
-
-def predict_files(predictor: Predictor, files: list[str | Path | ObservedSpectrum],
-                  n_samples: int = 2000, progress: bool = True, batch: int = 64,
-                  distances: list[tuple[float, float] | None] | None = None,
-                  ) -> tuple[list[Prediction], list[tuple[str, str]]]:
-    """Predict many spectra (files, library names or spectra), ``batch`` at a time; one
-    that fails is reported and skipped. ``distances``: ``(pc, error)`` or None per input,
-    for the radius and mass."""
-    from tqdm.auto import tqdm
-
-    done, failed = [], []
-    with tqdm(total=len(files), desc="predicting", unit="spectrum",
-              disable=not progress) as bar:
-        for start in range(0, len(files), batch):
-            chunk = []
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                for i in range(start, min(start + batch, len(files))):
-                    try:
-                        chunk.append(_with_distance(files[i],
-                                                    distances[i] if distances else None))
-                    except TelescopeMLError as exc:
-                        failed.append((source_of(files[i]), str(exc)))
-                try:
-                    results = predictor.predict_many(chunk, n_samples=n_samples)
-                except (ValueError, ArithmeticError, IndexError):
-                    # one spectrum broke the batched network call: answer the others alone
-                    results = [_predict_alone(predictor, item, n_samples) for item in chunk]
-            for item, result in zip(chunk, results, strict=True):
-                if isinstance(result, Prediction):
-                    done.append(result)
-                else:
-                    failed.append((source_of(item), str(result)))
-            bar.update(min(batch, len(files) - start))
-    return done, failed
-
-
-def _with_distance(item: str | Path | ObservedSpectrum,
-                   distance: tuple[float, float] | None) -> str | Path | ObservedSpectrum:
-    return item if distance is None else with_distance(as_spectrum(item), *distance)

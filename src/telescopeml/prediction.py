@@ -20,7 +20,8 @@ QUANTILES = (0.025, 0.16, 0.5, 0.84, 0.975)
 QUANTILE_COLUMNS = (("p50", 2), ("p16", 1), ("p84", 3), ("p2.5", 0), ("p97.5", 4))
 #: Columns of text in a prediction table (besides ``PARAM_limit``); every other column is a
 #: number with a unit.
-TEXT_COLUMNS = ("source", "scale", "model", "flag", "note", "name", "spectral_type", "file")
+TEXT_COLUMNS = ("source", "scale", "model", "method", "flag", "note", "name", "spectral_type",
+                "file")
 #: The astropy unit of each string in :data:`~telescopeml.empirical.UNITS` (log g is
 #: log10(g / (cm s^-2)), in dex).
 ASTROPY_UNITS = {"K": u.K, "dex": u.dex, "": u.dimensionless_unscaled, "R_Jup": u.R_jup,
@@ -120,6 +121,11 @@ class Prediction:
     model_fraction
         The model term in the variance of :attr:`chi2_red`: ``σ_tot² = σ_obs² +
         (model_fraction * best_fit)²``.
+    sampling
+        How :attr:`samples` were drawn: ``method`` (``"importance"`` or ``"mcmc"`` for the
+        grid's posterior, ``"network"`` for the network's answer alone), ``describe`` (in
+        words) and, for the grid's posterior, ``ess``, ``tau``, ``converged`` and the fitted
+        ``model_error`` fraction.
     """
 
     source: str
@@ -144,6 +150,7 @@ class Prediction:
     file: str = ""
     spectral_type: str = ""
     model_fraction: float = 0.0
+    sampling: dict[str, Any] = field(default_factory=dict)
 
     def quantiles(self, q: float | tuple[float, ...]) -> np.ndarray:
         """Quantiles ``q`` (fractions, as :meth:`Posterior.quantile
@@ -178,7 +185,8 @@ class Prediction:
         (with PARAM_stat/PARAM_sys where known, PARAM_limit where the value is a limit),
         derived, chi2_red, typicality, flag, note, name, spectral_type, file; the units are
         :func:`column_unit`'s (see :meth:`to_table`)."""
-        out: dict[str, Any] = {"source": self.source, "scale": self.scale, "model": self.model}
+        out: dict[str, Any] = {"source": self.source, "scale": self.scale, "model": self.model,
+                               "method": self.sampling.get("method", "")}
         quantiles = self.quantiles(QUANTILES)
         derived = {k: np.quantile(v, QUANTILES) for k, v in self.derived.items()}
         for j, name in enumerate(self.names):
@@ -192,6 +200,7 @@ class Prediction:
             for p, q in (("p50", 2), ("p16", 1), ("p84", 3)):
                 out[f"{name}_{p}"] = float(values[q])
         out["chi2_red"] = self.chi2_red
+        out["ess"] = float(self.sampling.get("ess", math.nan))
         for key, value in self.scores.items():
             out[key] = value
         out["flag"] = self.flag
@@ -232,6 +241,8 @@ class Prediction:
                 "reduced_chi2": self.chi2_red, "model_fraction": self.model_fraction},
             "derived": {k: np.quantile(v, (0.16, 0.5, 0.84)).tolist()
                         for k, v in self.derived.items()},
+            "sampling": {k: v for k, v in self.sampling.items()
+                         if not isinstance(v, float) or math.isfinite(v)},
             "warnings": [*self.flags, *self.notes],
         }
 
@@ -242,6 +253,8 @@ class Prediction:
         lines = [f"{self.source}", f"  scale: {describe(self.scale)}"]
         if self.model:
             lines.append(f"  model: {self.model}")
+        if self.sampling:
+            lines.append(f"  method: {self.sampling['describe']}")
         for j, name in enumerate(self.names):
             unit = UNITS.get(name, "")
             if name in self.limits:

@@ -69,15 +69,15 @@ def model_path(name: str) -> Path:
     return path
 
 
-def load(name: str, smooth: bool = True) -> Predictor:
-    """A :class:`Predictor` for shipped model ``name``, its fit check on the shipped grid
-    (``smooth``: see :class:`~telescopeml.predict.Predictor`)."""
+def load(name: str, smooth: bool = True, fast: bool = False) -> Predictor:
+    """A :class:`Predictor` for shipped model ``name``, its grid posterior and fit check on
+    the shipped grid (``smooth``, ``fast``: see :class:`~telescopeml.predict.Predictor`)."""
     path = model_path(name)
-    return Predictor(path, grid=read_compact_grid(path / GRID_FILE), smooth=smooth)
+    return Predictor(path, grid=read_compact_grid(path / GRID_FILE), smooth=smooth, fast=fast)
 
 
 def predictor(model: str | Path | None = None, scale: str = "auto",
-              empirical: str | Path | None = None, smooth: bool = True
+              empirical: str | Path | None = None, smooth: bool = True, fast: bool = False
               ) -> Predictor | ModelChooser | EmpiricalPredictor:
     """What ``telescopeml predict/benchmark`` apply: a bundle directory, a shipped model's
     name, or (None or ``"shipped"``) the shipped models: on the empirical scale
@@ -86,7 +86,9 @@ def predictor(model: str | Path | None = None, scale: str = "auto",
     dev benchmark (recorded in the shipped empirical layer) and says so in each output.
     ``empirical``: a layer fitted by ``telescopeml calibrate`` instead of the shipped one.
     ``smooth=False`` keeps spectra sharper than a model as they are (see
-    :class:`~telescopeml.predict.Predictor`)."""
+    :class:`~telescopeml.predict.Predictor`); ``fast=True`` keeps the networks' answers on
+    the atmosphere-grid scale instead of the grid's posterior (the empirical scale reads
+    the answers its layer was fitted on, whatever ``fast`` says)."""
     if scale not in SCALES:
         raise UnknownNameError("scale", scale, SCALES)
     if empirical is not None:
@@ -100,15 +102,15 @@ def predictor(model: str | Path | None = None, scale: str = "auto",
         chosen, reason = default_scale() if scale == "auto" else (scale, "")
         if chosen == "empirical":
             return EmpiricalPredictor(ModelChooser(smooth=smooth), reason=reason)
-        chooser = ModelChooser(smooth=smooth)
+        chooser = ModelChooser(smooth=smooth, fast=fast)
         chooser.reason = reason
         return chooser
     if scale == "empirical":
         raise DataError("the empirical scale is fitted over the shipped models; give no model "
                         "(or 'shipped') to use it, or `--scale grid` with a model", str(model))
     if not Path(model).exists() and model in available():
-        return load(str(model), smooth)
-    return Predictor(model, smooth=smooth)
+        return load(str(model), smooth, fast)
+    return Predictor(model, smooth=smooth, fast=fast)
 
 
 def default_scale() -> tuple[str, str]:
@@ -181,11 +183,13 @@ class ModelChooser:
     does. Models are loaded when a spectrum first needs them.
     """
 
-    def __init__(self, names: list[str] | None = None, smooth: bool = True) -> None:
+    def __init__(self, names: list[str] | None = None, smooth: bool = True,
+                 fast: bool = False) -> None:
         #: Why this chooser was picked as the default (added to each prediction's notes).
         self.reason = ""
-        #: Smooth spectra sharper than a model to its resolution (see ``Predictor``).
-        self.smooth = smooth
+        #: Smooth spectra sharper than a model to its resolution, keep the networks' answers
+        #: (see ``Predictor``).
+        self.smooth, self.fast = smooth, fast
         shipped = available()
         names = names or list(shipped)
         if not names:
@@ -207,7 +211,7 @@ class ModelChooser:
     def predictor(self, name: str) -> Predictor:
         """Shipped model ``name``, loaded on first use."""
         if name not in self._loaded:
-            self._loaded[name] = load(name, self.smooth)
+            self._loaded[name] = load(name, self.smooth, self.fast)
         return self._loaded[name]
 
     @property
@@ -374,6 +378,9 @@ class EmpiricalPredictor:
         #: instrument get the atmosphere-grid answer of the models made for it.
         self.models = names
         self.chooser = chooser or ModelChooser()
+        #: The layer reads the grid models' answers it was fitted on: the grid's posterior,
+        #: or (layers fitted before it existed) the networks' answers alone.
+        self.chooser.fast = meta.get("grid_answers", "network") == "network"
         self.reason = reason
         self.path = f"empirical scale over shipped models: {', '.join(names)}"
         self.names = list(meta["params"])

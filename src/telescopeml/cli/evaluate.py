@@ -50,7 +50,8 @@ def _benchmark(args: argparse.Namespace) -> int:
     from telescopeml.empirical import describe
     from telescopeml.evaluation.benchmark import run_benchmark
 
-    result = run_benchmark(pretrained.predictor(args.model, args.scale, args.empirical),
+    result = run_benchmark(pretrained.predictor(args.model, args.scale, args.empirical,
+                                                fast=args.fast),
                            args.objects,
                            n_samples=args.samples, progress=not (args.quiet or args.json))
     if args.plots:
@@ -116,3 +117,5 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                    "gives)")
     p.add_argument("--empirical", metavar="DIR", help="evaluate an empirical scale fitted by "
                    "`telescopeml calibrate`")
+    p.add_argument("--fast", action="store_true", help="the networks' answers alone on the "
+                   "atmosphere-grid scale, not the grid's posterior (as `predict --fast`)")

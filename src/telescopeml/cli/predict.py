@@ -22,7 +22,7 @@ def _predict(args: argparse.Namespace) -> int:
     from telescopeml import pretrained
     from telescopeml.data.library import is_type, library_index
     from telescopeml.data.objects import read_target_list
-    from telescopeml.predict import predict_files
+    from telescopeml.inference.batch import predict_files
     files: list[str | Path] = list(args.inputs)
     model = args.model
     if model is None and files and ((Path(files[0]) / "manifest.json").is_file()
@@ -54,7 +54,8 @@ def _predict(args: argparse.Namespace) -> int:
         check_writable(args.out, overwrite=args.overwrite)
     if args.samples_out:
         check_writable(args.samples_out, SAMPLE_SUFFIXES, args.overwrite)
-    predictor = pretrained.predictor(model, args.scale, args.empirical, smooth=args.smooth)
+    predictor = pretrained.predictor(model, args.scale, args.empirical, smooth=args.smooth,
+                                     fast=args.fast)
     samples = samples_for(len(files), args.samples)
     done, failed = predict_files(predictor, files, n_samples=samples, progress=not args.quiet,
                                  distances=distances if any(distances) else None)
@@ -127,6 +128,11 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--no-smooth", dest="smooth", action="store_false",
                    help="keep a spectrum sharper than the model's resolution as it is (by "
                         "default it is smoothed to the model's resolving power, with a note)")
+    p.add_argument("--fast", action="store_true",
+                   help="the network's answer alone (for surveys: milliseconds per spectrum). "
+                        "By default the network only proposes and the answer on the "
+                        "atmosphere-grid scale is the grid's own posterior (about a second "
+                        "per spectrum)")
     p.add_argument("--plots", help="directory for corner and spectrum-fit plots")
     p.add_argument("--scale", choices=SCALES, default="auto",
                    help="with the shipped models: 'empirical' (luminosity-based Teff, "

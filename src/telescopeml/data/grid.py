@@ -298,25 +298,44 @@ class SpectralGrid:
         points = np.atleast_2d(np.asarray(points, dtype=np.float64))
         if points.shape[1] != len(self.axes):
             raise ValueError(f"points need {len(self.axes)} columns ({self.axes})")
+        _, axis_values = self._node_index()
+        for j, values in enumerate(axis_values):
+            tol = 1e-9 * max(1.0, float(np.abs(values).max()))
+            outside = (points[:, j] < values[0] - tol) | (points[:, j] > values[-1] + tol)
+            if outside.any():
+                raise OutOfGridError(f"{self.axes[j]}={points[:, j][outside][0]:g} is outside "
+                                     f"the grid ({values[0]:g}..{values[-1]:g})")
+        log_flux, missing = self.log_interpolate(points)
+        if missing.any():
+            k = int(np.flatnonzero(missing)[0])
+            raise OutOfGridError(f"the grid has no spectrum at a corner of "
+                                 f"{dict(zip(self.axes, points[k].tolist(), strict=True))}, "
+                                 "needed to interpolate")
+        return np.exp(log_flux).astype(np.float32)
+
+    def log_interpolate(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Log flux at ``points`` ``(k, n_axes)``, linear in log flux between nodes, without
+        raising: returns ``(log_flux (k, n_wavelengths), missing (k,))``, ``missing`` True
+        (and the row 0) where a point lies outside the grid or a needed node is absent. The
+        one interpolant of the package: :meth:`interpolate_points` and the grid likelihood
+        (:mod:`telescopeml.inference.likelihood`) both use it."""
+        points = np.atleast_2d(np.asarray(points, dtype=np.float64))
         node_index, axis_values = self._node_index()
+        table = self._log_flux()
         lower, frac = [], []
+        missing = np.zeros(len(points), dtype=bool)
         for j, values in enumerate(axis_values):
             x = points[:, j]
             tol = 1e-9 * max(1.0, float(np.abs(values).max()))
-            outside = (x < values[0] - tol) | (x > values[-1] + tol)
-            if outside.any():
-                bad = x[outside][0]
-                raise OutOfGridError(
-                    f"{self.axes[j]}={bad:g} is outside the grid "
-                    f"({values[0]:g}..{values[-1]:g})"
-                )
+            missing |= ~((x >= values[0] - tol) & (x <= values[-1] + tol))
             if values.size == 1:
                 lower.append(np.zeros(len(x), dtype=np.int64))
                 frac.append(np.zeros(len(x)))
                 continue
             i = np.clip(np.searchsorted(values, x, side="right") - 1, 0, values.size - 2)
             lower.append(i)
-            frac.append(np.clip((x - values[i]) / (values[i + 1] - values[i]), 0.0, 1.0))
+            frac.append(np.clip(np.nan_to_num((x - values[i]) / (values[i + 1] - values[i])),
+                                0.0, 1.0))
         log_flux = np.zeros((len(points), self.n_wavelengths))
         for corner in itertools.product((0, 1), repeat=len(self.axes)):
             weight = np.ones(len(points))
@@ -326,13 +345,12 @@ class SpectralGrid:
                 idx.append(np.minimum(lower[j] + c, axis_values[j].size - 1))
             rows = node_index[tuple(idx)]
             needed = weight > 0
-            if np.any(rows[needed] < 0):
-                k = int(np.flatnonzero(needed & (rows < 0))[0])
-                node = {a: float(axis_values[j][idx[j][k]]) for j, a in enumerate(self.axes)}
-                raise OutOfGridError(f"the grid has no spectrum at {node}, needed to interpolate")
-            if needed.any():
-                log_flux[needed] += weight[needed, None] * self._log_flux()[rows[needed]]
-        return np.exp(log_flux).astype(np.float32)
+            missing |= needed & (rows < 0)
+            use = needed & (rows >= 0)
+            if use.any():
+                log_flux[use] += weight[use, None] * table[rows[use]]
+        log_flux[missing] = 0.0
+        return log_flux, missing
 
     def _node_index(self) -> tuple[np.ndarray, list[np.ndarray]]:
         cached = getattr(self, "_node_cache", None)

@@ -1,0 +1,62 @@
+"""Many spectra through one predictor, a batch at a time; one bad file costs only itself."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+from telescopeml.data.checks import as_spectrum, source_of, with_distance
+from telescopeml.data.spectrum import ObservedSpectrum
+from telescopeml.errors import DataError, TelescopeMLError
+from telescopeml.prediction import Prediction
+
+
+def _predict_alone(predictor: Any, item: str | Path | ObservedSpectrum,
+                   n_samples: int) -> Prediction | TelescopeMLError:
+    try:
+        return predictor.predict_many([item], n_samples=n_samples)[0]
+    except (ValueError, ArithmeticError, IndexError) as exc:
+        return DataError(f"cannot be predicted ({type(exc).__name__}: {exc})",
+                         source_of(item))
+
+
+def predict_files(predictor: Any, files: list[str | Path | ObservedSpectrum],
+                  n_samples: int = 2000, progress: bool = True, batch: int = 64,
+                  distances: list[tuple[float, float] | None] | None = None,
+                  ) -> tuple[list[Prediction], list[tuple[str, str]]]:
+    """Predict many spectra (files, library names or spectra), ``batch`` at a time; one
+    that fails is reported and skipped. ``distances``: ``(pc, error)`` or None per input,
+    for the radius and mass."""
+    from tqdm.auto import tqdm
+
+    done, failed = [], []
+    with tqdm(total=len(files), desc="predicting", unit="spectrum",
+              disable=not progress) as bar:
+        for start in range(0, len(files), batch):
+            chunk = []
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                for i in range(start, min(start + batch, len(files))):
+                    try:
+                        chunk.append(_with_distance(files[i],
+                                                    distances[i] if distances else None))
+                    except TelescopeMLError as exc:
+                        failed.append((source_of(files[i]), str(exc)))
+                try:
+                    results = predictor.predict_many(chunk, n_samples=n_samples)
+                except (ValueError, ArithmeticError, IndexError):
+                    # one spectrum broke the batched network call: answer the others alone
+                    results = [_predict_alone(predictor, item, n_samples) for item in chunk]
+            for item, result in zip(chunk, results, strict=True):
+                if isinstance(result, Prediction):
+                    done.append(result)
+                else:
+                    failed.append((source_of(item), str(result)))
+            bar.update(min(batch, len(files) - start))
+    return done, failed
+
+
+def _with_distance(item: str | Path | ObservedSpectrum,
+                   distance: tuple[float, float] | None) -> str | Path | ObservedSpectrum:
+    return item if distance is None else with_distance(as_spectrum(item), *distance)
