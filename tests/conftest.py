@@ -56,9 +56,11 @@ def toy_grid() -> SpectralGrid:
 
 
 def export_toy_model(grid: SpectralGrid, root, name: str, model: dict, epochs: int,
-                     augment: dict | None = None, command: str | None = None):
-    """Train a small Gaussian-head model on ``grid`` (saved as ``root/NAME.h5``) and export
-    it as a shipped model would be, to ``root/models/NAME``."""
+                     augment: dict | None = None, command: str | None = None,
+                     loss: str = "gaussian_nll"):
+    """Train a small model on ``grid`` (saved as ``root/NAME.h5``; a Gaussian head unless
+    ``model`` names another, with its ``loss``) and export it as a shipped model would be,
+    to ``root/models/NAME``."""
     from telescopeml import pretrained
     from telescopeml.predict import Predictor
     from telescopeml.training.experiment import ExperimentConfig, train
@@ -67,7 +69,7 @@ def export_toy_model(grid: SpectralGrid, root, name: str, model: dict, epochs: i
         "data": {"grid": str(grid.to_hdf5(root / f"{name}.h5")), "instrument": ""},
         "model": {"head": "gaussian", **model},
         "train": {"epochs": epochs, "batch_size": 32, "checkpoint_every": 0, "patience": 0,
-                  "loss": "gaussian_nll"},
+                  "loss": loss},
         "augment": augment or {},
     })
     run = train(config, root / "runs" / name, progress=False)

@@ -27,9 +27,10 @@ from scipy.special import gammaln, logsumexp
 
 from telescopeml.inference.likelihood import GridLikelihood
 
-#: Effective sample size (of :data:`FINAL_DRAWS`) above which importance sampling answers.
+#: Effective sample size of the final round above which importance sampling answers.
 MIN_ESS = 400
-#: Draws per adaptation round and in the final round of importance sampling.
+#: Draws per adaptation round and in the final round of importance sampling (at least as
+#: many as the samples asked for).
 ROUND_DRAWS = 1500
 FINAL_DRAWS = 4000
 #: Adaptation rounds before the final one.
@@ -116,7 +117,8 @@ class _Box:
 
 def sample_grid_posterior(like: GridLikelihood, starts: np.ndarray | None, n_samples: int,
                           seed: int = 0, method: str = "auto", rounds: int = ROUNDS,
-                          min_width: float = MIN_WIDTH) -> GridPosterior:
+                          min_width: float = MIN_WIDTH, tau_factor: float = TAU_FACTOR,
+                          max_steps: int = MAX_STEPS) -> GridPosterior:
     """The grid's posterior of one spectrum, started from ``starts``.
 
     Parameters
@@ -134,6 +136,8 @@ def sample_grid_posterior(like: GridLikelihood, starts: np.ndarray | None, n_sam
     rounds, min_width
         Adaptation rounds and the narrowest proposal component (unit box); the defaults
         suit real spectra, the tests shrink them to make the proposal poor on purpose.
+    tau_factor, max_steps
+        MCMC: the chain's length target in autocorrelation times, and its cap.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
@@ -150,7 +154,7 @@ def sample_grid_posterior(like: GridLikelihood, starts: np.ndarray | None, n_sam
         for _ in range(rounds):
             u, log_w = _importance(counter, mixture, ROUND_DRAWS, rng)
             mixture = mixture.refit(u, log_w, min_width)
-        u, log_w = _importance(counter, mixture, FINAL_DRAWS, rng)
+        u, log_w = _importance(counter, mixture, max(FINAL_DRAWS, n_samples), rng)
         weights = np.exp(log_w - logsumexp(log_w))
         ess = float(1.0 / np.sum(weights**2)) if np.isfinite(log_w).any() else 0.0
         if ess >= MIN_ESS or method == "importance":
@@ -162,7 +166,7 @@ def sample_grid_posterior(like: GridLikelihood, starts: np.ndarray | None, n_sam
         start = u[rng.choice(len(u), size=WALKERS, p=weights)]
     else:
         start = mixture.draw(WALKERS, rng)
-    return _mcmc(counter, box, start, n_samples, rng, modes[0][0])
+    return _mcmc(counter, box, start, n_samples, rng, modes[0][0], tau_factor, max_steps)
 
 
 class _Counter:
@@ -320,19 +324,19 @@ def _importance(log_post: _Counter, mixture: _Mixture, n: int,
 
 
 def _mcmc(log_post: _Counter, box: _Box, start: np.ndarray, n_samples: int,
-          rng: np.random.Generator, mode: np.ndarray) -> GridPosterior:
-    """emcee from ``start`` ``(WALKERS, dim)`` until :data:`TAU_FACTOR` τ or
-    :data:`MAX_STEPS`."""
+          rng: np.random.Generator, mode: np.ndarray, tau_factor: float,
+          max_steps: int) -> GridPosterior:
+    """emcee from ``start`` ``(WALKERS, dim)`` until ``tau_factor`` τ or ``max_steps``."""
     import emcee
 
     start = np.clip(start + 1e-4 * rng.standard_normal(start.shape), 0.0, 1.0)
     sampler = emcee.EnsembleSampler(len(start), start.shape[1], log_post, vectorize=True)
     sampler.random_state = np.random.RandomState(int(rng.integers(2**31))).get_state()
     state, tau, converged = start, np.inf, False
-    while sampler.iteration < MAX_STEPS:
+    while sampler.iteration < max_steps:
         state = sampler.run_mcmc(state, CHECK_STEPS, progress=False)
         tau = float(np.max(sampler.get_autocorr_time(tol=0)))
-        if np.isfinite(tau) and sampler.iteration >= TAU_FACTOR * tau:
+        if np.isfinite(tau) and sampler.iteration >= tau_factor * tau:
             converged = True
             break
     burn = int(min(5 * tau, sampler.iteration // 2)) if np.isfinite(tau) else \
