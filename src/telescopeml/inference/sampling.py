@@ -33,8 +33,12 @@ MIN_ESS = 400
 #: many as the samples asked for).
 ROUND_DRAWS = 1500
 FINAL_DRAWS = 4000
-#: Adaptation rounds before the final one.
-ROUNDS = 3
+#: Most adaptation rounds before the final one; adaptation stops early once a round's
+#: effective sample size is this fraction of its draws.
+ROUNDS = 6
+ADAPTED = 0.3
+#: Finite-difference step (unit box) of the Laplace covariance at a mode.
+LAPLACE_STEP = 0.01
 #: Degrees of freedom of the Student-t proposal components (heavy tails).
 NU = 4.0
 #: Network samples and grid nodes tried as starts.
@@ -148,15 +152,19 @@ def sample_grid_posterior(like: GridLikelihood, starts: np.ndarray | None, n_sam
     modes = _modes(counter, box.to_unit(candidates))
     spread = _spread(like, box, starts, min_width)
     means = np.array([m for m, _ in modes])
-    mixture = _Mixture(means, np.repeat(spread[None], len(means), axis=0),
+    covs = [_laplace(counter, m, min_width) for m, _ in modes]
+    mixture = _Mixture(means, np.array([spread if c is None else c for c in covs]),
                        np.full(len(means), 1.0 / len(means)))
     if method != "mcmc":
         for _ in range(rounds):
             u, log_w = _importance(counter, mixture, ROUND_DRAWS, rng)
             mixture = mixture.refit(u, log_w, min_width)
+            if _ess(log_w) >= ADAPTED * ROUND_DRAWS:
+                break
         u, log_w = _importance(counter, mixture, max(FINAL_DRAWS, n_samples), rng)
-        weights = np.exp(log_w - logsumexp(log_w))
-        ess = float(1.0 / np.sum(weights**2)) if np.isfinite(log_w).any() else 0.0
+        weights = np.exp(log_w - logsumexp(log_w)) if np.isfinite(log_w).any() else \
+            np.full(len(log_w), 1.0 / len(log_w))
+        ess = _ess(log_w)
         if ess >= MIN_ESS or method == "importance":
             picks = rng.choice(len(u), size=n_samples, p=weights) if ess > 0 else \
                 np.zeros(n_samples, dtype=int)
@@ -243,6 +251,48 @@ def _with_gradient(log_post: _Counter, step: float = 1e-4):
         return -float(values[0]), -(values[1:] - values[0]) / steps
 
     return negative
+
+
+def _ess(log_w: np.ndarray) -> float:
+    """Kish's effective sample size of importance weights given as logs."""
+    if not np.isfinite(log_w).any():
+        return 0.0
+    w = np.exp(log_w - logsumexp(log_w))
+    return float(1.0 / np.sum(w**2))
+
+
+def _laplace(log_post: _Counter, mode: np.ndarray, min_width: float) -> np.ndarray | None:
+    """The Laplace covariance at ``mode`` (unit box) from central differences, evaluated in
+    one call; the stencil is moved inside the box at its edges. A parameter whose mode is
+    on an edge with the slope pointing out (a posterior piled there) gets the width of
+    that exponential fall, ``1 / slope``. None where the stencil leaves the posterior."""
+    d, h = len(mode), LAPLACE_STEP
+    x = np.clip(mode, h, 1 - h)
+    eye = np.eye(d) * h
+    pairs = [(i, j) for i in range(d) for j in range(i + 1, d)]
+    points = [x, *(x + eye[i] for i in range(d)), *(x - eye[i] for i in range(d))]
+    for i, j in pairs:
+        points += [x + eye[i] + eye[j], x + eye[i] - eye[j], x - eye[i] + eye[j],
+                   x - eye[i] - eye[j]]
+    values = log_post(np.array(points))
+    if not np.all(np.isfinite(values)):
+        return None
+    plus, minus = values[1:d + 1], values[d + 1:2 * d + 1]
+    hessian = np.diag((plus - 2 * values[0] + minus) / h**2)
+    for k, (i, j) in enumerate(pairs):
+        pp, pm, mp, mm = values[2 * d + 1 + 4 * k: 2 * d + 5 + 4 * k]
+        hessian[i, j] = hessian[j, i] = (pp - pm - mp + mm) / (4 * h**2)
+    eigenvalues, vectors = np.linalg.eigh(-hessian)
+    eigenvalues = np.clip(eigenvalues, 1.0 / MAX_WIDTH**2, 1.0 / min_width**2)
+    cov = (vectors / eigenvalues) @ vectors.T
+    slope = (plus - minus) / (2 * h)
+    for i in range(d):
+        outward = (mode[i] < h and slope[i] < 0) or (mode[i] > 1 - h and slope[i] > 0)
+        if outward:
+            width = min(np.sqrt(cov[i, i]), 1.0 / abs(slope[i]))
+            cov[i, :] = cov[:, i] = 0.0
+            cov[i, i] = width**2
+    return _bounded(cov, min_width)
 
 
 def _spread(like: GridLikelihood, box: _Box, starts: np.ndarray | None,
