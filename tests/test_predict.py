@@ -79,7 +79,7 @@ def test_coverage_and_missing_uncertainty(bundle, module_grid, tmp_path):
                              name="short")
     with pytest.raises(DataError, match=r"short: the spectrum covers \d+% of the model"):
         predictor.predict(short)
-    spectrum = write_spectrum(tmp_path / "n.txt", module_grid, 5, noise=False)
+    spectrum = write_spectrum(tmp_path / "n.txt", module_grid, 13, noise=False)  # interior
     prediction = predictor.predict(spectrum, n_samples=200)
     assert any("estimated from the pixel-to-pixel scatter" in n for n in prediction.notes)
     assert "pixel-to-pixel" in prediction.row()["note"] and not prediction.flags

@@ -450,7 +450,7 @@ class Predictor:
         if not np.all(np.isfinite(samples)):
             raise DataError("the network gave non-finite values for this spectrum (extreme "
                             "or unusual input); no answer", spectrum.name or str(spectrum.source))
-        samples, sampling, notes = self._correct(flux, sigma, good, samples, seed)
+        samples, sampling, notes, flags = self._correct(flux, sigma, good, samples, seed)
         prediction = Prediction(
             source=spectrum.name or str(spectrum.source),
             names=self.names,
@@ -465,6 +465,7 @@ class Predictor:
         prediction.sampling = sampling
         prediction.notes += [f"{INPUT_NOTE}{n}" for n in spectrum.meta.get("input_notes", [])]
         prediction.notes += notes
+        prediction.flags += flags
         if spectrum.uncertainty is None and not spectrum.meta.get("input_notes"):
             prediction.notes.append("no uncertainties in the file; estimated from the "
                                     "pixel-to-pixel scatter (DER_SNR)")
@@ -487,7 +488,8 @@ class Predictor:
         return prediction
 
     def _correct(self, flux: np.ndarray, sigma: np.ndarray, good: np.ndarray,
-                 samples: np.ndarray, seed: int) -> tuple[np.ndarray, dict, list[str]]:
+                 samples: np.ndarray, seed: int
+                 ) -> tuple[np.ndarray, dict, list[str], list[str]]:
         """The grid's posterior proposed by the network's ``samples`` (:mod:`telescopeml.
         inference.correct`), or (``fast``, or no grid) the network's samples clipped to
         the grid's box: no answer lies outside it."""
@@ -496,14 +498,14 @@ class Predictor:
         grid = None if self.fast else self.grid
         if grid is None:
             why = "--fast" if self.fast else (self.grid_problem or "no grid")
-            return samples, {"method": "network", "describe": f"network only ({why})"}, []
+            return samples, {"method": "network", "describe": f"network only ({why})"}, [], []
         if self._scatter is False:
             self._scatter = node_scatter(grid)
         result = correct(grid, self.names, flux, sigma, good, samples, self._scatter,
                          len(samples), seed)
         if result.samples is None:
-            return samples, result.sampling(), [result.reason]
-        return result.samples, result.sampling(), result.notes
+            return samples, result.sampling(), [result.reason], []
+        return result.samples, result.sampling(), result.notes, result.flags
 
     def ready(self, spectrum: ObservedSpectrum | str | Path | Any,
               smooth: bool | None = None) -> ObservedSpectrum:

@@ -185,8 +185,7 @@ class Prediction:
         (with PARAM_stat/PARAM_sys where known, PARAM_limit where the value is a limit),
         derived, chi2_red, typicality, flag, note, name, spectral_type, file; the units are
         :func:`column_unit`'s (see :meth:`to_table`)."""
-        out: dict[str, Any] = {"source": self.source, "scale": self.scale, "model": self.model,
-                               "method": self.sampling.get("method", "")}
+        out: dict[str, Any] = {"source": self.source, "scale": self.scale, "model": self.model}
         quantiles = self.quantiles(QUANTILES)
         derived = {k: np.quantile(v, QUANTILES) for k, v in self.derived.items()}
         for j, name in enumerate(self.names):
@@ -200,6 +199,7 @@ class Prediction:
             for p, q in (("p50", 2), ("p16", 1), ("p84", 3)):
                 out[f"{name}_{p}"] = float(values[q])
         out["chi2_red"] = self.chi2_red
+        out["method"] = self.sampling.get("method", "")
         out["ess"] = float(self.sampling.get("ess", math.nan))
         for key, value in self.scores.items():
             out[key] = value

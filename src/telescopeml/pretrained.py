@@ -32,6 +32,7 @@ from telescopeml.data.instruments import manifest_instrument
 from telescopeml.data.spectrum import ObservedSpectrum
 from telescopeml.empirical import EMPIRICAL_DIR, META_FILE, SCALES, EmpiricalModel
 from telescopeml.errors import DataError, TelescopeMLError, UnknownNameError
+from telescopeml.inference.correct import MODEL_ERROR_FLAG
 from telescopeml.predict import MIN_COVERAGE, Prediction, Predictor, as_spectrum
 
 GRID_FILE = "grid.safetensors"
@@ -323,11 +324,13 @@ class ModelChooser:
             chi2 = good[name].chi2_red
             return chi2 if np.isfinite(chi2) else np.inf
 
-        # a model covers the object when its Teff posterior does not pile at a grid edge;
+        # a model covers the object when its Teff posterior does not pile at a grid edge
+        # and its grid can describe the spectrum (the fitted model error is not huge);
         # the fit decides between covering models (real spectra often fit poorly even
         # inside a grid, so a poor fit alone does not rule a model out)
         covering = [n for n, p in good.items()
-                    if all(name != "teff" for name, _ in self.predictor(n).edge_flags(p.samples))]
+                    if all(name != "teff" for name, _ in self.predictor(n).edge_flags(p.samples))
+                    and not p.sampling.get("model_error", 0.0) > MODEL_ERROR_FLAG]
         best = min(covering or good, key=fit)
         for name, prediction in good.items():
             if name != best:

@@ -18,6 +18,10 @@ from telescopeml.data.grid import SpectralGrid
 from telescopeml.inference.likelihood import LN_MODEL_ERROR, GridLikelihood, usable_axes
 from telescopeml.inference.sampling import GridPosterior, sample_grid_posterior
 
+#: A fitted model error above this fraction of the flux means the grid cannot describe the
+#: spectrum (real L and T dwarfs need 5-25% on the shipped SpeX grids).
+MODEL_ERROR_FLAG = 0.3
+
 
 @dataclass
 class Correction:
@@ -37,6 +41,7 @@ class Correction:
     posterior: GridPosterior | None = None
     reason: str = ""
     notes: list[str] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
 
     @property
     def model_error(self) -> float:
@@ -92,4 +97,10 @@ def correct(grid: SpectralGrid, names: list[str], flux: np.ndarray, sigma: np.nd
     if post.method == "mcmc" and not post.converged:
         notes.append("the MCMC chain did not reach its length target: its error bars are "
                      "less certain than usual")
-    return Correction(samples, post, notes=notes)
+    result = Correction(samples, post, notes=notes)
+    if result.model_error > MODEL_ERROR_FLAG:
+        result.flags.append(
+            f"unlike the grid: its spectra differ from this one by about "
+            f"{result.model_error:.0%} of the flux per pixel (the fitted model error), so the "
+            "numbers are not a measurement")
+    return result
