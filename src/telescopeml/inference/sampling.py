@@ -37,6 +37,10 @@ FINAL_DRAWS = 4000
 #: effective sample size is this fraction of its draws.
 ROUNDS = 6
 ADAPTED = 0.3
+#: A draw whose log posterior beats the best mode by this much starts a new mode there.
+DISCOVERY = 2.0
+#: Rounds of drawing from the proposal that it takes at most to get its draws inside the box.
+TRUNCATION_TRIES = 20
 #: Finite-difference step (unit box) of the Laplace covariance at a mode.
 LAPLACE_STEP = 0.01
 #: Degrees of freedom of the Student-t proposal components (heavy tails).
@@ -151,17 +155,21 @@ def sample_grid_posterior(like: GridLikelihood, starts: np.ndarray | None, n_sam
     candidates = _starts(like, starts, rng)
     modes = _modes(counter, box.to_unit(candidates))
     spread = _spread(like, box, starts, min_width)
-    means = np.array([m for m, _ in modes])
-    covs = [_laplace(counter, m, min_width) for m, _ in modes]
-    mixture = _Mixture(means, np.array([spread if c is None else c for c in covs]),
-                       np.full(len(means), 1.0 / len(means)))
+    mixture = _mixture_at(counter, modes, spread, min_width)
     if method != "mcmc":
         for _ in range(rounds):
-            u, log_w = _importance(counter, mixture, ROUND_DRAWS, rng)
+            u, log_w, log_p = _importance(counter, mixture, ROUND_DRAWS, rng)
+            top = int(np.argmax(log_p))
+            if log_p[top] > modes[0][1] + DISCOVERY:
+                # a draw beat every mode found: a basin the optimiser missed
+                found = _optimise(counter, u[top])
+                modes = [found] + [m for m in modes if m[1] >= found[1] - MODE_DROP]
+                mixture = _mixture_at(counter, modes, spread, min_width)
+                continue
             mixture = mixture.refit(u, log_w, min_width)
             if _ess(log_w) >= ADAPTED * ROUND_DRAWS:
                 break
-        u, log_w = _importance(counter, mixture, max(FINAL_DRAWS, n_samples), rng)
+        u, log_w, _ = _importance(counter, mixture, max(FINAL_DRAWS, n_samples), rng)
         weights = np.exp(log_w - logsumexp(log_w)) if np.isfinite(log_w).any() else \
             np.full(len(log_w), 1.0 / len(log_w))
         ess = _ess(log_w)
@@ -223,19 +231,31 @@ def _modes(log_post: _Counter, candidates: np.ndarray) -> list[tuple[np.ndarray,
             break
     if not chosen:
         chosen = [np.full(candidates.shape[1], 0.5)]
-    found = []
-    for x0 in chosen:
-        result = minimize(_with_gradient(log_post), x0, jac=True, method="L-BFGS-B",
-                          bounds=[(0.0, 1.0)] * len(x0), options={"maxiter": 60})
-        best = result.x if np.isfinite(result.fun) and result.fun <= -log_post(x0)[0] else x0
-        found.append((best, float(log_post(best)[0])))
-    found.sort(key=lambda m: -m[1])
+    found = sorted((_optimise(log_post, x0) for x0 in chosen), key=lambda m: -m[1])
     distinct: list[tuple[np.ndarray, float]] = []
     for mode, value_at in found:
         if value_at >= found[0][1] - MODE_DROP and all(
                 np.max(np.abs(mode - d)) > 0.02 for d, _ in distinct):
             distinct.append((mode, value_at))
     return distinct
+
+
+def _optimise(log_post: _Counter, x0: np.ndarray) -> tuple[np.ndarray, float]:
+    """The local maximum (unit box) uphill of ``x0`` and its log posterior."""
+    result = minimize(_with_gradient(log_post), x0, jac=True, method="L-BFGS-B",
+                      bounds=[(0.0, 1.0)] * len(x0), options={"maxiter": 60})
+    best = result.x if np.isfinite(result.fun) and result.fun <= -log_post(x0)[0] else x0
+    return best, float(log_post(best)[0])
+
+
+def _mixture_at(log_post: _Counter, modes: list[tuple[np.ndarray, float]],
+                spread: np.ndarray, min_width: float) -> _Mixture:
+    """A proposal component at each mode, its covariance the Laplace one (``spread`` where
+    that fails), equally weighted."""
+    covs = [_laplace(log_post, m, min_width) for m, _ in modes]
+    return _Mixture(np.array([m for m, _ in modes]),
+                    np.array([spread if c is None else c for c in covs]),
+                    np.full(len(modes), 1.0 / len(modes)))
 
 
 def _with_gradient(log_post: _Counter, step: float = 1e-4):
@@ -367,10 +387,28 @@ class _Mixture:
         return _Mixture(np.array(means), np.array(covs), np.array(weights))
 
 
-def _importance(log_post: _Counter, mixture: _Mixture, n: int,
-                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    u = mixture.draw(n, rng)
-    return u, log_post(u) - mixture.log_pdf(u)
+def _importance(log_post: _Counter, mixture: _Mixture, n: int, rng: np.random.Generator
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``n`` draws inside the box from the mixture truncated to it, their log weights and
+    their log posterior.
+
+    The truncated mixture's density is the mixture's over one constant (its mass inside),
+    which self-normalised weights do not see; so a posterior piled in a corner of the box
+    gets as many useful draws as one in its middle.
+    """
+    kept, total = [np.empty((0, mixture.means.shape[1]))], 0
+    for _ in range(TRUNCATION_TRIES):
+        u = mixture.draw(2 * (n - total) + 16, rng)
+        u = u[np.all((u >= 0.0) & (u <= 1.0), axis=1)][:n - total]
+        kept.append(u)
+        total += len(u)
+        if total >= n:
+            break
+    u = np.concatenate(kept)
+    if not len(u):
+        return mixture.means[:1], np.array([-np.inf]), np.array([-np.inf])
+    log_p = log_post(u)
+    return u, log_p - mixture.log_pdf(u), log_p
 
 
 def _mcmc(log_post: _Counter, box: _Box, start: np.ndarray, n_samples: int,
