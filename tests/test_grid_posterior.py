@@ -220,3 +220,26 @@ def test_no_answer_lies_outside_the_grid(toy_models, monkeypatch):
         assert row["teff_p97.5"] <= 1200.0
         assert "teff" in prediction.limits and prediction.limits["teff"].startswith(">")
         assert "a limit, not a measurement" in prediction.summary()
+
+
+def test_cli_predict_fast_keeps_the_network_answer(toy_models, tmp_path, capsys):
+    from telescopeml.cli import main
+
+    grid, models = toy_models
+    flux = grid.interpolate(teff=1000.0, logg=4.5, mh=0.0).astype(np.float64)
+    path = tmp_path / "s.txt"
+    path.write_text("\n".join(f"{w:.6f} {f:.6e} {f / 100:.6e}"
+                              for w, f in zip(grid.wavelength, flux, strict=True)))
+    assert main(["-q", "predict", str(models["point"]), str(path), "--samples", "500"]) == 0
+    assert "method: grid posterior by" in capsys.readouterr().out
+    assert main(["-q", "predict", str(models["point"]), str(path), "--samples", "500",
+                 "--fast"]) == 0
+    assert "method: network only (--fast)" in capsys.readouterr().out
+
+
+def test_empirical_layers_say_which_grid_answers_they_read():
+    from telescopeml.training.empirical import EmpiricalConfig
+
+    assert EmpiricalConfig().grid_answers == "grid posterior"
+    with pytest.raises(ValueError, match="grid_answers must be one of"):
+        EmpiricalConfig(grid_answers="guess")

@@ -56,7 +56,8 @@ def _calibrate(args: argparse.Namespace) -> int:
     if out.exists() and not args.overwrite:
         raise DataError("exists; give --overwrite to replace it", out)
     config = EmpiricalConfig(objects=args.objects, seed=args.seed, folds=args.folds,
-                             grid_models=args.models.split(",") if args.models else [])
+                             grid_models=args.models.split(",") if args.models else [],
+                             grid_answers="network" if args.fast else "grid posterior")
     model, report = fit_empirical(config, progress=not args.quiet)
     save(model, out, command=" ".join(["telescopeml", *sys.argv[1:]]))
     units = {"teff": "K", "logg": "dex"}
@@ -109,3 +110,5 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--folds", type=positive_int, default=10, help="cross-validation folds that "
                    "calibrate the error bars and flags (default 10)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    p.add_argument("--fast", action="store_true", help="learn from the grid models' network "
+                   "answers alone (as `predict --fast`), not their grids' posteriors")

@@ -49,6 +49,10 @@ OBJECTS_INSTRUMENT = "SPEX-PRISM"
 LOG_ABS_NORMAL = -0.6351814
 
 
+#: What the grid-model features of an empirical layer are (see ``EmpiricalConfig``).
+GRID_ANSWERS = ("grid posterior", "network")
+
+
 @dataclass
 class EmpiricalConfig:
     """Options of the empirical fit (saved in the fitted model's metadata).
@@ -74,6 +78,10 @@ class EmpiricalConfig:
         Typicality above this quantile of the training objects' is flagged.
     seed
         Seed of the folds and the trees.
+    grid_answers
+        Which answers of the grid models are features: ``"grid posterior"`` (what
+        ``predict`` gives on the atmosphere-grid scale) or ``"network"`` (the networks'
+        alone, ``--fast``). The layer records it and reads the same at prediction time.
     """
 
     objects: str = ""
@@ -87,6 +95,12 @@ class EmpiricalConfig:
     flag_fraction: float = 0.15
     typicality_quantile: float = 0.975
     seed: int = 0
+    grid_answers: str = "grid posterior"
+
+    def __post_init__(self) -> None:
+        if self.grid_answers not in GRID_ANSWERS:
+            raise ValueError(f"grid_answers must be one of {GRID_ANSWERS}, "
+                             f"got {self.grid_answers!r}")
 
 
 @dataclass
@@ -104,14 +118,14 @@ class LabeledSet:
 
 
 def collect(objects: str | Path, models: list[str], progress: bool = True,
-            seed: int = 0) -> LabeledSet:
+            seed: int = 0, fast: bool = False) -> LabeledSet:
     """Read every object's spectrum, run the grid models on it, gather labels."""
     from telescopeml.data.objects import load_object_spectrum, read_objects
     from telescopeml.pretrained import ModelChooser
 
     table = Path(objects)
     rows = read_objects(table)
-    chooser = ModelChooser(models)
+    chooser = ModelChooser(models, fast=fast)
     spectra, kept, failed = [], [], []
     for row in rows:
         try:
@@ -239,7 +253,8 @@ def fit_empirical(config: EmpiricalConfig, progress: bool = True,
     started = time.time()
     models = config.grid_models or pretrained.made_for(OBJECTS_INSTRUMENT)
     config = dataclasses.replace(config, grid_models=models)
-    data = data or collect(config.objects, models, progress, config.seed)
+    data = data or collect(config.objects, models, progress, config.seed,
+                           fast=config.grid_answers == "network")
     vectors = spectrum_vector(data.wavelength, data.flux)
     pca = _fit_pca(vectors, config.n_components)
     pcs = (vectors - pca["pca.mean"]) @ pca["pca.components"].T / pca["pca.scale"]
@@ -293,6 +308,7 @@ def fit_empirical(config: EmpiricalConfig, progress: bool = True,
         "params": list(TARGETS),
         "scale": "empirical",
         "grid_models": models,
+        "grid_answers": config.grid_answers,
         "grid_model_weights": {m: pretrained.available()[m].get("weights", {}).get("sha256", "")
                                for m in models},
         "feature_names": _feature_names(models, config.n_components),
