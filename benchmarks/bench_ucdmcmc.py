@@ -23,6 +23,7 @@ import csv
 import json
 import subprocess
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -60,6 +61,11 @@ def ucd_params(values: dict) -> dict[str, float]:
     return out
 
 
+def overlap(a: list[float], b: list[float]) -> bool:
+    """Whether two 68% intervals overlap."""
+    return a[0] <= b[1] and b[0] <= a[1]
+
+
 def chi2_at(p: Predictor, prepared: tuple, params: dict[str, float]) -> float:
     """Reduced chi2 of telescopeml's grid spectrum at ``params`` (clipped to the grid)."""
     flux, sigma, good = prepared
@@ -82,7 +88,8 @@ def ours(p: Predictor, files: list[str]) -> tuple[list[dict], float]:
             raise pred
         q = pred.quantiles((0.16, 0.5, 0.84))
         out.append({"median": {n: float(q[1, j]) for j, n in enumerate(pred.names)},
-                    "q16_84": {n: [float(q[0, j]), float(q[2, j])] for j, n in enumerate(pred.names)},
+                    "q16_84": {n: [float(q[0, j]), float(q[2, j])]
+                               for j, n in enumerate(pred.names)},
                     "method": pred.sampling.get("method"), "ess": pred.sampling.get("ess"),
                     "chi2_red_reported": pred.chi2_red})
     return out, seconds
@@ -90,15 +97,18 @@ def ours(p: Predictor, files: list[str]) -> tuple[list[dict], float]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--objects", type=Path, default=ROOT.parent / "shared/benchmarks/dev_objects.csv")
+    ap.add_argument("--objects", type=Path,
+                    default=ROOT.parent / "shared/benchmarks/dev_objects.csv")
     ap.add_argument("--n", type=int, default=6, help="number of objects")
     ap.add_argument("--ucd-python", default="/tmp/ucd/bin/python",
                     help="python of a venv with ucdmcmc==1.4.5")
     ap.add_argument("--fit-script", type=Path,
                     default=ROOT.parent / "shared/tools/ucdmcmc_fit/fit.py")
-    ap.add_argument("--ucd-fits", type=Path, help="reuse this fits.jsonl instead of running ucdmcmc")
+    ap.add_argument("--ucd-fits", type=Path,
+                    help="reuse this fits.jsonl instead of running ucdmcmc")
     ap.add_argument("--out", type=Path, required=True, help="JSON output")
     args = ap.parse_args(argv)
+    warnings.simplefilter("ignore", UserWarning)  # dropped NaN pixels, said once per read
 
     objects = select(args.objects, args.n)
     names = [r["data_file"] for r in objects]
@@ -116,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     records = []
     for row, name, a, b in zip(objects, names, mine, quick, strict=True):
         fit = fits[name]
-        q = {k: v for k, v in fit["quantiles_16_50_84"].items() if k in ("teff", "logg", "z", "fsed")}
+        q = {k: v for k, v in fit["quantiles_16_50_84"].items()
+             if k in ("teff", "logg", "z", "fsed")}
         ucd_med = ucd_params({k: v[1] for k, v in q.items()})
         prepared = default.prepare(default.ready(name))
         records.append({
@@ -127,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
                         "median": ucd_med, "q16_84": {k: [v[0], v[2]] for k, v in q.items()},
                         "seconds": fit["seconds_grid"] + fit["seconds_mcmc"]},
             "ours": a, "fast": b,
+            "teff_68_overlap": {k: overlap(q["teff"][0::2], r["q16_84"]["teff"])
+                                for k, r in (("ours", a), ("fast", b))},
             "chi2_red": {"ucdmcmc_median": chi2_at(default, prepared, ucd_med),
                          "ucdmcmc_best": chi2_at(default, prepared, ucd_params(fit["mcmc_best"])),
                          "ours": chi2_at(default, prepared, a["median"]),
@@ -142,16 +155,19 @@ def main(argv: list[str] | None = None) -> int:
         low, high = r[key]["q16_84"]["teff"]
         return high - low
 
-    chi = {k: np.array([r["chi2_red"][k] for r in records]) for k in ("ucdmcmc_median", "ours", "fast")}
+    chi = {k: np.array([r["chi2_red"][k] for r in records])
+           for k in ("ucdmcmc_median", "ours", "fast")}
+    ucd_chi = chi["ucdmcmc_median"]
     summary = {
-        "median_chi2_ratio_ours_over_ucdmcmc": float(np.median(chi["ours"] / chi["ucdmcmc_median"])),
-        "median_chi2_ratio_fast_over_ucdmcmc": float(np.median(chi["fast"] / chi["ucdmcmc_median"])),
-        "ours_fits_better": int(np.sum(chi["ours"] < chi["ucdmcmc_median"])), "n": len(records),
+        "median_chi2_ratio_ours_over_ucdmcmc": float(np.median(chi["ours"] / ucd_chi)),
+        "median_chi2_ratio_fast_over_ucdmcmc": float(np.median(chi["fast"] / ucd_chi)),
+        "ours_fits_better": int(np.sum(chi["ours"] < ucd_chi)), "n": len(records),
         "teff_rmse": {k: rmse(k) for k in ("ucdmcmc", "ours", "fast")},
         "median_teff_width_ratio_ucdmcmc_over_ours": float(np.median(
             [width(r, "ucdmcmc") / width(r, "ours") for r in records])),
-        "seconds_per_spectrum": {"ucdmcmc": float(np.mean([r["ucdmcmc"]["seconds"] for r in records])),
-                                 "ours": t_mine, "fast": t_fast}}
+        "seconds_per_spectrum": {
+            "ucdmcmc": float(np.mean([r["ucdmcmc"]["seconds"] for r in records])),
+            "ours": t_mine, "fast": t_fast}}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"model": MODEL, "ucdmcmc_fits": str(fits_path),
                                     "objects": records, "summary": summary}, indent=1))
@@ -174,7 +190,8 @@ def main(argv: list[str] | None = None) -> int:
     s, rm, sec = summary, summary["teff_rmse"], summary["seconds_per_spectrum"]
     print(f"\nmedian chi2 ratio ours/ucdmcmc {s['median_chi2_ratio_ours_over_ucdmcmc']:.3f} "
           f"(fast/ucdmcmc {s['median_chi2_ratio_fast_over_ucdmcmc']:.3f}); our median fits better "
-          f"on {s['ours_fits_better']}/{s['n']}; Teff RMSE vs literature: ucdmcmc {rm['ucdmcmc']:.0f} K, "
+          f"on {s['ours_fits_better']}/{s['n']}; Teff RMSE vs literature: "
+          f"ucdmcmc {rm['ucdmcmc']:.0f} K, "
           f"ours {rm['ours']:.0f} K, fast {rm['fast']:.0f} K; median 68% Teff width ratio "
           f"ucdmcmc/ours {s['median_teff_width_ratio_ucdmcmc_over_ours']:.2f}; s per spectrum: "
           f"ucdmcmc {sec['ucdmcmc']:.1f}, ours {sec['ours']:.3f}, fast {sec['fast']:.3f}")
