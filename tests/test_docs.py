@@ -69,6 +69,8 @@ API_MODULES = [
     "telescopeml.training.search_space",
     "telescopeml.training.storage",
     "telescopeml.training.tune",
+    "telescopeml.inference.request",
+    "telescopeml.inference.protocol",
     "telescopeml.predict",
     "telescopeml.prediction",
     "telescopeml.tables",

@@ -205,6 +205,8 @@ class ModelChooser:
         #: Teff range covered by the models together (for benchmarks).
         self.ranges = {"teff": (float(np.nanmin([t[0] for t in teff])),
                                 float(np.nanmax([t[1] for t in teff])))}
+        #: What the grids cover: the same (its answers are on the grids' scale).
+        self.grid_ranges = self.ranges
         first = next(iter(self.manifests.values()))["parameters"]["names"]
         self.names = [n for n in first
                       if all(n in m["parameters"]["names"] for m in self.manifests.values())]

@@ -8,14 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from telescopeml.errors import DataError
-
-#: Posterior samples per spectrum: for a few spectra (read one by one), and for batches.
-SAMPLES_FEW, SAMPLES_MANY = 10000, 2000
-
-
-def samples_for(n_spectra: int, requested: int | None = None) -> int:
-    """``requested``, else :data:`SAMPLES_FEW` for up to 5 spectra, else :data:`SAMPLES_MANY`."""
-    return requested or (SAMPLES_FEW if n_spectra <= 5 else SAMPLES_MANY)
+from telescopeml.inference.request import SAMPLES_MANY  # noqa: F401 (the commands' default)
 
 
 def positive_int(text: str) -> int:

@@ -1,76 +1,45 @@
-"""``telescopeml predict``: parameters of observed spectra, with posteriors."""
+"""``telescopeml predict``: parameters of observed spectra, with posteriors.
+
+It parses its arguments and calls :func:`telescopeml.predict`
+(:func:`telescopeml.inference.request.predict`), then prints and writes what that returns.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
-from telescopeml.cli.common import (
-    command,
-    nonnegative_float,
-    positive_float,
-    positive_int,
-    samples_for,
-)
+from telescopeml.cli.common import command, nonnegative_float, positive_float, positive_int
 from telescopeml.empirical import SCALES
-from telescopeml.errors import DataError
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from telescopeml import pretrained
-    from telescopeml.data.library import is_type, library_index
-    from telescopeml.data.objects import read_target_list
-    from telescopeml.inference.batch import predict_files
-    files: list[str | Path] = list(args.inputs)
-    model = args.model
-    if model is None and files and ((Path(files[0]) / "manifest.json").is_file()
-                                    or str(files[0]) in pretrained.available()):
-        model = files.pop(0)  # the form `predict MODEL FILE...` (a directory or shipped name)
-    distance = None if args.distance is None else (args.distance, args.distance_err)
-    distances: list[tuple[float, float] | None] = [distance] * len(files)
-    if args.list:
-        for target, row_distance in read_target_list(args.list):
-            files.append(target)
-            distances.append(row_distance or distance)
-    if args.library:
-        entries = [e for e in library_index(quiet=args.quiet) if e.instrument == "SPEX-PRISM"]
-        if args.type:
-            entries = [e for e in entries if is_type(e.spectral_type, args.type)]
-        files += [e.data_file for e in entries]  # read by name: rows keyed by the object
-        distances += [distance] * len(entries)
-    if not files:
-        raise DataError("give spectrum files or library names, --list, or --library")
+    from telescopeml.inference.request import predict
+
     if args.out or args.samples_out:  # astropy.table is slow to import: only when writing
-        from telescopeml.tables import (
-            SAMPLE_SUFFIXES,
-            check_writable,
-            predictions_table,
-            write_samples,
-            write_table,
-        )
+        from telescopeml.tables import SAMPLE_SUFFIXES, check_writable
     if args.out:
         check_writable(args.out, overwrite=args.overwrite)
     if args.samples_out:
         check_writable(args.samples_out, SAMPLE_SUFFIXES, args.overwrite)
-    predictor = pretrained.predictor(model, args.scale, args.empirical, smooth=args.smooth,
-                                     fast=args.fast)
-    samples = samples_for(len(files), args.samples)
-    done, failed = predict_files(predictor, files, n_samples=samples, progress=not args.quiet,
-                                 distances=distances if any(distances) else None)
+    distance = None if args.distance is None else (args.distance, args.distance_err)
+    result = predict(args.inputs, args.model, args.scale, args.fast, distance, args.samples,
+                     targets=args.list, library=args.library, spectral_type=args.type,
+                     empirical=args.empirical, smooth=args.smooth, quiet=args.quiet)
+    done, failed = result.done, result.failed
     for _path, error in failed:
         print(f"telescopeml: skipped {error}", file=sys.stderr)
     for out in (args.out, args.samples_out):
         if out and not done:
             print(f"telescopeml: nothing to write; {out} left as it was", file=sys.stderr)
     if args.out and done:
-        write_table(args.out, predictions_table(done, failed), args.overwrite)
+        result.write(args.out, args.overwrite)
         print(f"{len(done)} predictions written to {args.out}"
               + (f" ({len(failed)} failed spectra as rows whose flag starts with 'error:')"
                  if failed else ""), file=sys.stderr)
     if args.samples_out and done:
-        write_samples(args.samples_out, done, args.overwrite)
+        result.write_samples(args.samples_out, args.overwrite)
         print(f"posterior samples of {len(done)} spectra written to {args.samples_out}",
               file=sys.stderr)
     if not args.out or len(done) <= 5:

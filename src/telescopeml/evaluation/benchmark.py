@@ -19,7 +19,7 @@ from telescopeml.evaluation.real_baselines import (
     chi2_grid_fit,
     spectral_type_teff,
 )
-from telescopeml.predict import Predictor
+from telescopeml.inference.protocol import SpectrumPredictor
 from telescopeml.prediction import QUANTILES, Prediction
 
 
@@ -104,7 +104,7 @@ def baseline_block(records: list[dict[str, Any]], params: list[str]
     return out
 
 
-def run_benchmark(predictor: Predictor, objects: str | Path, n_samples: int = 2000,
+def run_benchmark(predictor: SpectrumPredictor, objects: str | Path, n_samples: int = 2000,
                   progress: bool = True) -> dict[str, Any]:
     """Predict every object and compare with its literature Teff and log g.
 
@@ -121,6 +121,7 @@ def run_benchmark(predictor: Predictor, objects: str | Path, n_samples: int = 20
     table = Path(objects)
     rows = read_objects(table)
     params = [p for p in ("teff", "logg") if p in predictor.names]
+    # Predictor (telescopeml.predict) has no grid_ranges yet; its grid is its range
     low, high = getattr(predictor, "grid_ranges", predictor.ranges).get("teff", (-np.inf, np.inf))
     grids = ShippedGrids()
     records, failed = [], []

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Any
 
 from telescopeml.data.checks import as_spectrum, source_of, with_distance
 from telescopeml.data.spectrum import ObservedSpectrum
 from telescopeml.errors import DataError, TelescopeMLError
+from telescopeml.inference.protocol import SpectrumPredictor
 from telescopeml.prediction import Prediction
 
 
-def _predict_alone(predictor: Any, item: str | Path | ObservedSpectrum,
+def _predict_alone(predictor: SpectrumPredictor, item: str | Path | ObservedSpectrum,
                    n_samples: int) -> Prediction | TelescopeMLError:
     try:
         return predictor.predict_many([item], n_samples=n_samples)[0]
@@ -21,7 +21,7 @@ def _predict_alone(predictor: Any, item: str | Path | ObservedSpectrum,
                          source_of(item))
 
 
-def predict_files(predictor: Any, files: list[str | Path | ObservedSpectrum],
+def predict_files(predictor: SpectrumPredictor, files: list[str | Path | ObservedSpectrum],
                   n_samples: int = 2000, progress: bool = True, batch: int = 64,
                   distances: list[tuple[float, float] | None] | None = None,
                   ) -> tuple[list[Prediction], list[tuple[str, str]]]:
