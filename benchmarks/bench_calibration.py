@@ -5,23 +5,30 @@ Run: ``python benchmarks/bench_calibration.py [n_spectra] [n_samples] [n_params]
 
 from __future__ import annotations
 
-import sys
+import argparse
 import time
-
-import numpy as np
-
-from telescopeml.evaluation.calibration import (
-    check_calibration,
-    coverage,
-    sbc_pvalues,
-    sbc_ranks,
-    tarp,
-)
 
 
 def main() -> None:
-    given = [int(v) for v in sys.argv[1:4]]
-    n, s, d = given + [1000, 1000, 3][len(given):]
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("n_spectra", nargs="?", type=int, default=1000,
+                        help="test spectra (default 1000)")
+    parser.add_argument("n_samples", nargs="?", type=int, default=1000,
+                        help="posterior samples per spectrum (default 1000)")
+    parser.add_argument("n_params", nargs="?", type=int, default=3,
+                        help="parameters (default 3)")
+    args = parser.parse_args()
+    import numpy as np
+
+    from telescopeml.evaluation.calibration import (
+        check_calibration,
+        coverage,
+        sbc_pvalues,
+        sbc_ranks,
+        tarp,
+    )
+
+    n, s, d = args.n_spectra, args.n_samples, args.n_params
     rng = np.random.default_rng(0)
     center = rng.uniform(-1.0, 1.0, (n, d))
     truth = center + 0.3 * rng.normal(size=(n, d))

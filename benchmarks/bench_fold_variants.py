@@ -14,21 +14,18 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from bench_kfold_interior import SNR, fold_splits
 
-from telescopeml.evaluation.evaluate import (
-    NOISE_REPEATS,
-    load_with_data,
-    predict_parameters,
-    test_sets,
-)
-from telescopeml.training import experiment
-from telescopeml.training.experiment import ExperimentConfig, prepare_grid
+if TYPE_CHECKING:  # the package is imported where it is used, after --help
+    from telescopeml.training.experiment import ExperimentConfig
 
 
 def config_of(path: str | None, overrides: dict) -> ExperimentConfig:
+    from telescopeml.training.experiment import ExperimentConfig
+
     base = ExperimentConfig.from_toml(path).to_dict() if path else {}
     sections = {k: {**base.get(k, {}), **overrides.get(k, {})}
                 for k in ("data", "augment", "model", "train")}
@@ -36,7 +33,7 @@ def config_of(path: str | None, overrides: dict) -> ExperimentConfig:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--folds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--config", help="a config file over the default")
@@ -44,6 +41,15 @@ def main() -> None:
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--out", default="runs/fold_variants")
     args = parser.parse_args()
+    from telescopeml.evaluation.evaluate import (
+        NOISE_REPEATS,
+        load_with_data,
+        predict_parameters,
+        test_sets,
+    )
+    from telescopeml.training import experiment
+    from telescopeml.training.experiment import prepare_grid
+
     overrides = json.loads(args.set)
     config = config_of(args.config, overrides)
     folds = fold_splits(prepare_grid(config.data, quiet=True), 10, config.data.fractions, 0)

@@ -11,14 +11,10 @@ import argparse
 import time
 
 import numpy as np
-import torch
-
-from telescopeml.models.cnn import predict
-from telescopeml.predict import Predictor
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="+")
     parser.add_argument("--n", type=int, default=20000)
     parser.add_argument("--threads", type=int, default=2)
@@ -26,6 +22,11 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=512,
                         help="rows per forward pass (models.cnn.predict's default)")
     args = parser.parse_args()
+    import torch
+
+    from telescopeml.models.cnn import predict
+    from telescopeml.predict import Predictor
+
     torch.set_num_threads(args.threads)
     predictors = {path: Predictor(path, grid=False) for path in args.models}
     best = {path: [np.inf, np.inf] for path in args.models}

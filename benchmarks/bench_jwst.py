@@ -22,15 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from telescopeml import pretrained
-from telescopeml.data.library import find_entry, library_file
-from telescopeml.data.spectrum import ObservedSpectrum
-from telescopeml.errors import TelescopeMLError
-
 #: (library name, instrument) of every real JWST spectrum in ucdmcmc 1.4.5.
 SPECTRA = [("Wolf1130C", "JWST-NIRSPEC-PRISM"), ("UNCOVER33436", "JWST-NIRSPEC-PRISM"),
            ("J1624+0029", "JWST-NIRSPEC-MIRI"), ("Wolf1130C", "JWST-NIRSPEC-G395H")]
-PRISM_MODELS = pretrained.made_for("JWST-NIRSPEC-PRISM")
 
 
 def summarize(prediction) -> dict:
@@ -69,6 +63,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="benchmarks/results/jwst.json")
     parser.add_argument("--samples", type=int, default=10000)
     args = parser.parse_args(argv)
+    from telescopeml import pretrained
+    from telescopeml.data.library import find_entry, library_file
+    from telescopeml.data.spectrum import ObservedSpectrum
+    from telescopeml.errors import TelescopeMLError
+
+    prism_models = pretrained.made_for("JWST-NIRSPEC-PRISM")
     default = pretrained.predictor()
     results = []
     for name, instrument in SPECTRA:
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         except TelescopeMLError as exc:
             entry["default"] = {"refused": str(exc)}
         entry["models"] = {}
-        for model in PRISM_MODELS:
+        for model in prism_models:
             try:
                 entry["models"][model] = summarize(
                     pretrained.load(model).predict(spectrum, n_samples=args.samples))

@@ -22,25 +22,12 @@ import argparse
 import json
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from telescopeml.bundle import save_bundle
-from telescopeml.evaluation.evaluate import (
-    calibrate,
-    load_with_data,
-    predict_parameters,
-    snr_key,
-    test_sets,
-)
-from telescopeml.evaluation.metrics import regression_metrics
-from telescopeml.plots import save_figure, window_ablation
-from telescopeml.training.experiment import (
-    ExperimentConfig,
-    bundle_sections,
-    fit_model,
-    recalibrate,
-)
+if TYPE_CHECKING:  # the package is imported where it is used, after --help
+    from telescopeml.training.experiment import ExperimentConfig
 
 PRISM_RANGE = (0.6, 5.3)
 SNR = 30.0
@@ -59,6 +46,9 @@ WINDOW_SETS: dict[str, list[tuple[float, float]]] = {
 def train_bundle(config: ExperimentConfig, out: Path) -> None:
     """The steps of ``experiment.train`` up to the bundle, without its full evaluation
     (whose throughput test alone takes minutes with a flow head on 2 cores)."""
+    from telescopeml.bundle import save_bundle
+    from telescopeml.training.experiment import bundle_sections, fit_model, recalibrate
+
     started = time.time()
     prepared, trainer = fit_model(config, out, progress=False)
     model = trainer.model
@@ -74,6 +64,16 @@ def run_one(grid: str, windows: list[tuple[float, float]], epochs: int, seed: in
     """Train one model on ``windows`` (or, with ``reuse``, take the bundle already in
     ``out``) and score it; ``{"rmse", "width68", ...}``. The bundle is reloaded with its
     data rebuilt from the manifest, so the windows round-trip."""
+    from telescopeml.evaluation.evaluate import (
+        calibrate,
+        load_with_data,
+        predict_parameters,
+        snr_key,
+        test_sets,
+    )
+    from telescopeml.evaluation.metrics import regression_metrics
+    from telescopeml.training.experiment import ExperimentConfig
+
     config = ExperimentConfig.from_dict(
         {"data": {"grid": grid, "instrument": "JWST-NIRSPEC-PRISM",
                   "wavelength_range": PRISM_RANGE, "windows": windows, "split_seed": seed},
@@ -128,7 +128,7 @@ def markdown(result: dict) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--grid", default="ucdmcmc-atmo20pp-jwst-nirspec-prism")
     parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
@@ -138,6 +138,7 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true",
                         help="score the models already in --out instead of retraining them")
     args = parser.parse_args()
+    from telescopeml.plots import save_figure, window_ablation
 
     out = Path(args.out)
     result: dict = {"grid": args.grid, "wavelength_range": PRISM_RANGE, "snr": SNR,

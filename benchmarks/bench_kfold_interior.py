@@ -23,16 +23,13 @@ import argparse
 import json
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy.stats import bootstrap
 
-from telescopeml.data.scatter import node_scatter
-from telescopeml.data.splits import GridSplit, is_edge
-from telescopeml.evaluation.crlb import grid_bound
-from telescopeml.evaluation.evaluate import NOISE_REPEATS
-from telescopeml.training import experiment
-from telescopeml.training.experiment import ExperimentConfig, prepare_grid
+if TYPE_CHECKING:  # the package is imported where it is used, after --help
+    from telescopeml.data.splits import GridSplit
+    from telescopeml.training.experiment import ExperimentConfig
 
 ROOT = Path(__file__).resolve().parent
 SNR = 30.0
@@ -41,6 +38,8 @@ SNR = 30.0
 def fold_splits(grid, folds: int, fractions: tuple[float, float, float],
                 seed: int) -> list[tuple[np.ndarray, GridSplit]]:
     """``(scored interior nodes, split)`` per fold; each interior node is scored once."""
+    from telescopeml.data.splits import GridSplit, is_edge
+
     if grid.repeated_labels() or grid.duplicate_spectra():
         raise SystemExit("the grid has tied spectra; folds of single nodes would leak them")
     rng = np.random.default_rng(seed)
@@ -62,6 +61,9 @@ def run_fold(config: ExperimentConfig, grid, scored: np.ndarray, split: GridSpli
              out: Path) -> np.ndarray:
     """Train on one fold; return ``(n_scored, n_targets)`` squared errors at S/N 30, each
     averaged over the noise draws."""
+    from telescopeml.evaluation.evaluate import NOISE_REPEATS
+    from telescopeml.training import experiment
+
     experiment.split_grid = lambda *args, **kwargs: split
     out = experiment.train(config, out, progress=False, baselines=False,
                            command="python benchmarks/bench_kfold_interior.py")
@@ -73,6 +75,10 @@ def run_fold(config: ExperimentConfig, grid, scored: np.ndarray, split: GridSpli
 
 def print_bounds(grid, snrs=(10.0, 30.0, 100.0)) -> dict:
     """RMS of both bounds over every interior node, per S/N; printed as a table."""
+    from telescopeml.data.scatter import node_scatter
+    from telescopeml.data.splits import is_edge
+    from telescopeml.evaluation.crlb import grid_bound
+
     interior = np.flatnonzero(~is_edge(grid))
     plain = grid_bound(grid, interior, snrs)
     held = grid_bound(grid, interior, snrs, scatter=node_scatter(grid))
@@ -88,7 +94,7 @@ def print_bounds(grid, snrs=(10.0, 30.0, 100.0)) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--folds", type=int, default=10)
     parser.add_argument("--run-folds", type=int, nargs="+",
                         help="run only these folds (default: all)")
@@ -101,6 +107,11 @@ def main() -> None:
     parser.add_argument("--bounds", action="store_true",
                         help="print both bounds over all interior nodes and stop")
     args = parser.parse_args()
+    from scipy.stats import bootstrap
+
+    from telescopeml.data.scatter import node_scatter
+    from telescopeml.evaluation.crlb import grid_bound
+    from telescopeml.training.experiment import ExperimentConfig, prepare_grid
 
     config = (ExperimentConfig.from_toml(args.config) if args.config
               else ExperimentConfig.from_dict({}))

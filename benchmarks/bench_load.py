@@ -3,13 +3,13 @@
 Run: python benchmarks/bench_load.py [NAME ...]   (fetches and converts on first use)
 """
 
-import sys
+import argparse
 import time
-
-from telescopeml.data.sources import fetch_grid, grid_cache_path, load_grid
 
 
 def main(names: list[str]) -> None:
+    from telescopeml.data.sources import fetch_grid, grid_cache_path, load_grid
+
     for name in names:
         if not grid_cache_path(name).is_file():
             fetch_grid(name, quiet=True)
@@ -27,4 +27,7 @@ def main(names: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:] or ["splat-dback24"])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", default=["splat-dback24"], metavar="NAME",
+                        help="registered grids (`telescopeml data list`; default splat-dback24)")
+    main(parser.parse_args().names)

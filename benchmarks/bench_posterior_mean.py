@@ -9,18 +9,19 @@ Run: python benchmarks/bench_posterior_mean.py RUNS [--samples 1000] [--seeds 0 
 import argparse
 
 import numpy as np
-import torch
-
-from telescopeml.evaluation.evaluate import load_with_data, predict_parameters, test_sets
-from telescopeml.evaluation.metrics import regression_metrics
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("runs")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", help="directory of bench_train.py's runs")
     parser.add_argument("--samples", type=int, default=1000)
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     args = parser.parse_args()
+    import torch
+
+    from telescopeml.evaluation.evaluate import load_with_data, predict_parameters, test_sets
+    from telescopeml.evaluation.metrics import regression_metrics
+
     torch.set_num_threads(1)
     rows: dict[str, list[list[float]]] = {"interior": [], "all": []}
     for seed in args.seeds:

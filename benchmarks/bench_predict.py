@@ -19,10 +19,6 @@ import time
 import warnings
 from pathlib import Path
 
-from telescopeml import pretrained
-from telescopeml.data.library import library_file, library_index
-from telescopeml.inference.batch import predict_files
-
 
 def cli_seconds(model: str, path, repeats: int = 3) -> list[float]:
     """Wall time of `telescopeml -q predict [--model M] FILE` in a fresh process, empty cache."""
@@ -41,11 +37,16 @@ def cli_seconds(model: str, path, repeats: int = 3) -> list[float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("model")
-    parser.add_argument("--n", type=int, default=200)
-    parser.add_argument("--cli", action="store_true")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("model", help="a model directory, a shipped model's name, or 'shipped'")
+    parser.add_argument("--n", type=int, default=200, help="library spectra in the batch")
+    parser.add_argument("--cli", action="store_true",
+                        help="also time `telescopeml predict FILE` in a new process")
     args = parser.parse_args()
+    from telescopeml import pretrained
+    from telescopeml.data.library import library_file, library_index
+    from telescopeml.inference.batch import predict_files
+
     warnings.simplefilter("ignore")
     predictor = pretrained.predictor(args.model)
     entries = [e for e in library_index() if e.instrument == "SPEX-PRISM"]

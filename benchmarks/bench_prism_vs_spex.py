@@ -21,16 +21,14 @@ from pathlib import Path
 
 import numpy as np
 
-from telescopeml import pretrained
-from telescopeml.data.augment import add_noise
-from telescopeml.data.splits import is_edge
-
 MODELS = ("dback24-prism", "dback24-spex")
 SNR, DRAWS, SAMPLES = 30.0, 4, 500
 
 
 def points(name: str) -> tuple[np.ndarray, np.ndarray]:
     """The model's compact grid parameters (rows in its ``names`` order) and test indices."""
+    from telescopeml import pretrained
+
     predictor = pretrained.load(name)
     grid = predictor.grid
     params = np.column_stack([grid.params[n] for n in predictor.names])
@@ -40,6 +38,10 @@ def points(name: str) -> tuple[np.ndarray, np.ndarray]:
 def rmse(name: str, wanted: np.ndarray, seed: int = 0) -> dict:
     """RMSE of model ``name`` on grid points ``wanted`` (rows of parameters), all and
     interior."""
+    from telescopeml import pretrained
+    from telescopeml.data.augment import add_noise
+    from telescopeml.data.splits import is_edge
+
     predictor = pretrained.load(name)
     grid = predictor.grid
     params = np.column_stack([grid.params[n] for n in predictor.names])

@@ -14,29 +14,31 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-import torch
-
-from telescopeml import pretrained
-from telescopeml.evaluation.calibration import coverage, tarp
-from telescopeml.evaluation.evaluate import load_with_data, posterior_samples, test_sets
-from telescopeml.training.experiment import ExperimentConfig, recalibrate
 
 LEVELS = np.array([0.68, 0.95])
 
 
 def report(label, samples, truth):
+    from telescopeml.evaluation.calibration import coverage, tarp
+
     cov = 100 * coverage(samples, truth, LEVELS)
     print(f"{label:>6} ({len(truth):4d} spectra)  68%: {' / '.join(f'{v:.1f}' for v in cov[0])}"
           f"  95%: {' / '.join(f'{v:.1f}' for v in cov[1])}  TARP {tarp(samples, truth)[2]:.3f}")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("models", nargs="+", help="one model, or several trained on different "
                         "splits, whose test points are then pooled")
     parser.add_argument("--refit", action="store_true", help="refit each model's "
                         "recalibration with the current code first (as `train` does)")
     args = parser.parse_args()
+    import torch
+
+    from telescopeml import pretrained
+    from telescopeml.evaluation.evaluate import load_with_data, posterior_samples, test_sets
+    from telescopeml.training.experiment import ExperimentConfig, recalibrate
+
     torch.set_num_threads(1)
     pooled: dict[str, tuple[list, list]] = {}
     for name in args.models:

@@ -9,17 +9,18 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-import torch
-
-from telescopeml import pretrained
-from telescopeml.evaluation.calibration import coverage, tarp
-from telescopeml.evaluation.evaluate import load_with_data, posterior_samples, test_sets
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("model")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("model", help="a bundle directory or a shipped model's name")
     args = parser.parse_args()
+    import torch
+
+    from telescopeml import pretrained
+    from telescopeml.evaluation.calibration import coverage, tarp
+    from telescopeml.evaluation.evaluate import load_with_data, posterior_samples, test_sets
+
     torch.set_num_threads(1)
     path = Path(args.model)
     bundle, prepared, seed = load_with_data(

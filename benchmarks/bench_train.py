@@ -16,14 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
-from telescopeml.evaluation.metrics import mean_and_spread
-from telescopeml.training.experiment import ExperimentConfig, train
-
 ROOT = Path(__file__).resolve().parent
 
 
 def run(preset: str, seed: int, out_root: Path, epochs: int | None,
         config_file: str | None = None) -> dict:
+    from telescopeml.training.experiment import ExperimentConfig, train
+
     config = (ExperimentConfig.from_toml(config_file, preset=preset) if config_file
               else ExperimentConfig.from_dict({}, preset=preset))
     config.train.seed = config.data.split_seed = seed
@@ -51,7 +50,7 @@ def table(rows: dict[str, dict], params: list[str]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--presets", nargs="+", default=["default", "telescopeml"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--epochs", type=int)
@@ -59,6 +58,8 @@ def main() -> None:
     parser.add_argument("--config", help="base config TOML (e.g. a tuned best.toml)")
     parser.add_argument("--tag", default="", help="name of the results file and rows")
     args = parser.parse_args()
+    from telescopeml.evaluation.metrics import mean_and_spread
+
     results = {p + args.tag: [run(p, s, Path(args.out) / (args.tag or "."), args.epochs,
                                   args.config) for s in args.seeds]
                for p in args.presets}

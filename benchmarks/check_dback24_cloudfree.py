@@ -8,9 +8,9 @@ grid point, continuing the fsed sequence, and by more than the step from fsed=4 
 Run: python benchmarks/check_dback24_cloudfree.py  (uses the cached splat-dback24 grid)
 """
 
-import numpy as np
+import argparse
 
-from telescopeml.data.sources import load_grid
+import numpy as np
 
 
 def band_ratio(grid, flux):
@@ -21,6 +21,10 @@ def band_ratio(grid, flux):
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                            epilog="It takes no arguments.").parse_args()
+    from telescopeml.data.sources import load_grid
+
     grid = load_grid("splat-dback24")
     flux = grid.flux_array()
     colour = band_ratio(grid, flux)

@@ -24,14 +24,10 @@ from telescopeml import pretrained
 from telescopeml.bundle import load_bundle, manifest_sections, save_bundle
 from telescopeml.data.instruments import manifest_instrument
 from telescopeml.data.objects import load_object_spectrum, read_objects
-from telescopeml.evaluation.evaluate import evaluate_bundle, load_with_data
 from telescopeml.predict import Prediction, Predictor
-from telescopeml.training.experiment import (
-    ExperimentConfig,
-    recalibrate,
-    summary_metrics,
-    train,
-)
+
+# training and evaluation (PyTorch) are imported by the functions that use them, so that
+# --help answers at once
 
 #: name -> (grid, epochs, augmentation on top of the `posterior` preset). The Diamondback
 #: model is the demo's (40 epochs: longer training made it worse on real spectra,
@@ -69,6 +65,9 @@ TARGET = Path(__file__).resolve().parents[1] / "src" / "telescopeml" / "pretrain
 
 
 def build(name: str, work: Path, seed: int = 0, reuse: bool = False) -> dict:
+    from telescopeml.evaluation.evaluate import evaluate_bundle
+    from telescopeml.training.experiment import ExperimentConfig, summary_metrics, train
+
     grid, epochs, augment = MODELS[name]
     config = ExperimentConfig.from_dict(
         {"data": {"grid": grid, **(PRISM_DATA if "prism" in grid else {}),
@@ -140,6 +139,9 @@ def remeasure_mismatch(name: str) -> dict:
 def refit_calibration(name: str) -> dict:
     """Refit a shipped model's posterior recalibration on its own validation points and
     re-evaluate it; the weights are not touched."""
+    from telescopeml.evaluation.evaluate import evaluate_bundle, load_with_data
+    from telescopeml.training.experiment import ExperimentConfig, recalibrate, summary_metrics
+
     out = TARGET / name
     bundle, prepared, _ = load_with_data(out)
     config = ExperimentConfig.from_dict(bundle.manifest["training"]["config"])
