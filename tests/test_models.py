@@ -2,14 +2,34 @@
 
 from __future__ import annotations
 
+import functools
 import json
 
+import numpy as np
 import pytest
 import torch
 
-from telescopeml.bundle import MANIFEST, WEIGHTS, load_bundle, save_bundle
+from telescopeml.bundle import (
+    MANIFEST,
+    WEIGHTS,
+    load_bundle,
+    read_manifest,
+    read_weights,
+    save_bundle,
+)
+from telescopeml.data.inputs import InputEncoder
+from telescopeml.data.transforms import Normalizer, ParameterScaler
 from telescopeml.errors import DataError
-from telescopeml.models import HEADS, MODELS, ModelConfig, build_model, count_parameters
+from telescopeml.models import (
+    HEADS,
+    MODELS,
+    ModelConfig,
+    build_model,
+    count_parameters,
+    numpy_model,
+)
+from telescopeml.models.torch_network import TorchNetwork
+from telescopeml.predict import Predictor
 
 N_WL = 40
 TINY = {
@@ -89,6 +109,127 @@ def test_model_contract(architecture, head, tmp_path):
         if head == "flow":
             assert torch.equal(bundle.model.log_prob(first, x, extra),
                                model.log_prob(first, x, extra))
+
+
+#: Architectures the NumPy engine deliberately leaves to torch, with every head: ``resnet``
+#: (batch/group normalization, residual stages, global pooling have no NumPy twins).
+TORCH_ONLY = {"resnet"}
+#: Members of the ensemble case (``ModelConfig.members``, point head only).
+MEMBERS = 2
+
+
+def engine_cases():
+    """Every registered architecture with every head, and as an ensemble."""
+    for architecture in sorted(MODELS):
+        for head in HEADS:
+            yield pytest.param(architecture, head, 1, id=f"{architecture}-{head}")
+        yield pytest.param(architecture, "point", MEMBERS, id=f"{architecture}-ensemble")
+
+
+def _plain(value):
+    """A module attribute as the NumPy tree records it: 1-tuples are their value, a
+    ``functools.partial`` is its function's name and keywords."""
+    if isinstance(value, functools.partial):
+        return value.func.__name__, dict(value.keywords)
+    if isinstance(value, (tuple, list)):
+        value = tuple(_plain(v) for v in value)
+        return value[0] if len(value) == 1 else value
+    return value
+
+
+def assert_same_modules(model: torch.nn.Module, tree: numpy_model.Node) -> None:
+    """The NumPy engine's tree names every module of ``model``: its class, its arguments."""
+    ours, theirs = dict(tree.walk()), dict(model.named_modules())
+    assert sorted(ours) == sorted(theirs)
+    for name, module in theirs.items():
+        node = ours[name]
+        assert type(module).__name__ == node.kind, name
+        for key, value in node.args.items():
+            actual = getattr(module, key)
+            if isinstance(actual, torch.Tensor):  # the flow's box: float32 buffers
+                assert np.array_equal(actual.numpy(), np.float32(value)), f"{name}.{key}"
+            else:
+                assert _plain(actual) == _plain(value), f"{name}.{key}"
+
+
+def predictor_bundle(path, model: torch.nn.Module, config: ModelConfig):
+    """A bundle a Predictor reads: encoder, parameter scaler, names and ranges."""
+    rng = np.random.default_rng(0)
+    flux = np.exp(rng.normal(0, 0.2, (30, N_WL)))
+    encoder = InputEncoder(np.linspace(1.0, 2.0, N_WL), Normalizer.from_dict({"name": "median"}),
+                           config.in_channels == 2)
+    names = ["teff", "logg", "mh"]
+    scaler = ParameterScaler(names).fit(rng.uniform([900, 3.5, -0.5], [2400, 5.5, 0.5], (30, 3)))
+    save_bundle(path, model, config, wavelength=encoder.wavelength,
+                transforms={"encoder": encoder.fit(flux, flux / 30).to_dict(),
+                            "parameters": scaler.to_dict()},
+                parameters={"names": names, "ranges": {"teff": [900, 2400],
+                                                       "logg": [3.5, 5.5], "mh": [-0.5, 0.5]}})
+    return flux[:3]
+
+
+@pytest.mark.parametrize(("architecture", "head", "members"), list(engine_cases()))
+def test_numpy_engine_matches_torch(architecture, head, members, tmp_path):
+    """The NumPy engine's tree is the torch module tree, and computes what torch computes
+    from the bundle's weights; where the engine has no twins (TORCH_ONLY) prediction runs on
+    torch."""
+    supported = architecture not in TORCH_ONLY
+    # the Predictor's encoder gives two extra inputs: a torch-only bundle must take them
+    config = tiny_config(architecture, head, members=members,
+                         **({} if supported else {"n_extra": 2}))
+    assert numpy_model.supports(config) == supported, (
+        "register the architecture's module tree in models/numpy_model.py (or say in "
+        "TORCH_ONLY that it runs on torch)")
+    torch.manual_seed(0)
+    model = build_model(config)
+    with torch.no_grad():  # fresh flows are near the identity: perturb them to test the splines
+        for p in model.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    model.eval()
+    if not supported:
+        flux = predictor_bundle(tmp_path, model, config)
+        with pytest.raises(ValueError, match="NumpyModel evaluates"):
+            numpy_model.NumpyModel(config, read_weights(tmp_path, read_manifest(tmp_path)))
+        predictor = Predictor(tmp_path, grid=False)  # engine="auto"
+        assert isinstance(predictor.network, TorchNetwork)
+        x, extra = predictor.encoder.encode(flux, flux / 30)
+        extra = extra if config.n_extra else None
+        with torch.no_grad():
+            expected = model.embed(torch.from_numpy(x),
+                                   None if extra is None else torch.from_numpy(extra)).numpy()
+        np.testing.assert_array_equal(predictor.network.embed(x, extra), expected)
+        return
+
+    assert_same_modules(model, numpy_model.structure(config))
+    save_bundle(tmp_path, model, config, parameters={"names": ["teff", "logg", "mh"]})
+    engine = numpy_model.NumpyModel(config, read_weights(tmp_path, read_manifest(tmp_path)))
+    x, extra = inputs(config)
+    with torch.no_grad():
+        expected = model.embed(x, extra).numpy()
+    context = engine.embed(x.numpy(), None if extra is None else extra.numpy())
+    np.testing.assert_allclose(context, expected, atol=2e-5, rtol=1e-5)
+    if head != "flow":
+        return
+    z = torch.randn((300, len(x), 3), generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():  # the same base draws through both flows
+        expected = model.posterior(x, extra).from_base(z).numpy()
+    got = engine.flow.sample(context, z.numpy())
+    low, high = np.array(BOUNDS, dtype=np.float32).T
+    plain = low + (high - low) * (0.5 + 0.5 * np.tanh(z.numpy() / 2))  # an identity flow's
+    assert np.abs(expected - plain).max() > 0.5  # the splines were exercised
+    # float32 rounding through steep splines: typically 1e-7, at worst ~1e-4
+    assert np.median(np.abs(got - expected)) < 1e-6
+    np.testing.assert_allclose(got, expected, atol=5e-4)
+
+
+def test_a_one_parameter_flow_runs_on_torch():
+    """zuko makes a one-feature flow of ElementWiseTransforms, which have no NumPy twin."""
+    config = ModelConfig(architecture="hybrid", n_wavelengths=N_WL, n_outputs=1, head="flow",
+                         **{**TINY["hybrid"], **TINY_FLOW, "bounds": ((-1.0, 1.0),)})
+    assert not numpy_model.supports(config)
+    node = dict(numpy_model.structure(config).walk())["flow.transform.transforms.0"]
+    module = build_model(config).get_submodule("flow.transform.transforms.0")
+    assert node.kind == type(module).__name__ == "ElementWiseTransform"
 
 
 def test_config_validation_and_round_trip():
