@@ -37,15 +37,15 @@ class _Package(ModuleType):
     """This package's class. ``telescopeml.predict`` is both a module (``Predictor`` and the
     pipeline's stages are in it) and the function :func:`telescopeml.inference.request.
     predict`: when the module is imported and set as this package's attribute, it is made
-    callable (:class:`~telescopeml.inference.request.CallableModule`), so that
+    callable (``telescopeml.inference.request._CallableModule``), so that
     ``telescopeml.predict(...)``, ``from telescopeml import predict`` and
     ``from telescopeml.predict import Predictor`` all work, in any order."""
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name == "predict" and isinstance(value, ModuleType):
-            from telescopeml.inference.request import CallableModule
+            from telescopeml.inference.request import _CallableModule
 
-            value.__class__ = CallableModule
+            value.__class__ = _CallableModule
         super().__setattr__(name, value)
 
 

@@ -1,11 +1,12 @@
-"""From what a user asks for to predictions: :func:`telescopeml.predict`.
+"""From what a user asks for to predictions: ``telescopeml.predict(...)``.
 
-``telescopeml predict`` only parses its arguments and calls :func:`predict`, so Python gets the
-same answers: a request is read (:func:`resolve`: spectrum files or library names, a model
-given before them, a table of targets with distances, the SpeX library), the predictor is
-chosen (:func:`telescopeml.pretrained.predictor`), and the spectra are predicted a batch at a
-time (:func:`~telescopeml.inference.batch.predict_files`). The answer,
-:class:`Predictions`, holds the predictions and the inputs that failed, and writes either.
+``telescopeml.predict`` calls :func:`predict`, and ``telescopeml predict`` only parses its
+arguments and calls it too, so Python gets the command's answers: a request is read
+(:func:`resolve`: spectrum files or library names, a model given before them, a table of
+targets with distances, the SpeX library), the predictor is chosen
+(:func:`telescopeml.pretrained.predictor`), and the spectra are predicted a batch at a time
+(:func:`~telescopeml.inference.batch.predict_files`). The answer, :class:`Predictions`,
+holds the predictions and the inputs that failed, and writes either.
 """
 
 from __future__ import annotations
@@ -147,7 +148,8 @@ class Predictions(Sequence["Prediction"]):
 
     def __repr__(self) -> str:
         failed = f", {len(self.failed)} failed" if self.failed else ""
-        return f"<Predictions: {len(self.done)} spectra{failed}>"
+        n = len(self.done)
+        return f"<Predictions: {n} prediction{'' if n == 1 else 's'}{failed}>"
 
     def summary(self) -> str:
         """Each prediction's summary, then one line per input that failed."""
@@ -258,7 +260,7 @@ def run(predictor: SpectrumPredictor, request: Request, n_samples: int | None = 
     return Predictions(done, failed)
 
 
-class CallableModule(ModuleType):
+class _CallableModule(ModuleType):
     """The class of the module :mod:`telescopeml.predict`, whose name is also the function
     :func:`telescopeml.predict`: calling the module calls :func:`predict`, and its
     attributes (``telescopeml.predict.Predictor``...) stay as they are."""
@@ -274,5 +276,5 @@ class CallableModule(ModuleType):
 
 
 __all__ = ["FEW_SPECTRA", "LIBRARY_INSTRUMENT", "SAMPLES_FEW", "SAMPLES_MANY",
-           "CallableModule", "Predictions", "Request", "is_model", "library_spectra",
+           "Predictions", "Request", "is_model", "library_spectra",
            "predict", "resolve", "run", "samples_for"]
