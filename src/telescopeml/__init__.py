@@ -12,7 +12,8 @@ from types import ModuleType
 from typing import Any
 
 from telescopeml.lazy import lazy_exports
-from telescopeml.version import __version__  # noqa: F401 (in __all__)
+
+__version__ = "0.1.0"
 
 _EXPORTS = {
     "read_grid": "telescopeml.data.formats",
