@@ -119,7 +119,6 @@ def test_every_predictor_has_the_protocol():
         assert "teff" in predictor.grid_ranges and "teff" in predictor.ranges
 
 
-@pytest.mark.xfail(reason="Predictor (telescopeml/predict.py) has no grid_ranges attribute yet")
 def test_a_single_model_has_the_protocol(toy):
     model, _ = toy
     predictor = telescopeml.Predictor(model)

@@ -39,7 +39,6 @@ from telescopeml.data.scatter import node_scatter
 from telescopeml.data.spectrum import ObservedSpectrum
 from telescopeml.data.transforms import ParameterScaler
 from telescopeml.data.units import mass_mjup, radius_rjup
-from telescopeml.empirical import INPUT_NOTE, INSTRUMENT_FLAG
 from telescopeml.errors import DataError, OutOfGridError, TelescopeMLError
 from telescopeml.inference.correct import correct
 from telescopeml.mismatch import add_mismatch
@@ -47,6 +46,7 @@ from telescopeml.models import numpy_model
 from telescopeml.models.recalibration import spectrum_snr
 from telescopeml.models.torch_network import TorchNetwork
 from telescopeml.prediction import Prediction
+from telescopeml.vocabulary import INPUT_NOTE, INSTRUMENT_FLAG
 
 #: Minimum fraction of the model's wavelengths an observed spectrum must cover.
 MIN_COVERAGE = 0.95
@@ -137,6 +137,8 @@ class Predictor:
         self.scaler = ParameterScaler.from_dict(transforms["parameters"])
         self.names: list[str] = list(self.manifest["parameters"]["names"])
         self.ranges = {k: tuple(v) for k, v in self.manifest["parameters"]["ranges"].items()}
+        #: What the grid covers (a single model's ranges; the protocol's ``grid_ranges``).
+        self.grid_ranges = self.ranges
         self.flux_unit: str = self.manifest.get("flux_unit", "")
         #: The instrument the model was trained for (:func:`~telescopeml.data.instruments.
         #: instrument_record`), derived for bundles that do not record it.
@@ -537,21 +539,19 @@ class Predictor:
         return spectrum._derive(meta={**spectrum.meta, "input_notes": notes})
 
 
-#: File suffixes a bundle's grid may have for the fit check to open it.
-GRID_SUFFIXES = (".h5", ".hdf5", ".csv", ".bz2", ".nc")
-
-
 def _unsafe_grid_name(name: str) -> str:
     """Why a bundle's grid name must not be opened ("" when it may): only registered grids,
-    grid directories and files with a grid suffix (a manifest is not trusted to name any
+    grid directories and files that a registered grid format claims by name
+    (:func:`~telescopeml.data.formats.is_grid_path`; a manifest is not trusted to name any
     local file)."""
+    from telescopeml.data.formats import grid_patterns, grid_suffixes, is_grid_path
     from telescopeml.data.sources import REGISTRY
 
-    path = Path(name)
-    if name in REGISTRY or path.is_dir() or path.suffix.lower() in GRID_SUFFIXES:
+    if name in REGISTRY or is_grid_path(name):
         return ""
+    names = ", ".join([*grid_suffixes(), *grid_patterns()])
     return (f"the bundle names its grid {name!r}, neither a registered grid nor a grid file "
-            f"({', '.join(GRID_SUFFIXES)} or a directory); pass the grid explicitly")
+            f"({names} or a directory); pass the grid explicitly")
 
 
 def _grid_point(grid: SpectralGrid, names: list[str], values: np.ndarray) -> np.ndarray:

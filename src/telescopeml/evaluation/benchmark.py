@@ -121,8 +121,7 @@ def run_benchmark(predictor: SpectrumPredictor, objects: str | Path, n_samples: 
     table = Path(objects)
     rows = read_objects(table)
     params = [p for p in ("teff", "logg") if p in predictor.names]
-    # Predictor (telescopeml.predict) has no grid_ranges yet; its grid is its range
-    low, high = getattr(predictor, "grid_ranges", predictor.ranges).get("teff", (-np.inf, np.inf))
+    low, high = predictor.grid_ranges.get("teff", (-np.inf, np.inf))
     grids = ShippedGrids()
     records, failed = [], []
     for row in tqdm(rows, desc="benchmark", unit="object", disable=not progress):
