@@ -18,7 +18,6 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
-from safetensors.numpy import load_file, save_file
 
 from telescopeml.bundle import (
     MANIFEST,
@@ -27,6 +26,7 @@ from telescopeml.bundle import (
     read_manifest,
     save_bundle,
 )
+from telescopeml.data import compact
 from telescopeml.data.grid import SpectralGrid
 from telescopeml.data.instruments import manifest_instrument
 from telescopeml.data.spectrum import ObservedSpectrum
@@ -36,7 +36,7 @@ from telescopeml.inference.correct import MODEL_ERROR_FLAG
 from telescopeml.predict import MIN_COVERAGE, Prediction, Predictor, as_spectrum
 
 GRID_FILE = "grid.safetensors"
-GRID_FORMAT = "telescopeml-compact-grid"
+GRID_FORMAT = compact.COMPACT_FORMAT
 
 
 def models_dir() -> Path:
@@ -468,49 +468,17 @@ def export(bundle: str | Path, out_dir: str | Path, grid: SpectralGrid,
 
 
 def write_compact_grid(grid: SpectralGrid, path: str | Path) -> Path:
-    """Save ``grid`` as fluxes relative to each spectrum's median (safetensors): float16
-    where every ratio lies in float16's normal range (1e-4..6e4), float32 otherwise (cold
-    grids, whose absorption bands reach far below the median)."""
-    flux = np.asarray(grid.flux_array(), dtype=np.float64)
-    scale = np.median(flux, axis=1, keepdims=True)
-    if not np.all(np.isfinite(flux)) or np.any(flux <= 0):
-        raise DataError("the grid has NaN or non-positive spectra; it cannot be shipped", path)
-    relative = flux / scale
-    half = relative.min() > 1e-4 and relative.max() < 6e4
-    tensors = {"flux": relative.astype(np.float16 if half else np.float32),
-               "scale": scale[:, 0].astype(np.float32),
-               "wavelength": grid.wavelength.astype(np.float64)}
-    names = list(grid.params)
-    tensors["params"] = np.column_stack([grid.params[n] for n in names]).astype(np.float64)
-    meta = {"format": GRID_FORMAT, "params": json.dumps(names), "flux_unit": grid.flux_unit,
-            "meta": json.dumps(grid.meta, default=str)}
-    # safetensors writes raw memory: a Fortran-ordered array would come back scrambled
-    save_file({k: np.ascontiguousarray(v) for k, v in tensors.items()}, str(path),
-              metadata=meta)
-    return Path(path)
+    """Save ``grid`` in the compact shipped-grid format (the registered grid format
+    ``telescopeml-compact-grid``, :func:`telescopeml.data.compact.write_compact_grid`):
+    fluxes relative to each spectrum's median, float16 where they fit."""
+    return compact.write_compact_grid(grid, path)
 
 
 def read_compact_grid(path: str | Path) -> SpectralGrid:
     """Read a grid written by :func:`write_compact_grid`."""
-    from safetensors import SafetensorError, safe_open
-
-    path = Path(path)
-    if not path.is_file():
+    if not Path(path).is_file():
         raise DataError("the shipped grid file is missing", path)
-    try:
-        with safe_open(str(path), framework="numpy") as fh:
-            meta = fh.metadata() or {}
-        tensors = load_file(str(path))
-        if meta.get("format") != GRID_FORMAT:
-            raise DataError(f"not a {GRID_FORMAT} file", path)
-        names = json.loads(meta["params"])
-        flux = tensors["flux"].astype(np.float32) * tensors["scale"][:, None]
-        return SpectralGrid(
-            params={n: tensors["params"][:, j] for j, n in enumerate(names)},
-            wavelength=tensors["wavelength"], flux=flux, flux_unit=meta["flux_unit"],
-            meta=json.loads(meta["meta"]))
-    except (KeyError, ValueError, OSError, SafetensorError) as exc:
-        raise DataError(f"unreadable shipped grid ({exc})", path) from exc
+    return compact.read_compact_grid(path)
 
 
 __all__ = ["SCALES", "Choice", "EmpiricalPredictor", "ModelChooser", "available",

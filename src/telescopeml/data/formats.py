@@ -9,19 +9,29 @@ with ``source``, ``name``, ``format``, ``notes`` and, where a grid has ``co``, `
 Bad input raises :class:`~telescopeml.errors.DataError` naming the file. NaN or inf flux is
 an error, not a warning: a grid with holes would train on garbage or fail later in
 log-flux interpolation, so the file has to be fixed (or left out) first.
+
+Every format is registered by decorator in :data:`GRID_FORMATS`
+(:mod:`telescopeml.data.gridregistry`): its name, the suffixes or file-name patterns it
+claims, how to recognise its files and directories, its reader and optionally its writer.
+:func:`read_grid`, :func:`write_grid`, :func:`sniff_format`, :func:`grid_suffixes` and
+:func:`is_grid_path` (the fit check's guard on the grid a bundle names) all read the
+registry. Built in: the TelescopeML training-set CSV, directories of text spectra with a
+parameter table, generic HDF5 and our own (``SpectralGrid.to_hdf5``) here, the native Sonora
+grids in :mod:`~telescopeml.data.sonora` and the shipped models' compact grid in
+:mod:`~telescopeml.data.compact`.
 """
 
 from __future__ import annotations
 
 import csv
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import h5py
 import numpy as np
 
+from telescopeml.data.compact import read_compact_grid, write_compact_grid
 from telescopeml.data.grid import HDF5_FORMAT, SpectralGrid
 from telescopeml.data.gridio import (
     FLAM_CGS,
@@ -38,6 +48,12 @@ from telescopeml.data.gridio import (
     two_columns,
     underflow,
 )
+from telescopeml.data.gridregistry import (
+    GRID_FORMATS,
+    GridFormat,
+    register_grid_format,
+    register_grid_writer,
+)
 from telescopeml.data.sonora import read_sonora_bobcat, read_sonora_netcdf
 from telescopeml.data.units import astropy_unit, to_micron
 from telescopeml.errors import DataError, UnknownNameError
@@ -52,6 +68,9 @@ TELESCOPEML_COLUMNS = {
 
 
 # --- the readers --------------------------------------------------------------------------
+# (registered after those of sonora and compact, imported above: a directory is Sonora's
+# before it is a user directory)
+@register_grid_format("telescopeml-csv", suffixes=(".csv", ".csv.bz2", ".csv.gz"))
 def read_telescopeml_csv(path: str | Path) -> SpectralGrid:
     """Read the TelescopeML training set (``.csv``, ``.csv.bz2`` or ``.csv.gz``).
 
@@ -105,6 +124,12 @@ def read_telescopeml_csv(path: str | Path) -> SpectralGrid:
                  "TelescopeML Sonora Bobcat training set", notes, co_scale="relative-to-solar")
 
 
+def _is_user_dir(path: Path) -> bool:
+    """A directory with a parameter table (a ``.csv``) at its top level."""
+    return path.is_dir() and any(p.suffix == ".csv" for p in path.iterdir() if p.is_file())
+
+
+@register_grid_format("user-dir", identify=_is_user_dir)
 def read_user_dir(
     path: str | Path,
     *,
@@ -142,6 +167,39 @@ def read_user_dir(
                  [f"parameters from {table_path.name}", *notes, *read_notes])
 
 
+def _is_hdf5(path: Path) -> bool:
+    return path.is_file() and magic(path) == b"\x89HDF"
+
+
+def _is_telescopeml_hdf5(path: Path) -> bool:
+    """An HDF5 file written by :meth:`SpectralGrid.to_hdf5` (its ``format`` attribute)."""
+    if not _is_hdf5(path):
+        return False
+    with h5py.File(path, "r") as h5:
+        return bool(h5.attrs.get("format") == HDF5_FORMAT)
+
+
+HDF5_SUFFIXES = (".h5", ".hdf5", ".hdf")
+
+
+@register_grid_format(HDF5_FORMAT, suffixes=HDF5_SUFFIXES, identify=_is_telescopeml_hdf5)
+def read_telescopeml_hdf5(path: str | Path, *, stream: bool = False) -> SpectralGrid:
+    """Read our own grid file (:meth:`SpectralGrid.from_hdf5`), checked for NaN unless
+    ``stream`` keeps the flux on disk (checking would read it all)."""
+    path = existing(path, want="file")
+    grid = SpectralGrid.from_hdf5(path, stream=stream)
+    if not stream:
+        check_finite(grid.flux, path)
+    return grid
+
+
+@register_grid_writer(HDF5_FORMAT)
+def write_telescopeml_hdf5(grid: SpectralGrid, path: str | Path) -> Path:
+    """Write ``grid`` with :meth:`SpectralGrid.to_hdf5` (chunked, atomically)."""
+    return grid.to_hdf5(path)
+
+
+@register_grid_format("hdf5", suffixes=HDF5_SUFFIXES, identify=_is_hdf5)
 def read_hdf5(
     path: str | Path, *, stream: bool = False, flux_unit: str | None = None
 ) -> SpectralGrid:
@@ -160,10 +218,7 @@ def read_hdf5(
         raise DataError(f"not a readable HDF5 file ({exc})", path) from None
     if h5.attrs.get("format") == HDF5_FORMAT:
         h5.close()
-        grid = SpectralGrid.from_hdf5(path, stream=stream)
-        if not stream:
-            check_finite(grid.flux, path)
-        return grid
+        return read_telescopeml_hdf5(path, stream=stream)
     with h5:
         missing = [k for k in ("wavelength", "flux", "params") if k not in h5]
         if missing:
@@ -200,16 +255,6 @@ def read_hdf5(
                  [*notes, *float32_note(underflow(flux))])
 
 
-#: Format name -> reader. :func:`read_grid` dispatches through it.
-GRID_FORMATS: dict[str, Callable[..., SpectralGrid]] = {
-    "telescopeml-csv": read_telescopeml_csv,
-    "sonora-bobcat": read_sonora_bobcat,
-    "sonora-netcdf": read_sonora_netcdf,
-    "user-dir": read_user_dir,
-    "hdf5": read_hdf5,
-}
-
-
 def read_grid(path: str | Path, format: str | None = None, **options: Any) -> SpectralGrid:
     """Read a grid with the reader for ``format``, or for the format :func:`sniff_format` finds.
 
@@ -219,38 +264,83 @@ def read_grid(path: str | Path, format: str | None = None, **options: Any) -> Sp
         format = sniff_format(path)
     elif format not in GRID_FORMATS:
         raise UnknownNameError("grid format", format, sorted(GRID_FORMATS))
-    return GRID_FORMATS[format](path, **options)
+    return GRID_FORMATS[format].reader(path, **options)
+
+
+def write_grid(grid: SpectralGrid, path: str | Path, format: str | None = None) -> Path:
+    """Write ``grid`` with the writer of ``format``, or of the first format with a writer
+    that claims the file name (``.h5``: our HDF5, ``.safetensors``: the compact grid)."""
+    writable = [f for f in GRID_FORMATS.values() if f.writer is not None]
+    if format is None:
+        chosen = next((f for f in writable if f.claims_name(path)), None)
+        if chosen is None:
+            suffixes = sorted({s for f in writable for s in f.suffixes})
+            raise DataError(f"cannot tell the grid format from the file name; use a suffix "
+                            f"of {', '.join(suffixes)} or pass format= one of "
+                            f"{', '.join(f.name for f in writable)}", path)
+    elif format not in GRID_FORMATS:
+        raise UnknownNameError("grid format", format, sorted(GRID_FORMATS))
+    else:
+        chosen = GRID_FORMATS[format]
+    if chosen.writer is None:
+        raise UnknownNameError("grid format with a writer", chosen.name,
+                               sorted(f.name for f in writable))
+    return chosen.writer(grid, Path(path))
 
 
 def sniff_format(path: str | Path) -> str:
-    """Guess a grid's format from the path: file or directory, extension, names inside."""
+    """Guess a grid's format from the registry (:data:`GRID_FORMATS`).
+
+    A file: the format claiming its suffix, else its name pattern (when several claim it,
+    the first whose ``identify`` accepts the file, else the first); a file no name claims
+    goes to the first format whose ``identify`` accepts it. A directory: the first format,
+    in registration order, that claims a file in it by name (formats registered with
+    ``directory=True``) or whose ``identify`` accepts the directory.
+    """
     path = Path(path)
+    formats = list(GRID_FORMATS.values())
     if path.is_file():
-        name = path.name.lower()
-        if name.endswith((".nc", ".spec", ".spec.gz")):
-            return "sonora-netcdf"
-        if name.endswith((".csv", ".csv.bz2", ".csv.gz")):
-            return "telescopeml-csv"
-        if name.startswith("sp_t"):
-            return "sonora-bobcat"
-        if name.endswith((".h5", ".hdf5", ".hdf")) or magic(path) == b"\x89HDF":
-            return "hdf5"
+        claimed = [f for f in formats if f.claims_suffix(path)]
+        claimed += [f for f in formats if f.claims_pattern(path) and f not in claimed]
+        if len(claimed) == 1:
+            return claimed[0].name
+        found = next((f for f in claimed or formats if f.recognises(path)), None)
+        if found is None and claimed:
+            found = claimed[0]
+        if found is not None:
+            return found.name
         raise DataError(f"cannot tell the grid format; pass one of: {', '.join(GRID_FORMATS)}",
                         path)
     folder = existing(path, want="dir")
-    names = [p.name for p in files_in(folder)]
-    if not names:
+    files = files_in(folder)
+    if not files:
         raise DataError("the directory is empty", folder)
-    if any(n.startswith("sp_t") for n in names):
-        return "sonora-bobcat"
-    if any(n.endswith((".nc", ".spec", ".spec.gz")) for n in names):
-        return "sonora-netcdf"
-    if any(p.suffix == ".csv" for p in folder.iterdir() if p.is_file()):
-        return "user-dir"
+    for fmt in formats:
+        if (fmt.directory and any(fmt.claims_name(p) for p in files)) or fmt.recognises(folder):
+            return fmt.name
     raise DataError(
         f"cannot tell the grid format of this directory; pass one of: {', '.join(GRID_FORMATS)}",
         folder,
     )
+
+
+def grid_suffixes() -> list[str]:
+    """Every file suffix a registered grid format claims, sorted."""
+    return sorted({s for f in GRID_FORMATS.values() for s in f.suffixes})
+
+
+def grid_patterns() -> list[str]:
+    """Every file-name pattern a registered grid format claims (``sp_t*``), sorted."""
+    return sorted({p for f in GRID_FORMATS.values() for p in f.patterns})
+
+
+def is_grid_path(path: str | Path) -> bool:
+    """Whether ``path`` names a grid by its name alone: an existing directory, or a file name
+    that a registered format claims (:func:`grid_suffixes`, :func:`grid_patterns`). Opens no
+    file: the fit check asks it before reading the grid a bundle names (a manifest is not
+    trusted to name any local file)."""
+    path = Path(path)
+    return path.is_dir() or any(f.claims_name(path) for f in GRID_FORMATS.values())
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -310,3 +400,10 @@ def _read_params_table(table: Path) -> tuple[list[str], list[dict[str, str]]]:
                 ) from None
         clean.append(row)
     return params, clean
+
+
+__all__ = ["GRID_FORMATS", "TELESCOPEML_COLUMNS", "GridFormat", "grid_patterns", "grid_suffixes",
+           "is_grid_path", "read_compact_grid", "read_grid", "read_hdf5", "read_sonora_bobcat",
+           "read_sonora_netcdf", "read_telescopeml_csv", "read_telescopeml_hdf5",
+           "read_user_dir", "register_grid_format", "register_grid_writer", "sniff_format",
+           "write_compact_grid", "write_grid", "write_telescopeml_hdf5"]

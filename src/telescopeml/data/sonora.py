@@ -1,7 +1,8 @@
 """Readers of the native Sonora model grids: Bobcat, Elf Owl and Diamondback.
 
-Part of :mod:`telescopeml.data.formats` (``read_grid`` dispatches to them), with the same
-conventions: canonical parameter names, µm, float32 flux, errors naming the file.
+Registered grid formats (:mod:`telescopeml.data.gridregistry`; ``read_grid`` dispatches to
+them), with the conventions of :mod:`telescopeml.data.formats`: canonical parameter names, µm,
+float32 flux, errors naming the file.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from telescopeml.data.gridio import (
     read_spectra,
     two_columns,
 )
+from telescopeml.data.gridregistry import claimed_by, register_grid_format
 from telescopeml.errors import DataError
 
 _NUM = r"\d+(?:\.\d*)?"
@@ -43,6 +45,7 @@ DIAMONDBACK_NAME = re.compile(
 )
 
 
+@register_grid_format("sonora-bobcat", patterns=("sp_t*",), directory=True)
 def read_sonora_bobcat(
     path: str | Path,
     *,
@@ -72,7 +75,7 @@ def read_sonora_bobcat(
         Show a progress bar; by default only for more than
         :data:`~telescopeml.data.gridio.PROGRESS_MIN_FILES` files.
     """
-    files = find_files(path, lambda p: p.name.startswith("sp_t"), "Sonora Bobcat sp_t* files")
+    files = find_files(path, claimed_by("sonora-bobcat"), "Sonora Bobcat sp_t* files")
     params = _sonora_labels(files, BOBCAT_NAME, logg_step, "sp_t{teff}g{g}nc_m{mh}[_co{co}]")
     wl, flux, notes = read_spectra(
         files, partial(two_columns, skip=2), wavelength, resolution, progress, "Bobcat"
@@ -87,6 +90,7 @@ def read_sonora_bobcat(
                  "Sonora Bobcat (Marley et al. 2021)", notes, co_scale="relative-to-solar")
 
 
+@register_grid_format("sonora-netcdf", suffixes=(".nc", ".spec", ".spec.gz"), directory=True)
 def read_sonora_netcdf(
     path: str | Path,
     *,
@@ -109,9 +113,8 @@ def read_sonora_netcdf(
     In both, ``g`` is in m/s^2 and ``co`` is relative to solar. Options as in
     :func:`read_sonora_bobcat`.
     """
-    files = find_files(path, lambda p: p.name.endswith((".nc", ".spec", ".spec.gz")),
-                  "Elf Owl .nc or Diamondback .spec files")
-    kinds = {f.name.endswith(".nc") for f in files}
+    files = find_files(path, claimed_by("sonora-netcdf"), "Elf Owl .nc or Diamondback .spec files")
+    kinds = {f.name.lower().endswith(".nc") for f in files}
     if len(kinds) > 1:
         raise DataError("mixes Elf Owl (.nc) and Diamondback (.spec) files; read them "
                         "separately", path)
