@@ -31,7 +31,10 @@ from typing import Any
 import h5py
 import numpy as np
 
-from telescopeml.data.compact import read_compact_grid, write_compact_grid
+# The formats of sonora and compact register themselves when imported (before those below:
+# a directory is Sonora's before it is a user directory); their readers and the registry's
+# names are importable from here too.
+from telescopeml.data.compact import read_compact_grid, write_compact_grid  # noqa: F401
 from telescopeml.data.grid import HDF5_FORMAT, SpectralGrid
 from telescopeml.data.gridio import (
     FLAM_CGS,
@@ -48,13 +51,13 @@ from telescopeml.data.gridio import (
     two_columns,
     underflow,
 )
-from telescopeml.data.gridregistry import (
+from telescopeml.data.gridregistry import (  # noqa: F401
     GRID_FORMATS,
     GridFormat,
     register_grid_format,
     register_grid_writer,
 )
-from telescopeml.data.sonora import read_sonora_bobcat, read_sonora_netcdf
+from telescopeml.data.sonora import read_sonora_bobcat, read_sonora_netcdf  # noqa: F401
 from telescopeml.data.units import astropy_unit, to_micron
 from telescopeml.errors import DataError, UnknownNameError
 
@@ -68,8 +71,6 @@ TELESCOPEML_COLUMNS = {
 
 
 # --- the readers --------------------------------------------------------------------------
-# (registered after those of sonora and compact, imported above: a directory is Sonora's
-# before it is a user directory)
 @register_grid_format("telescopeml-csv", suffixes=(".csv", ".csv.bz2", ".csv.gz"))
 def read_telescopeml_csv(path: str | Path) -> SpectralGrid:
     """Read the TelescopeML training set (``.csv``, ``.csv.bz2`` or ``.csv.gz``).
@@ -179,6 +180,7 @@ def _is_telescopeml_hdf5(path: Path) -> bool:
         return bool(h5.attrs.get("format") == HDF5_FORMAT)
 
 
+#: File suffixes of HDF5 grids, ours and generic (the two formats tell them apart by content).
 HDF5_SUFFIXES = (".h5", ".hdf5", ".hdf")
 
 
@@ -400,10 +402,3 @@ def _read_params_table(table: Path) -> tuple[list[str], list[dict[str, str]]]:
                 ) from None
         clean.append(row)
     return params, clean
-
-
-__all__ = ["GRID_FORMATS", "TELESCOPEML_COLUMNS", "GridFormat", "grid_patterns", "grid_suffixes",
-           "is_grid_path", "read_compact_grid", "read_grid", "read_hdf5", "read_sonora_bobcat",
-           "read_sonora_netcdf", "read_telescopeml_csv", "read_telescopeml_hdf5",
-           "read_user_dir", "register_grid_format", "register_grid_writer", "sniff_format",
-           "write_compact_grid", "write_grid", "write_telescopeml_hdf5"]
