@@ -12,8 +12,7 @@ from types import ModuleType
 from typing import Any
 
 from telescopeml.lazy import lazy_exports
-
-__version__ = "0.1.0"
+from telescopeml.version import __version__  # noqa: F401 (in __all__)
 
 _EXPORTS = {
     "read_grid": "telescopeml.data.formats",

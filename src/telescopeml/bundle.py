@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from safetensors import SafetensorError
 
-from telescopeml import __version__
 from telescopeml.cache import atomic_path, sha256_file
 from telescopeml.errors import DataError
 from telescopeml.extras import requires
 from telescopeml.models.config import ModelConfig
+from telescopeml.version import __version__
 
 if TYPE_CHECKING:  # reading a bundle for NumPy inference must not import torch
     import torch

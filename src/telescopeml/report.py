@@ -54,12 +54,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from telescopeml import __version__, plots
+from telescopeml import plots
 from telescopeml.data.grid import PARAMETER_LABELS
 from telescopeml.data.objects import LITERATURE_SCALE, Literature, find_literature
 from telescopeml.empirical import SCALE_EMPIRICAL, describe
 from telescopeml.errors import DataError
 from telescopeml.predict import MODEL_SYSTEMATIC
+from telescopeml.version import __version__
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

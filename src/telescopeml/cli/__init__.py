@@ -13,11 +13,11 @@ import os
 import sys
 from collections.abc import Sequence
 
-from telescopeml import __version__
 from telescopeml.cache import set_cache_dir
 from telescopeml.cli import data, demo, evaluate, explore, predict, report, train, tune
 from telescopeml.errors import MissingExtraError, TelescopeMLError
 from telescopeml.extras import missing_extra
+from telescopeml.version import __version__
 
 EPILOG = """\
 exit status:

@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 
-from telescopeml import __version__
 from telescopeml.cache import sha256_file
 from telescopeml.data.library import spectral_class
 from telescopeml.empirical import (
@@ -39,6 +38,7 @@ from telescopeml.empirical import (
 )
 from telescopeml.errors import DataError, TelescopeMLError
 from telescopeml.models.regressors import GaussianProcess, TreeEnsemble
+from telescopeml.version import __version__
 
 #: Labels learned, with the literature columns they come from.
 TARGETS = ("teff", "logg")

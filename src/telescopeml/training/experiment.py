@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from telescopeml import __version__, tomlio
+from telescopeml import tomlio
 from telescopeml.bundle import save_bundle
 from telescopeml.data.augment import AugmentConfig, Augmenter, TrainingBatch, sample_test_set
 from telescopeml.data.grid import SpectralGrid
@@ -29,6 +29,7 @@ from telescopeml.errors import DataError, UnknownNameError
 from telescopeml.models import ModelConfig, box_bounds, build_model, count_parameters
 from telescopeml.training.config import TrainConfig
 from telescopeml.training.trainer import Trainer, is_main_process, seed_everything
+from telescopeml.version import __version__
 
 CONFIG_FILE = "config.toml"
 

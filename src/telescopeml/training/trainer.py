@@ -32,7 +32,6 @@ from torch.nn import functional as F
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
-from telescopeml import __version__
 from telescopeml.bundle import state_tensors
 from telescopeml.cache import atomic_path
 from telescopeml.errors import DataError
@@ -47,6 +46,7 @@ from telescopeml.training.checkpoint import (
     write_checkpoint,
 )
 from telescopeml.training.config import TrainConfig
+from telescopeml.version import __version__
 
 #: ``epoch -> (x, y)`` or ``epoch -> (x, extra, y)``, float32 numpy arrays.
 TrainData = Callable[[int], tuple[np.ndarray, ...]]
