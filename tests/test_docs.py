@@ -33,6 +33,7 @@ API_MODULES = [
     "telescopeml.data.grid",
     "telescopeml.data.spectrum",
     "telescopeml.data.readers",
+    "telescopeml.data.readers.registry",
     "telescopeml.data.readers.fits",
     "telescopeml.data.readers.text",
     "telescopeml.data.readers.specutils_io",

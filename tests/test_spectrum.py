@@ -14,8 +14,8 @@ import pytest
 from astropy.io import fits
 from astropy.table import Column, Table
 
-from telescopeml.data import readers as readers_module
 from telescopeml.data.readers import READERS, register_reader
+from telescopeml.data.readers import registry as readers_module
 from telescopeml.data.spectrum import ObservedSpectrum
 from telescopeml.data.transforms import Normalizer
 from telescopeml.errors import DataError, TelescopeMLError, UnknownNameError

@@ -12,7 +12,7 @@ import numpy as np
 from astropy.io import fits
 from astropy.utils.exceptions import AstropyWarning
 
-from telescopeml.data.readers import (
+from telescopeml.data.readers.registry import (
     READ_ERRORS,
     column_roles,
     file_head,

@@ -1,19 +1,14 @@
-"""Spectrum readers registered by format, as in the astropy and specutils I/O registries.
+"""The spectrum-reader registry: :func:`register_reader`, :func:`read_spectrum` and
+:func:`choose_reader` (see :mod:`telescopeml.data.readers` for how readers are picked).
 
-Adding an instrument means adding one function decorated with :func:`register_reader`;
-:meth:`ObservedSpectrum.read <telescopeml.data.spectrum.ObservedSpectrum.read>` picks the
-reader by ``format=``, else by file extension (``.gz`` ignored) and the readers'
-``identify`` functions, else by asking specutils' loaders (if specutils is installed).
-
-Built-in formats: ``spex-fits`` and ``fits-table`` (:mod:`~telescopeml.data.readers.fits`),
-``ecsv`` and ``text`` (:mod:`~telescopeml.data.readers.text`) and ``specutils``
-(:mod:`~telescopeml.data.readers.specutils_io`).
+The readers import this module to register themselves and the package imports them, so the
+registry is a module of its own: a reader and the package that loads it do not import each
+other.
 """
 
 from __future__ import annotations
 
 import gzip
-import importlib
 import re
 import zlib
 from collections.abc import Callable, Sequence
@@ -176,8 +171,3 @@ def _suffix(path: Path) -> str:
     name = path.name.lower()
     return Path(name.removesuffix(".gz")).suffix
 
-
-# The built-in readers register themselves on import, in this order (the order in which
-# choose_reader tries their identify functions).
-for _module in ("fits", "text", "specutils_io"):
-    importlib.import_module(f"{__name__}.{_module}")

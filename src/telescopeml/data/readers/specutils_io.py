@@ -14,7 +14,7 @@ from typing import Any
 import astropy.units as u
 import numpy as np
 
-from telescopeml.data.readers import register_reader, stem
+from telescopeml.data.readers.registry import register_reader, stem
 from telescopeml.data.units import MICRON_RANGE
 from telescopeml.errors import DataError, TelescopeMLError
 

@@ -11,7 +11,7 @@ import astropy.units as u
 import numpy as np
 from astropy.utils.exceptions import AstropyWarning
 
-from telescopeml.data.readers import (
+from telescopeml.data.readers.registry import (
     column_roles,
     file_head,
     is_gzip,
