@@ -21,7 +21,8 @@ PACKAGE = "telescopeml"
 #: its own layer and those below. The first matching prefix decides a module's layer.
 LAYERS: list[tuple[str, ...]] = [
     ("telescopeml.errors", "telescopeml.cache", "telescopeml.lazy", "telescopeml.tomlio",
-     "telescopeml.extras", "telescopeml.vocabulary", "telescopeml.version"),
+     "telescopeml.extras", "telescopeml.parameters", "telescopeml.vocabulary",
+     "telescopeml.version"),
     ("telescopeml.data",),
     ("telescopeml.models",),
     ("telescopeml.bundle", "telescopeml.empirical", "telescopeml.mismatch", "telescopeml.inference",

@@ -30,6 +30,8 @@ API_MODULES = [
     "telescopeml",
     "telescopeml.errors",
     "telescopeml.extras",
+    "telescopeml.parameters",
+    "telescopeml.vocabulary",
     "telescopeml.data.grid",
     "telescopeml.data.spectrum",
     "telescopeml.data.readers",

@@ -24,19 +24,31 @@ import copy
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from telescopeml.cache import sha256_file
 from telescopeml.data.units import mass_mjup
 from telescopeml.errors import DataError
-from telescopeml.mismatch import PHYSICAL_BOUNDS, model_term_draws
+from telescopeml.mismatch import model_term_draws
 from telescopeml.models.regressors import GaussianProcess, TreeEnsemble
+from telescopeml.parameters import UNITS, parameter
+
+# The scale and flag words moved to telescopeml.vocabulary; they are re-exported here for
+# code that imported them from this module.
+from telescopeml.vocabulary import (
+    INPUT_NOTE,
+    INSTRUMENT_FLAG,
+    SCALE_DESCRIPTION,
+    SCALE_EMPIRICAL,
+    SCALE_GRID,
+    SCALES,
+    describe,
+)
 
 if TYPE_CHECKING:
-    from telescopeml.predict import Prediction
-    from telescopeml.pretrained import Choice
+    from telescopeml.prediction import Prediction
 
 EMPIRICAL_DIR = "empirical-spex"
 META_FILE = "empirical.json"
@@ -44,23 +56,6 @@ ARRAYS_FILE = "empirical.safetensors"
 FORMAT = "telescopeml-empirical"
 #: 2: spectral indices among the features.
 FORMAT_VERSION = 2
-#: The two scales every output names.
-SCALE_GRID = "atmosphere grid"
-SCALE_EMPIRICAL = "empirical"
-#: What ``telescopeml predict --scale`` accepts: ``auto`` is whichever of the two was more
-#: accurate on the dev benchmark.
-SCALES = ("auto", "empirical", "grid")
-SCALE_DESCRIPTION = {
-    SCALE_GRID: "atmosphere-grid parameters (what the model spectra need to fit the data)",
-    SCALE_EMPIRICAL: "empirical scale (Teff from bolometric luminosity and evolutionary "
-                     "radius, log g from evolutionary models; learned on real SpeX spectra)",
-}
-UNITS = {"teff": "K", "logg": "dex", "mh": "dex", "inv_fsed": "", "radius_rjup": "R_Jup",
-         "mass_mjup": "M_Jup"}
-#: Start of a grid model's flag about the instrument (see ``predict.instrument_flags``).
-INSTRUMENT_FLAG = "another instrument?"
-#: Start of a note about the input spectrum itself (masked pixels...), kept on every scale.
-INPUT_NOTE = "input: "
 #: Telluric water bands left out of the spectrum's principal components.
 TELLURIC = ((1.35, 1.42), (1.80, 1.95))
 #: Weight of the grid models' Teff spread in the misspecification score.
@@ -142,6 +137,19 @@ def misspecification_score(disagreement: np.ndarray, spread: np.ndarray,
     against the trees (``disagreement``, already in those units) plus
     :data:`MISFIT_SPREAD_WEIGHT` x the spread of the grid models' Teff."""
     return disagreement + MISFIT_SPREAD_WEIGHT * spread / y_std
+
+
+class GridAnswers(Protocol):
+    """What :meth:`EmpiricalModel.apply` reads of the grid models' answers for a spectrum:
+    :class:`telescopeml.pretrained.Choice` is one (typed here as a protocol, so that this
+    module need not import the chooser, which imports it)."""
+
+    #: Name of the grid model whose answer is :attr:`prediction`.
+    model: str
+    #: That model's prediction.
+    prediction: Prediction
+    #: Every grid model's prediction that succeeded, by model name.
+    results: dict[str, Prediction]
 
 
 @dataclass
@@ -298,7 +306,7 @@ class EmpiricalModel:
         return Assessment(estimates, typical, misfit)
 
     # --- prediction ----------------------------------------------------------------------
-    def apply(self, choice: Choice, n_samples: int = 2000, seed: int = 0) -> Prediction:
+    def apply(self, choice: GridAnswers, n_samples: int = 2000, seed: int = 0) -> Prediction:
         """The empirical-scale Prediction of a spectrum, from the grid models' results."""
         grid = choice.prediction
         results = {**choice.results, choice.model: grid}
@@ -317,7 +325,7 @@ class EmpiricalModel:
             mean, sigma = float(estimates[p][0][0]), float(estimates[p][1][0])
             systematic = sigma * model_term_draws(model.quantiles, n_samples, rng)
             statistical = _statistical_draws(grid, p, n_samples, rng)
-            low, high = PHYSICAL_BOUNDS.get(p, (-np.inf, np.inf))
+            low, high = parameter(p).bounds
             columns.append(np.clip(mean + systematic + statistical, low, high))
             errors[p] = {"statistical": float(np.std(statistical) if statistical.any() else 0.0),
                          "systematic": sigma * model.quantiles["68"]}
@@ -373,8 +381,7 @@ class EmpiricalModel:
 
 
 def _unit(name: str) -> str:
-    unit = UNITS.get(name, "")
-    return f" {unit}" if unit else ""
+    return parameter(name).suffix
 
 
 def _statistical_draws(grid: Prediction, name: str, n: int,
@@ -386,10 +393,6 @@ def _statistical_draws(grid: Prediction, name: str, n: int,
     return column[rng.integers(0, column.size, n)] - np.median(column)
 
 
-def describe(scale: str) -> str:
-    """One line naming a scale for terminal output."""
-    return SCALE_DESCRIPTION.get(scale, scale)
-
-
-__all__ = ["SCALES", "SCALE_EMPIRICAL", "SCALE_GRID", "EmpiricalModel", "describe",
-           "grid_vector", "spectrum_vector"]
+__all__ = ["INPUT_NOTE", "INSTRUMENT_FLAG", "SCALES", "SCALE_DESCRIPTION", "SCALE_EMPIRICAL",
+           "SCALE_GRID", "UNITS", "EmpiricalModel", "GridAnswers", "describe", "grid_vector",
+           "spectrum_vector"]

@@ -16,9 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from telescopeml.data.grid import PARAMETER_LABELS, SpectralGrid
+from telescopeml.data.grid import SpectralGrid
 from telescopeml.data.spectrum import ObservedSpectrum
 from telescopeml.errors import DataError
+from telescopeml.parameters import parameter
 
 #: At most this many missing combinations are listed in ``summary.json``.
 MAX_LISTED_MISSING = 1000
@@ -154,7 +155,7 @@ def grid_summary(grid: SpectralGrid) -> dict[str, Any]:
     axes = {}
     for name in grid.axes:
         values, counts = np.unique(grid.params[name], return_counts=True)
-        axes[name] = {"label": PARAMETER_LABELS.get(name, name), "n_values": int(values.size),
+        axes[name] = {"label": parameter(name).label, "n_values": int(values.size),
                       "min": float(values[0]), "max": float(values[-1]),
                       "values": values.tolist(), "counts": counts.tolist()}
     return {

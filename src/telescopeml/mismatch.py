@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from telescopeml.parameters import parameter
+
 if TYPE_CHECKING:
     from telescopeml.prediction import Prediction
 
-#: Samples are kept inside these bounds (a huge model term must not give negative Teff).
-PHYSICAL_BOUNDS = {"teff": (100.0, 4000.0), "logg": (2.5, 6.0)}
 #: z of the central 68% and 95% intervals of a standard normal.
 Z68, Z95 = 0.994458, 1.959964
 
@@ -53,7 +53,8 @@ def add_mismatch(prediction: Prediction, mismatch: dict[str, Any] | None,
         statistical = float(np.diff(np.quantile(column, (0.16, 0.84)))[0] / 2)
         if quantiles is None:
             continue
-        low, high = PHYSICAL_BOUNDS.get(name, (-np.inf, np.inf))
+        # a huge model term must not give a negative Teff: samples stay in physical bounds
+        low, high = parameter(name).bounds
         samples[:, j] = np.clip(column + model_term_draws(quantiles, column.size, rng),
                                 low, high)
         errors[name] = {"statistical": statistical, "systematic": float(quantiles["68"])}
@@ -69,4 +70,4 @@ def add_mismatch(prediction: Prediction, mismatch: dict[str, Any] | None,
                                 "uncertainty is larger")
 
 
-__all__ = ["PHYSICAL_BOUNDS", "add_mismatch", "model_term_draws"]
+__all__ = ["add_mismatch", "model_term_draws"]

@@ -6,12 +6,13 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import astropy.units as u
 import numpy as np
 
-from telescopeml.empirical import SCALE_GRID, UNITS, describe
+from telescopeml.parameters import parameter
+from telescopeml.vocabulary import SCALE_GRID, describe
 
 if TYPE_CHECKING:  # astropy.table takes ~0.3 s to import: only when a table is made
+    import astropy.units as u
     from astropy.table import QTable
 
 #: Quantiles reported for every parameter (fractions).
@@ -22,18 +23,12 @@ QUANTILE_COLUMNS = (("p50", 2), ("p16", 1), ("p84", 3), ("p2.5", 0), ("p97.5", 4
 #: number with a unit.
 TEXT_COLUMNS = ("source", "scale", "model", "method", "flag", "note", "name", "spectral_type",
                 "file")
-#: The astropy unit of each string in :data:`~telescopeml.empirical.UNITS` (log g is
-#: log10(g / (cm s^-2)), in dex).
-ASTROPY_UNITS = {"K": u.K, "dex": u.dex, "": u.dimensionless_unscaled, "R_Jup": u.R_jup,
-                 "M_Jup": u.M_jup}
-#: Finest decimal place shown in terminal output: Teff to 1 K, the others to 0.01.
-FINEST = {"teff": 0, "logg": 2, "mh": 2, "inv_fsed": 2, "radius_rjup": 2, "mass_mjup": 2}
 
 
 def parameter_unit(name: str) -> u.UnitBase:
-    """The astropy unit of parameter ``name`` (dimensionless when it has none)."""
-    unit = UNITS.get(name, "")
-    return ASTROPY_UNITS[unit] if unit in ASTROPY_UNITS else u.Unit(unit)
+    """The astropy unit of parameter ``name`` (:mod:`telescopeml.parameters`; dimensionless
+    when it has none)."""
+    return parameter(name).astropy_unit
 
 
 def column_unit(column: str) -> u.UnitBase | None:
@@ -64,8 +59,9 @@ def table_from_rows(rows: list[dict[str, Any]]) -> QTable:
 
 def decimals(name: str, error: float) -> int:
     """Decimal places for a value of ``name`` whose 68% half-width is ``error``: two
-    significant figures of the error, never finer than :data:`FINEST` (negative: tens...)."""
-    finest = FINEST.get(name, 3)
+    significant figures of the error, never finer than the parameter's ``precision`` in
+    :mod:`telescopeml.parameters` (negative: tens...)."""
+    finest = parameter(name).precision
     if not (math.isfinite(error) and error > 0):
         return finest
     return min(finest, 1 - math.floor(math.log10(error)))
@@ -229,7 +225,7 @@ class Prediction:
             "model": self.model,
             "parameters": {n: {"median": float(q[1, j]), "low": float(q[0, j]),
                                "high": float(q[2, j]), "level": 0.68,
-                               "unit": UNITS.get(n, ""), "limit": self.limits.get(n, ""),
+                               "unit": parameter(n).unit, "limit": self.limits.get(n, ""),
                                **self.errors.get(n, {})}
                            for j, n in enumerate(self.names)},
             "spectrum": {"wavelength": self.wavelength.tolist(),
@@ -256,14 +252,14 @@ class Prediction:
         if self.sampling:
             lines.append(f"  method: {self.sampling['describe']}")
         for j, name in enumerate(self.names):
-            unit = UNITS.get(name, "")
+            unit = parameter(name).unit
             if name in self.limits:
                 lines.append(f"  {name:9s} {self.limits[name]:>8s} {unit:5s} (a limit, not a "
                              "measurement: the posterior piles at the grid's edge)")
                 continue
             lines.append(self._line(name, q[:, j], unit))
         for name, values in self.derived.items():
-            lines.append(self._line(name, np.quantile(values, QUANTILES), UNITS.get(name, "")))
+            lines.append(self._line(name, np.quantile(values, QUANTILES), parameter(name).unit))
         if math.isnan(self.chi2_red):
             lines.append("  reduced chi2: none (no grid spectrum to compare with)")
         else:

@@ -55,12 +55,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from telescopeml import plots
-from telescopeml.data.grid import PARAMETER_LABELS
 from telescopeml.data.objects import LITERATURE_SCALE, Literature, find_literature
-from telescopeml.empirical import SCALE_EMPIRICAL, describe
 from telescopeml.errors import DataError
+from telescopeml.parameters import parameter
 from telescopeml.predict import MODEL_SYSTEMATIC
 from telescopeml.version import __version__
+from telescopeml.vocabulary import SCALE_EMPIRICAL, describe
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -109,7 +109,7 @@ def _figure(fig: Figure | bytes, alt: str, caption: str = "") -> str:
 
 
 def _label(name: str) -> str:
-    text = html.escape(PARAMETER_LABELS.get(name, name))
+    text = html.escape(parameter(name).label)
     return re.sub(r"(\w)_(\w+)", r"\1<sub>\2</sub>", text)
 
 
@@ -349,7 +349,7 @@ def _literature_cell(param: str, literature: Literature | None) -> str:
     if literature is None or param not in ("teff", "logg"):
         return "–"
     value, error = getattr(literature, param), getattr(literature, f"{param}_err")
-    return f"{_number(value)} ± {_number(error)}" + (" K" if param == "teff" else "")
+    return f"{_number(value)} ± {_number(error)}{parameter(param).suffix}"
 
 
 def _literature_note(literature: Literature, name: str, scale: str) -> str:

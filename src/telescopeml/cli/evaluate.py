@@ -7,8 +7,8 @@ import json
 from typing import Any
 
 from telescopeml.cli.common import SAMPLES_MANY, command, metrics_table, positive_int
-from telescopeml.empirical import SCALES
 from telescopeml.extras import requires
+from telescopeml.vocabulary import SCALES
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -47,8 +47,9 @@ def _benchmark(args: argparse.Namespace) -> int:
     import numpy as np
 
     from telescopeml import pretrained
-    from telescopeml.empirical import describe
     from telescopeml.evaluation.benchmark import run_benchmark
+    from telescopeml.parameters import parameter
+    from telescopeml.vocabulary import describe
 
     result = run_benchmark(pretrained.predictor(args.model, args.scale, args.empirical,
                                                 fast=args.fast),
@@ -66,11 +67,9 @@ def _benchmark(args: argparse.Namespace) -> int:
     print(f"{result['n']} objects, {result['n_in_range']} inside the grids' Teff range "
           f"{result['teff_range'][0]:g}-{result['teff_range'][1]:g} K; scale of the numbers: "
           f"{describe(result['scale']) if isinstance(result['scale'], str) else result['scale']}")
-    units = {"teff": "K", "logg": "dex"}
-
     def cells(block: dict) -> str:
         return "  ".join(
-            f"{p}: RMSE {m['rmse']:.3g} {units.get(p, '')} bias {m['bias']:+.3g}"
+            f"{p}: RMSE {m['rmse']:.3g}{parameter(p).suffix} bias {m['bias']:+.3g}"
             + (f" within errors {m['consistent']:.0%}" if np.isfinite(m["consistent"]) else "")
             + (f"/{m['consistent_95']:.0%} (68%/95%)" if "consistent_95" in m else "")
             for p, m in block.items())

@@ -50,6 +50,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _calibrate(args: argparse.Namespace) -> int:
+    from telescopeml.parameters import parameter
     from telescopeml.training.empirical import EmpiricalConfig, fit_empirical, save
 
     out = Path(args.out)
@@ -60,11 +61,10 @@ def _calibrate(args: argparse.Namespace) -> int:
                              grid_answers="network" if args.fast else "grid posterior")
     model, report = fit_empirical(config, progress=not args.quiet)
     save(model, out, command=" ".join(["telescopeml", *sys.argv[1:]]))
-    units = {"teff": "K", "logg": "dex"}
     print(f"empirical scale fitted on {report['n']} objects, written to {out}")
     for p in ("teff", "logg"):
-        m = report[p]
-        print(f"  {p}: cross-validated RMSE {m['rmse']:.3g} {units[p]}, intervals hold the "
+        m, unit = report[p], parameter(p).suffix
+        print(f"  {p}: cross-validated RMSE {m['rmse']:.3g}{unit}, intervals hold the "
               f"literature value for {m['consistent_68']:.0%} (68%) / "
               f"{m['consistent_95']:.0%} (95%); flagged RMSE {m['flagged_rmse']:.3g}, "
               f"unflagged {m['unflagged_rmse']:.3g}")

@@ -20,19 +20,6 @@ HDF5_FORMAT = "telescopeml-grid"
 HDF5_FORMAT_VERSION = 1
 CHUNK_ROWS = 512
 
-#: Symbols and units used when a parameter is shown to a person.
-PARAMETER_LABELS: dict[str, str] = {
-    "teff": "T_eff [K]",
-    "logg": "log g [cgs]",
-    "mh": "[M/H] [dex]",
-    "co": "C/O",
-    "fsed": "f_sed",
-    "inv_fsed": "1/f_sed (0 = cloud-free)",
-    "kzz": "log K_zz [cm^2/s]",
-    "alpha": "[alpha/M] [dex]",
-    "cloudy": "cloudy (1) / clear (0)",
-}
-
 
 @dataclass
 class GridReport:

@@ -14,7 +14,7 @@ from telescopeml.lazy import lazy_exports
 _EXPORTS = {
     **{name: "telescopeml.plots.style" for name in (
         "STYLE", "ParameterColors", "flux_label", "format_node", "format_value",
-        "parameter_label", "save_figure", "styled", "unit_latex")},
+        "parameter_label", "save_figure", "styled", "unit_label", "unit_latex")},
     **{name: "telescopeml.plots.grid" for name in (
         "correlation_heatmap", "flux_distribution", "grid_coverage", "parameter_histograms",
         "pca_scatter", "reference_node", "spectra_by_parameter", "spectrum_fit")},

@@ -16,11 +16,11 @@ from matplotlib.figure import Figure
 from telescopeml.evaluation.metrics import regression_metrics
 from telescopeml.plots.style import (
     METRIC_NAMES,
-    SYMBOLS,
     format_value,
     panels,
     parameter_label,
     styled,
+    unit_label,
 )
 
 
@@ -97,9 +97,8 @@ def residuals(truth: np.ndarray, predicted: np.ndarray, names: Sequence[str],
                             label="16-84%")
             ax.plot(levels, q[:, 1], color="k", lw=1.2, label="median")
         ax.axhline(0, color="k", lw=0.6, ls="--")
-        unit = SYMBOLS.get(name, ("", "", ""))[1]
         ax.set_xlabel(f"true {parameter_label(name)}")
-        ax.set_ylabel(f"predicted − true{f' [{unit}]' if unit else ''}")
+        ax.set_ylabel(f"predicted − true{unit_label(name)}")
     axes.flat[0].legend(loc="best")
     if title:
         fig.suptitle(title)
@@ -129,8 +128,7 @@ def metrics_vs_snr(tables: Mapping[str, Mapping[str, Mapping[str, Mapping[str, f
                     label=method.replace("_", " "))
         ax.set_xticks(x, labels=["∞" if k == "clean" else k for k in keys])
         ax.set_xlabel("test S/N (∞ = noise-free)")
-        unit = SYMBOLS.get(name, ("", "", ""))[1]
-        unit_text = f" [{unit}]" if unit and metric != "r2" else ""
+        unit_text = unit_label(name) if metric != "r2" else ""
         ax.set_ylabel(f"{METRIC_NAMES.get(metric, metric)} of "
                       f"{parameter_label(name, unit=False)}{unit_text}")
         if metric != "r2":

@@ -22,7 +22,7 @@ from matplotlib.colors import BoundaryNorm, Normalize
 from matplotlib.figure import Figure
 
 from telescopeml.cache import atomic_path
-from telescopeml.data.grid import PARAMETER_LABELS
+from telescopeml.parameters import parameter
 
 #: rcParams shared by every figure.
 STYLE: dict[str, Any] = {
@@ -42,21 +42,6 @@ STYLE: dict[str, Any] = {
     "savefig.dpi": 130,
     "pdf.fonttype": 42,
 }
-#: Parameter -> (symbol, unit, note) in matplotlib mathtext; others use PARAMETER_LABELS.
-SYMBOLS: dict[str, tuple[str, str, str]] = {
-    "teff": (r"$T_\mathrm{eff}$", "K", ""),
-    "logg": (r"$\log\,g$", "cgs", ""),
-    "mh": ("[M/H]", "dex", ""),
-    "co": ("C/O", "", ""),
-    "fsed": (r"$f_\mathrm{sed}$", "", ""),
-    "inv_fsed": (r"$1/f_\mathrm{sed}$", "", "0 = cloud-free"),
-    "kzz": (r"$\log\,K_{zz}$", r"cm$^2$ s$^{-1}$", ""),
-    "alpha": (r"[$\alpha$/M]", "dex", ""),
-    "cloudy": ("cloudy", "", "1 = cloudy, 0 = clear"),
-}
-#: Parameter -> colormap, the same in every figure.
-COLORMAPS: dict[str, str] = {"teff": "plasma", "logg": "viridis", "mh": "cividis",
-                             "inv_fsed": "Blues", "fsed": "Blues_r"}
 WAVELENGTH_LABEL = r"Wavelength $\lambda$ [µm]"
 #: Near-infrared photometric bands (µm) marked on spectra.
 BANDS: dict[str, tuple[float, float]] = {"J": (1.10, 1.40), "H": (1.50, 1.80),
@@ -70,13 +55,16 @@ MAX_DISCRETE = 24
 
 # --- labels --------------------------------------------------------------------------------
 def parameter_label(name: str, unit: bool = True) -> str:
-    """Axis label of a parameter: symbol, unit in brackets and note (``unit=False``: symbol)."""
-    if name not in SYMBOLS:
-        return PARAMETER_LABELS.get(name, name) if unit else name
-    symbol, unit_text, note = SYMBOLS[name]
-    if not unit:
-        return symbol
-    return symbol + (f" [{unit_text}]" if unit_text else "") + (f" ({note})" if note else "")
+    """Axis label of a parameter: symbol, unit in brackets and note (``unit=False``: symbol),
+    from :mod:`telescopeml.parameters`."""
+    entry = parameter(name)
+    return entry.axis_label if unit else entry.symbol or name
+
+
+def unit_label(name: str) -> str:
+    """A parameter's unit in mathtext and brackets after a label: `` [K]``; ``""`` if none."""
+    unit = parameter(name).math_unit
+    return f" [{unit}]" if unit else ""
 
 
 def format_value(value: float) -> str:
@@ -90,7 +78,7 @@ def format_node(label: Mapping[str, float], skip: Sequence[str] = ()) -> str:
     for name, value in label.items():
         if name in skip:
             continue
-        kelvin = " K" if SYMBOLS.get(name, ("", "", ""))[1] == "K" else ""
+        kelvin = " K" if parameter(name).unit == "K" else ""
         parts.append(f"{parameter_label(name, unit=False)} = {format_value(value)}{kelvin}")
     return ", ".join(parts)
 
@@ -190,7 +178,7 @@ class ParameterColors:
     def __init__(self, name: str, values: np.ndarray) -> None:
         self.name = name
         self.levels = np.unique(np.asarray(values, dtype=np.float64))
-        cmap_name = COLORMAPS.get(name, "viridis")
+        cmap_name = parameter(name).colormap
         base = mpl.colormaps[cmap_name]
         self.discrete = self.levels.size <= MAX_DISCRETE
         if self.discrete:
