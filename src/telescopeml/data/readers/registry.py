@@ -1,5 +1,7 @@
-"""The spectrum-reader registry: :func:`register_reader`, :func:`read_spectrum` and
-:func:`choose_reader` (see :mod:`telescopeml.data.readers` for how readers are picked).
+"""The spectrum-reader registry: readers register here, and a file's reader is picked here.
+
+:func:`register_reader` adds one, :func:`choose_reader` picks one for a file and
+:func:`read_spectrum` reads it (see :mod:`telescopeml.data.readers` for the order).
 
 The readers import this module to register themselves and the package imports them, so the
 registry is a module of its own: a reader and the package that loads it do not import each
