@@ -18,11 +18,11 @@ from telescopeml import pretrained
 from telescopeml.bundle import load_bundle, read_manifest
 from telescopeml.cli import main
 from telescopeml.data.grid import SpectralGrid
-from telescopeml.empirical import SCALE_GRID
 from telescopeml.errors import DataError, UnknownNameError
 from telescopeml.models.numpy_model import TESTED_ZUKO
 from telescopeml.predict import Predictor
 from telescopeml.training.experiment import ExperimentConfig, train
+from telescopeml.vocabulary import SCALE_GRID
 from test_predict import write_spectrum
 
 TOY_TEFF = {"cold": [500.0, 600.0, 700.0, 800.0, 900.0],

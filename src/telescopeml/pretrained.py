@@ -30,10 +30,11 @@ from telescopeml.data import compact
 from telescopeml.data.grid import SpectralGrid
 from telescopeml.data.instruments import manifest_instrument
 from telescopeml.data.spectrum import ObservedSpectrum
-from telescopeml.empirical import EMPIRICAL_DIR, META_FILE, SCALES, EmpiricalModel
+from telescopeml.empirical import EMPIRICAL_DIR, META_FILE, EmpiricalModel
 from telescopeml.errors import DataError, TelescopeMLError, UnknownNameError
 from telescopeml.inference.correct import MODEL_ERROR_FLAG
 from telescopeml.predict import MIN_COVERAGE, Prediction, Predictor, as_spectrum
+from telescopeml.vocabulary import SCALES
 
 GRID_FILE = "grid.safetensors"
 GRID_FORMAT = compact.COMPACT_FORMAT

@@ -11,7 +11,7 @@ import sys
 from typing import Any
 
 from telescopeml.cli.common import command, nonnegative_float, positive_float, positive_int
-from telescopeml.empirical import SCALES
+from telescopeml.vocabulary import SCALES
 
 
 def _predict(args: argparse.Namespace) -> int:
