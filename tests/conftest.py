@@ -41,6 +41,11 @@ def analytic_log_flux(teff, logg, mh, wavelength):
 @pytest.fixture
 def toy_grid() -> SpectralGrid:
     """A complete 4 x 3 x 3 grid whose log-flux is linear in teff, logg and mh."""
+    return make_toy_grid()
+
+
+def make_toy_grid() -> SpectralGrid:
+    """The :func:`toy_grid` fixture's grid, for module-scoped fixtures."""
     teff, logg, mh = np.meshgrid([900.0, 1000.0, 1100.0, 1200.0], [4.0, 4.5, 5.0],
                                  [-0.5, 0.0, 0.5], indexing="ij")
     teff, logg, mh = teff.ravel(), logg.ravel(), mh.ravel()

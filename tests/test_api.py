@@ -11,9 +11,8 @@ import numpy as np
 import pytest
 
 import telescopeml
-from conftest import analytic_log_flux, export_toy_model
+from conftest import export_toy_model, make_toy_grid
 from telescopeml.cli import main
-from telescopeml.data.grid import SpectralGrid
 from telescopeml.data.spectrum import ObservedSpectrum
 from telescopeml.errors import DataError
 from telescopeml.inference.protocol import SpectrumPredictor
@@ -23,13 +22,8 @@ from telescopeml.inference.request import Predictions, resolve, samples_for
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory):
     """A tiny exported model and two spectra of its grid (text files)."""
-    teff, logg, mh = np.meshgrid([900.0, 1000.0, 1100.0, 1200.0], [4.0, 4.5, 5.0],
-                                 [-0.5, 0.0, 0.5], indexing="ij")
-    wavelength = np.linspace(0.9, 2.4, 60)
-    flux = np.exp(analytic_log_flux(teff.ravel(), logg.ravel(), mh.ravel(), wavelength))
-    grid = SpectralGrid({"teff": teff.ravel(), "logg": logg.ravel(), "mh": mh.ravel()},
-                        wavelength, flux, flux_unit="erg / (s cm2 um)",
-                        meta={"name": "toy", "source": "tests"})
+    grid = make_toy_grid()
+    wavelength = grid.wavelength
     root = tmp_path_factory.mktemp("api")
     model = export_toy_model(grid, root, "toy", {"architecture": "mlp", "dense": [32],
                                                  "dropout": 0.0}, epochs=3)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import export_toy_model
+from conftest import export_toy_model, make_toy_grid
 from telescopeml.data.grid import SpectralGrid
 from telescopeml.data.spectrum import ObservedSpectrum
 from telescopeml.inference.correct import correct
@@ -158,15 +158,7 @@ def test_correct_marginalises_axes_the_network_does_not_answer():
 @pytest.fixture(scope="module")
 def toy_models(tmp_path_factory):
     """A Gaussian-head and a flow-head model on a small grid that is linear in log flux."""
-    from conftest import analytic_log_flux
-
-    teff, logg, mh = np.meshgrid([900.0, 1000.0, 1100.0, 1200.0], [4.0, 4.5, 5.0],
-                                 [-0.5, 0.0, 0.5], indexing="ij")
-    wavelength = np.linspace(0.9, 2.4, 60)
-    flux = np.exp(analytic_log_flux(teff.ravel(), logg.ravel(), mh.ravel(), wavelength))
-    grid = SpectralGrid({"teff": teff.ravel(), "logg": logg.ravel(), "mh": mh.ravel()},
-                        wavelength, flux, flux_unit="erg / (s cm2 um)",
-                        meta={"name": "toy", "source": "tests"})
+    grid = make_toy_grid()
     root = tmp_path_factory.mktemp("grid_posterior")
     small = {"architecture": "mlp", "dense": [32], "dropout": 0.0}
     point = export_toy_model(grid, root, "point", small, epochs=3)
