@@ -111,7 +111,10 @@ def grid_vector(results: dict[str, Prediction], models: list[str]) -> np.ndarray
         prediction = results.get(name)
         if prediction is None:
             raise DataError(f"the empirical scale needs the grid model {name!r}")
-        out += np.median(prediction.samples, axis=0).tolist()
+        # a network answer's own medians, before it was clipped to the grid's box (what
+        # layers fitted on network answers learned from); else the posterior's
+        out += prediction.sampling.get("network_median") or \
+            np.median(prediction.samples, axis=0).tolist()
         chi2 = prediction.chi2_red
         out.append(np.log10(chi2) if np.isfinite(chi2) and chi2 > 0 else 3.0)
     return np.array(out)

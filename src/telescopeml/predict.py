@@ -496,11 +496,14 @@ class Predictor:
         inference.correct`), or (``fast``, or no grid) the network's samples clipped to
         the grid's box: no answer lies outside it."""
         low, high = (np.array([self.ranges[n][i] for n in self.names]) for i in (0, 1))
+        network_median = np.median(samples, axis=0).tolist()
         samples = np.clip(samples, low, high)
         grid = None if self.fast else self.grid
         if grid is None:
             why = "--fast" if self.fast else (self.grid_problem or "no grid")
-            return samples, {"method": "network", "describe": f"network only ({why})"}, [], []
+            # the unclipped medians: empirical layers fitted on network answers read them
+            return samples, {"method": "network", "describe": f"network only ({why})",
+                             "network_median": network_median}, [], []
         if self._scatter is False:
             self._scatter = node_scatter(grid)
         result = correct(grid, self.names, flux, sigma, good, samples, self._scatter,
