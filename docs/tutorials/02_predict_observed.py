@@ -134,11 +134,12 @@ for label, spectrum in (("L3", l_dwarf), ("T8", t_dwarf)):
 # skipped. The same is `telescopeml predict FILE...` on the command line (without a model
 # it chooses among the shipped ones; `--model dback24-spex` fixes one), with `--out
 # table.csv` for one row per spectrum (`scale`, `model`, `PARAM_p50`, `PARAM_p16`,
-# `PARAM_p84`, `PARAM_p2.5`, `PARAM_p97.5`, `PARAM_limit`, `chi2_red`, `flag`, `note`).
+# `PARAM_p84`, `PARAM_p2.5`, `PARAM_p97.5`, `PARAM_limit`, `chi2_red`, `method`, `ess`,
+# `flag`, `note`).
 
 # %%
 from telescopeml.data.library import find_entry, library_file  # noqa: E402
-from telescopeml.predict import predict_files  # noqa: E402
+from telescopeml.inference.batch import predict_files  # noqa: E402
 
 names = ["2MASS J22244381-0158521", "SDSSp J010752.33+004156.1", "2MASS J15031961+2525196"]
 files = [library_file(find_entry(n), quiet=True) for n in names]
