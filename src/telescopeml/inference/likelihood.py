@@ -132,7 +132,7 @@ class GridLikelihood:
         theta = np.atleast_2d(np.asarray(theta, dtype=np.float64))
         out = np.empty(len(theta))
         for start in range(0, len(theta), CHUNK):
-            out[start:start + CHUNK] = self._chunk(theta[start:start + CHUNK])
+            out[start:start + CHUNK] = self._terms(theta[start:start + CHUNK])
         return out
 
     def log_posterior(self, theta: np.ndarray) -> np.ndarray:
@@ -152,15 +152,7 @@ class GridLikelihood:
         log_flux = log_flux[:, self.good]
         return np.exp(log_flux - log_flux.mean(axis=1, keepdims=True)), missing
 
-    def best_scale(self, theta: np.ndarray) -> np.ndarray:
-        """Flux scale of the observed spectrum relative to :meth:`model_flux` at each θ."""
-        return self._terms(np.atleast_2d(theta))[1]
-
-    def _chunk(self, theta: np.ndarray) -> np.ndarray:
-        log_like, _ = self._terms(theta)
-        return log_like
-
-    def _terms(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _terms(self, theta: np.ndarray) -> np.ndarray:
         model, missing = self.model_flux(theta[:, :len(self.axes)])
         y, var = self.flux, self.variance
         scale = (model @ (y / var)) / ((model**2) @ (1.0 / var))
@@ -190,7 +182,7 @@ class GridLikelihood:
         with np.errstate(divide="ignore", invalid="ignore"):
             log_like = -0.5 * (chi2 + log_det + np.log(q_mm * best**2))
         log_like[missing | ~(best > 0) | ~np.isfinite(log_like)] = -np.inf
-        return log_like, best
+        return log_like
 
     def node_scan(self, n_best: int = 10, model_fraction: float = 0.05
                   ) -> tuple[np.ndarray, np.ndarray]:
