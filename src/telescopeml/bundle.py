@@ -11,7 +11,6 @@ import contextlib
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from safetensors import SafetensorError
 
-from telescopeml.cache import atomic_path, sha256_file
+from telescopeml.cache import atomic_path, publish, sha256_file, sibling_temp
 from telescopeml.errors import DataError
 from telescopeml.extras import requires
 from telescopeml.models.config import ModelConfig
@@ -62,18 +61,17 @@ def atomic_directory(target: str | Path) -> Iterator[Path]:
     """Yield an empty temporary directory beside ``target``; it replaces ``target`` on success.
 
     An existing ``target`` is removed only after the new one is complete; nothing
-    half-written is left behind when the body raises.
+    half-written is left behind when the body raises. The directory follows the umask.
     """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent))
+    tmp = sibling_temp(target, directory=True)
     old = target.with_name(f".{target.name}.old")
     try:
         yield tmp
         if target.exists():
             shutil.rmtree(old, ignore_errors=True)
             os.replace(target, old)
-        os.replace(tmp, target)
+        publish(tmp, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(old, ignore_errors=True)

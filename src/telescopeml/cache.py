@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
+import re
+import shutil
+import socket
+import stat
 import tempfile
+import time
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,20 +43,135 @@ def set_cache_dir(path: str | Path | None) -> None:
     _override = None if path is None else Path(path)
 
 
-@contextlib.contextmanager
-def atomic_path(target: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``target``; rename it onto ``target`` only on success.
+#: Temporaries whose writer cannot be checked (another host, an older naming) are stale
+#: after this many seconds without a change.
+STALE_AFTER = 24 * 3600.0
+_HOST = f"{zlib.crc32(socket.gethostname().encode()) & 0xFFFF:04x}"
 
-    Nothing half-written is left behind when the body raises.
+
+def sibling_temp(target: str | Path, directory: bool = False) -> Path:
+    """Create an empty temporary file (or directory) beside ``target`` and return its path.
+
+    Its name, ``.NAME.PID-HOST.RANDOM.part``, says which process writes it, so that
+    :func:`remove_stale` can tell a killed writer's leftovers from a live one's; the stale
+    temporaries of ``target`` are removed first.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    remove_stale(target)
+    options = {"prefix": f".{target.name}.{os.getpid()}-{_HOST}.", "suffix": ".part",
+               "dir": target.parent}
+    if directory:
+        return Path(tempfile.mkdtemp(**options))
+    fd, tmp = tempfile.mkstemp(**options)
     os.close(fd)
-    tmp_path = Path(tmp)
+    return Path(tmp)
+
+
+def remove_stale(target: str | Path) -> list[Path]:
+    """Remove the temporaries of ``target`` (see :func:`sibling_temp`) that a killed process
+    left; return them. A temporary of a process still running on this host is kept, as is
+    one of another host (or an older naming) changed in the last :data:`STALE_AFTER` s."""
+    target = Path(target)
+    pattern = re.compile(rf"\.{re.escape(target.name)}\.(?:(\d+)-([0-9a-f]{{4}})\.)?"
+                         r"[A-Za-z0-9_]+\.part")
+    removed = []
+    try:
+        entries = list(os.scandir(target.parent))
+    except OSError:
+        return removed
+    now = time.time()
+    for entry in entries:
+        match = pattern.fullmatch(entry.name)
+        if not match:
+            continue
+        pid, host = match.groups()
+        try:
+            age = now - entry.stat(follow_symlinks=False).st_mtime
+        except OSError:
+            continue
+        if (pid and host == _HOST and not _running(int(pid))) or age > STALE_AFTER:
+            path = Path(entry.path)
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process, or no permission to ask
+        return True
+    return True
+
+
+def umask() -> int:
+    """This process's umask (read without changing it where the system allows)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def publish(tmp: str | Path, target: str | Path, overwrite: bool = True) -> None:
+    """Move the finished temporary ``tmp`` onto ``target`` in one step.
+
+    ``tmp`` gets the mode of the file it replaces, else the one a new file gets under the
+    umask. Without ``overwrite`` the move fails with :class:`FileExistsError` when
+    ``target`` exists, even when another process created it a moment ago (a hard link
+    publishes the file only where nothing is; where links are not supported, an exclusive
+    create reserves the name).
+    """
+    tmp, target = Path(tmp), Path(target)
+    try:
+        mode = stat.S_IMODE(os.stat(target).st_mode) if overwrite else None
+    except OSError:
+        mode = None
+    if mode is None:
+        mode = (0o777 if tmp.is_dir() else 0o666) & ~umask()
+    os.chmod(tmp, mode)
+    if overwrite or tmp.is_dir():
+        if not overwrite and target.exists():
+            raise FileExistsError(errno.EEXIST, "File exists", str(target))
+        os.replace(tmp, target)
+        return
+    try:
+        os.link(tmp, target)
+    except FileExistsError:
+        raise
+    except OSError:  # a file system without hard links
+        os.close(os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, mode))
+        os.replace(tmp, target)
+    else:
+        tmp.unlink()
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | Path, overwrite: bool = True) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; move it onto ``target`` only on success.
+
+    Nothing half-written is left behind when the body raises. The file follows the umask,
+    or keeps the mode of the file it replaces; without ``overwrite`` an existing
+    ``target`` (even one created meanwhile) raises :class:`FileExistsError` and is left as
+    it was (see :func:`publish`).
+    """
+    tmp_path = sibling_temp(target)
     try:
         yield tmp_path
-        os.replace(tmp_path, target)
+        publish(tmp_path, target, overwrite)
     finally:
         tmp_path.unlink(missing_ok=True)
 

@@ -22,26 +22,23 @@ from telescopeml.extras import requires
 def _train(args: argparse.Namespace) -> int:
     requires("torch", "zuko")  # fail before any work, naming the extra
     from telescopeml.training.experiment import config_from_options, train
-    from telescopeml.training.trainer import is_main_process
+    from telescopeml.training.outputs import holds_files
+    from telescopeml.training.runtime import is_main_process
 
     grid = grid_of(args)
     out_dir = Path(args.out)
     if out_dir.is_file():
         raise DataError("is a file; --out takes a directory for the model", out_dir)
     # under torchrun rank 0 alone decides (the others see the files rank 0 starts writing)
-    if (is_main_process() and out_dir.is_dir() and any(out_dir.iterdir())
-            and not args.resume):
-        if not args.overwrite:
-            what = "a model" if (out_dir / "manifest.json").is_file() else "files"
-            raise DataError(f"already holds {what}; give --overwrite to replace it, or "
-                            "--resume to continue a killed run there", out_dir)
-        import shutil
-
-        shutil.rmtree(out_dir)
+    if is_main_process() and holds_files(out_dir) and not (args.resume or args.overwrite):
+        what = "a model" if (out_dir / "manifest.json").is_file() else "files"
+        raise DataError(f"already holds {what}; give --overwrite to replace it, or "
+                        "--resume to continue a killed run there", out_dir)
     config = config_from_options(args.config, args.preset, grid, args.epochs, args.seed)
     command_line = "telescopeml " + " ".join(sys.argv[1:]) if args.record_command else None
     out = train(config, args.out, resume=args.resume, progress=not args.quiet,
-                command=command_line, baselines=not args.no_baselines)
+                command=command_line, baselines=not args.no_baselines,
+                overwrite=args.overwrite)
     if not is_main_process():
         return 0
     print(metrics_table(json.loads((out / "evaluation.json").read_text())))
@@ -89,7 +86,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="output directory, e.g. models/NAME")
     p.add_argument("--resume", action="store_true", help="continue a killed run in --out")
     p.add_argument("--overwrite", action="store_true",
-                   help="replace what --out holds (by default an existing model is kept)")
+                   help="replace the model in --out once the new one is complete (its "
+                   "other files stay; by default an existing model is kept)")
     p.add_argument("--no-baselines", action="store_true",
                    help="evaluate the network alone (the χ² and random-forest baselines take "
                    "a while on large grids)")

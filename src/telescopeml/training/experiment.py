@@ -28,10 +28,10 @@ from telescopeml.data.transforms import Normalizer, ParameterScaler
 from telescopeml.errors import DataError, UnknownNameError
 from telescopeml.models import ModelConfig, box_bounds, build_model, count_parameters
 from telescopeml.training.config import TrainConfig
-from telescopeml.training.trainer import Trainer, is_main_process, seed_everything
+from telescopeml.training.outputs import CHECKPOINT_DIR, CONFIG_FILE, holds_files, replacing
+from telescopeml.training.runtime import is_main_process, seed_everything
+from telescopeml.training.trainer import Trainer
 from telescopeml.version import __version__
-
-CONFIG_FILE = "config.toml"
 
 
 @dataclass
@@ -384,7 +384,8 @@ def recalibrate(model: Any, config: ExperimentConfig, prepared: PreparedData) ->
 
 
 def train(config: ExperimentConfig, out_dir: str | Path, resume: bool = False,
-          progress: bool = True, command: str | None = None, baselines: bool = True) -> Path:
+          progress: bool = True, command: str | None = None, baselines: bool = True,
+          overwrite: bool = False) -> Path:
     """Train a model as ``config`` says and write a bundle to ``out_dir``; return its path.
 
     ``out_dir`` receives ``manifest.json`` + ``model.safetensors`` (the bundle),
@@ -393,12 +394,27 @@ def train(config: ExperimentConfig, out_dir: str | Path, resume: bool = False,
     ``checkpoint/`` lives there while training runs (for ``--resume``) and is removed once
     the bundle is written. Under ``torchrun`` every rank trains and rank 0 alone writes the
     bundle and evaluation.
+
+    With ``overwrite`` (and not ``resume``) a ``out_dir`` that holds files is not touched
+    while the run trains, in a folder beside it; once the new model is complete its files
+    replace the run files there (:data:`~telescopeml.training.outputs.RUN_FILES`) and
+    nothing else (see :func:`~telescopeml.training.outputs.replacing`).
     """
+    out_dir = Path(out_dir)
+    if overwrite and not resume and is_main_process() and holds_files(out_dir):
+        with replacing(out_dir) as staging:
+            _train(config, staging, out_dir, False, progress, command, baselines)
+        return out_dir
+    return _train(config, out_dir, out_dir, resume, progress, command, baselines)
+
+
+def _train(config: ExperimentConfig, work: Path, out_dir: Path, resume: bool, progress: bool,
+           command: str | None, baselines: bool) -> Path:
+    """:func:`train` writing into ``work``, a model that will be ``out_dir``."""
     from telescopeml.evaluation.evaluate import evaluate_prepared
 
-    out_dir = Path(out_dir)
     started = time.time()
-    prepared, trainer = fit_model(config, out_dir, resume=resume, progress=progress)
+    prepared, trainer = fit_model(config, work, resume=resume, progress=progress)
     if not is_main_process():
         return out_dir
     model = trainer.model
@@ -409,17 +425,17 @@ def train(config: ExperimentConfig, out_dir: str | Path, resume: bool = False,
     manifest["command"] = command
     if model.config.head == "flow":
         manifest["posterior"] = recalibrate(model, config, prepared)
-    save_bundle(out_dir, model, model.config, **manifest)
+    save_bundle(work, model, model.config, **manifest)
     metrics = {"model": str(out_dir),
                **evaluate_prepared(model, prepared, seed=config.train.seed,
                                    baselines=baselines, progress=progress)}
     manifest["metrics"] = summary_metrics(metrics)
-    save_bundle(out_dir, model, model.config, **manifest)
-    (out_dir / "evaluation.json").write_text(json.dumps(metrics, indent=1) + "\n")
+    save_bundle(work, model, model.config, **manifest)
+    (work / "evaluation.json").write_text(json.dumps(metrics, indent=1) + "\n")
     if "calibration" in metrics:
-        (out_dir / "calibration.json").write_text(json.dumps(metrics["calibration"]) + "\n")
+        (work / "calibration.json").write_text(json.dumps(metrics["calibration"]) + "\n")
     # the run is complete and the bundle written: nothing is left to resume (16 MB saved)
-    shutil.rmtree(out_dir / "checkpoint", ignore_errors=True)
+    shutil.rmtree(work / CHECKPOINT_DIR, ignore_errors=True)
     return out_dir
 
 

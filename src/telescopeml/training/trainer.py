@@ -16,13 +16,10 @@ import csv
 import json
 import math
 import os
-import random
 import signal
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -46,51 +43,25 @@ from telescopeml.training.checkpoint import (
     write_checkpoint,
 )
 from telescopeml.training.config import TrainConfig
+from telescopeml.training.outputs import CHECKPOINT_DIR
+from telescopeml.training.outputs import TRAIN_FILE as CONFIG_FILE
+from telescopeml.training.runtime import (
+    available_cpus,
+    distributed_env,
+    resolve_device,
+    seed_everything,
+    stop_on_sigterm,
+)
 from telescopeml.version import __version__
 
 #: ``epoch -> (x, y)`` or ``epoch -> (x, extra, y)``, float32 numpy arrays.
 TrainData = Callable[[int], tuple[np.ndarray, ...]]
-CONFIG_FILE = "train.toml"
-CHECKPOINT_DIR = "checkpoint"
 #: Settings that may change between a run and its resumption.
 RESUMABLE_CHANGES = ("num_threads", "device", "checkpoint_every")
 _Batch = tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]
 #: Fraction of the steps over which the one-cycle schedule raises the learning rate
 #: (PyTorch's default); early stopping waits for it to end.
 ONECYCLE_WARMUP = 0.3
-
-
-def available_cpus() -> int:
-    """CPUs this process may run on (affinity-aware)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
-
-
-def distributed_env() -> tuple[int, int, int]:
-    """``(world_size, rank, local_rank)`` as ``torchrun`` sets them; ``(1, 0, 0)`` outside it."""
-    env = os.environ
-    return (int(env.get("WORLD_SIZE", "1")), int(env.get("RANK", "0")),
-            int(env.get("LOCAL_RANK", "0")))
-
-
-def is_main_process() -> bool:
-    """True outside ``torchrun`` and on its rank 0: the process that writes outputs."""
-    return distributed_env()[1] == 0
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` -> ``cuda`` when available, else ``cpu``."""
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(name)
-
-
-def seed_everything(seed: int) -> None:
-    """Seed python's ``random``, numpy's global generator and torch (CPU and CUDA)."""
-    random.seed(seed)
-    np.random.seed(seed)  # noqa: NPY002 - data code may use the global generator
-    torch.manual_seed(seed)
 
 
 class _Loss(nn.Module):
@@ -208,7 +179,7 @@ class Trainer:
             if self.device.type == "cuda":
                 os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
             torch.use_deterministic_algorithms(True, warn_only=True)
-        previous = _stop_on_sigterm()
+        previous = stop_on_sigterm()
         try:
             return self._fit(train_data, val_data, resume)
         finally:
@@ -489,15 +460,3 @@ class Trainer:
         self.best_epoch, self._bad_epochs = meta["best_epoch"], meta["bad_epochs"]
         self.stopped_early = bool(self.config.patience and self._bad_epochs >= self.config.patience)
         return meta["epoch"], meta["finished"], scheduler
-
-
-def _raise_interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
-def _stop_on_sigterm() -> Any:
-    """Make SIGTERM stop training as Ctrl-C does (checkpoint, then stop); returns the
-    previous handler (None outside the main thread, where signals cannot be handled)."""
-    if threading.current_thread() is not threading.main_thread():
-        return None
-    return signal.signal(signal.SIGTERM, _raise_interrupt)

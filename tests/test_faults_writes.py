@@ -1,0 +1,63 @@
+"""Fault injection, round two (issue 26): what the package writes and records. A user's
+files are never lost, outputs never silently replace each other, a failed run records
+nothing it did not do."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from telescopeml.cli import main
+from telescopeml.training.experiment import ExperimentConfig
+from telescopeml.training.outputs import RUN_FILES
+
+TINY = {
+    "model": {"architecture": "mlp", "dense": [16], "dropout": 0.0},
+    "train": {"epochs": 1, "batch_size": 32, "checkpoint_every": 0, "patience": 0},
+    "augment": {"n_interpolated": 32},
+}
+
+
+@pytest.fixture
+def tiny_toml(toy_grid, tmp_path):
+    grid = toy_grid.to_hdf5(tmp_path / "toy.h5")
+    config = ExperimentConfig.from_dict({**TINY, "data": {"grid": str(grid),
+                                                          "instrument": ""}})
+    return config.to_toml(tmp_path / "tiny.toml")
+
+
+def train_cli(config, out, *options):
+    return main(["-q", "train", "--config", str(config), "--out", str(out), "--no-baselines",
+                 *options])
+
+
+def test_overwrite_replaces_the_model_only_once_complete(tiny_toml, tmp_path, monkeypatch):
+    out = tmp_path / "model"
+    assert train_cli(tiny_toml, out) == 0
+    assert {p.name for p in out.iterdir()} <= set(RUN_FILES)  # every output is known by name
+    before = {name: (out / name).read_bytes() for name in ("manifest.json",
+                                                           "model.safetensors")}
+    (out / "notes.txt").write_text("mine")
+    (out / "reference").mkdir()
+    (out / "reference" / "star.fits").write_bytes(b"keep")
+    # a run that fails after training leaves the previous model, and no temporary folder
+    import telescopeml.training.experiment as experiment
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(experiment, "save_bundle", crash)
+        with pytest.raises(RuntimeError, match="disk on fire"):
+            train_cli(tiny_toml, out, "--overwrite", "--epochs", "2")
+    assert {n: (out / n).read_bytes() for n in before} == before
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".model")) == []
+    # a complete run replaces the model files and keeps everything else
+    assert train_cli(tiny_toml, out, "--overwrite", "--epochs", "2") == 0
+    assert (out / "notes.txt").read_text() == "mine"
+    assert (out / "reference" / "star.fits").read_bytes() == b"keep"
+    assert (out / "model.safetensors").read_bytes() != before["model.safetensors"]
+    assert len(json.loads((out / "history.json").read_text())) == 2
+    assert json.loads((out / "evaluation.json").read_text())["model"] == str(out)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".model")]
