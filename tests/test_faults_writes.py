@@ -61,3 +61,37 @@ def test_overwrite_replaces_the_model_only_once_complete(tiny_toml, tmp_path, mo
     assert len(json.loads((out / "history.json").read_text())) == 2
     assert json.loads((out / "evaluation.json").read_text())["model"] == str(out)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".model")]
+
+
+def test_one_file_for_two_outputs_is_refused_before_any_work(tmp_path, capsys):
+    out = tmp_path / "x.fits"
+    out.write_bytes(b"the user's table")
+    for extra in ([], ["--overwrite"]):
+        assert main(["-q", "predict", "no-such-spectrum.txt", "--out", str(out),
+                     "--samples-out", str(tmp_path / "." / "x.fits"), *extra]) == 2
+        err = capsys.readouterr().err
+        assert "given for both --out and --samples-out" in err and "Traceback" not in err
+    assert out.read_bytes() == b"the user's table"
+
+
+def test_a_file_that_appears_meanwhile_is_not_replaced(tmp_path):
+    from astropy.table import QTable
+
+    from telescopeml.errors import DataError
+    from telescopeml.tables import write_table
+
+    target = tmp_path / "same.csv"
+
+    class OtherRunFinishesFirst(QTable):
+        def write(self, *args, **kwargs):
+            super().write(*args, **kwargs)
+            target.write_text("the other run's rows\n")
+
+    with pytest.raises(DataError, match="appeared while this run worked") as caught:
+        write_table(target, OtherRunFinishesFirst({"teff": [1000.0]}))
+    assert "nothing" not in str(caught.value)
+    assert target.read_text() == "the other run's rows\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["same.csv"]  # no temporary left
+    # with overwrite the last writer wins, as asked
+    write_table(target, QTable({"teff": [1000.0]}), overwrite=True)
+    assert target.read_text().splitlines() == ["teff", "1000.0"]

@@ -3,8 +3,9 @@ samples (HDF5, FITS), with units, written atomically."""
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import astropy.units as u
@@ -59,8 +60,8 @@ def check_writable(path: str | Path, suffixes: Iterable[str] | None = None,
     if path.is_dir():
         raise DataError("is a directory; give a file name (e.g. results.ecsv)", path)
     if path.exists() and not overwrite:
-        raise DataError("already exists; nothing was written (replace it with --overwrite, "
-                        "or overwrite=True)", path)
+        raise DataError("already exists and was left as it was (replace it with "
+                        "--overwrite, or overwrite=True)", path)
     if suffixes is not None and path.suffix.lower() not in suffixes:
         raise DataError(f"unknown format {path.suffix!r}; use one of {', '.join(suffixes)}",
                         path)
@@ -75,6 +76,20 @@ def check_writable(path: str | Path, suffixes: Iterable[str] | None = None,
         raise DataError(f"cannot write here ({existing} is not a writable directory)", path)
 
 
+def check_distinct(outputs: dict[str, str | Path | None]) -> None:
+    """Refuse, before any work, one file given for two outputs (``{option: path}``; None
+    for an output not asked for): the second would replace the first."""
+    seen: dict[str, str] = {}
+    for option, path in outputs.items():
+        if not path:
+            continue
+        key = os.path.normcase(os.path.realpath(path))
+        if key in seen:
+            raise DataError(f"given for both {seen[key]} and {option}; the second would "
+                            "replace the first: give two files", path)
+        seen[key] = option
+
+
 def write_table(path: str | Path, table: QTable, overwrite: bool = False) -> Path:
     """Write ``table`` by the name's suffix (:data:`TABLE_FORMATS`: ECSV and FITS keep the
     units, Parquet keeps them for astropy readers, CSV has none), atomically: a temporary
@@ -83,14 +98,11 @@ def write_table(path: str | Path, table: QTable, overwrite: bool = False) -> Pat
     path = Path(path)
     check_writable(path, overwrite=overwrite)
     format = TABLE_FORMATS.get(path.suffix.lower(), "ascii.csv")
-    try:
-        with atomic_path(path) as tmp:
-            if format == "fits":
-                fits.HDUList([fits.PrimaryHDU(), fits_table(table)]).writeto(tmp, overwrite=True)
-            else:
-                table.write(tmp, format=format, overwrite=True)
-    except OSError as exc:
-        raise DataError(f"cannot write ({exc.strerror})", path) from None
+    with _publishing(path, overwrite) as tmp:
+        if format == "fits":
+            fits.HDUList([fits.PrimaryHDU(), fits_table(table)]).writeto(tmp, overwrite=True)
+        else:
+            table.write(tmp, format=format, overwrite=True)
     return path
 
 
@@ -108,17 +120,30 @@ def write_samples(path: str | Path, predictions: list[Prediction],
     path = Path(path)
     check_writable(path, SAMPLE_SUFFIXES, overwrite)
     labels = _labels(predictions)
-    try:
-        with atomic_path(path) as tmp:
-            if path.suffix.lower() in (".h5", ".hdf5"):
-                _write_hdf5(tmp, labels, predictions)
-            else:
-                hdus = [fits_table(samples_table(p), label)
-                        for label, p in zip(labels, predictions, strict=True)]
-                fits.HDUList([fits.PrimaryHDU(), *hdus]).writeto(tmp, overwrite=True)
-    except OSError as exc:
-        raise DataError(f"cannot write ({exc.strerror})", path) from None
+    with _publishing(path, overwrite) as tmp:
+        if path.suffix.lower() in (".h5", ".hdf5"):
+            _write_hdf5(tmp, labels, predictions)
+        else:
+            hdus = [fits_table(samples_table(p), label)
+                    for label, p in zip(labels, predictions, strict=True)]
+            fits.HDUList([fits.PrimaryHDU(), *hdus]).writeto(tmp, overwrite=True)
     return path
+
+
+@contextlib.contextmanager
+def _publishing(path: Path, overwrite: bool) -> Iterator[Path]:
+    """:func:`~telescopeml.cache.atomic_path` onto ``path``, with a one-line
+    :class:`DataError` when it cannot be written or, without ``overwrite``, when another
+    process created it meanwhile (its file is kept; this one's is not written)."""
+    try:
+        with atomic_path(path, overwrite=overwrite) as tmp:
+            yield tmp
+    except FileExistsError:
+        raise DataError("appeared while this run worked (another process wrote it?) and was "
+                        "left as it was; this run's results were not written (run again with "
+                        "another name, or --overwrite)", path) from None
+    except OSError as exc:
+        raise DataError(f"cannot write ({exc.strerror or exc})", path) from None
 
 
 def fits_table(table: QTable, name: str = "") -> fits.BinTableHDU:

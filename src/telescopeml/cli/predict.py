@@ -18,7 +18,9 @@ def _predict(args: argparse.Namespace) -> int:
     from telescopeml.inference.request import predict
 
     if args.out or args.samples_out:  # astropy.table is slow to import: only when writing
-        from telescopeml.tables import SAMPLE_SUFFIXES, check_writable
+        from telescopeml.tables import SAMPLE_SUFFIXES, check_distinct, check_writable
+
+        check_distinct({"--out": args.out, "--samples-out": args.samples_out})
     if args.out:
         check_writable(args.out, overwrite=args.overwrite)
     if args.samples_out:
