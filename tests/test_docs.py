@@ -42,6 +42,7 @@ API_MODULES = [
     "telescopeml.data.units",
     "telescopeml.data.sources",
     "telescopeml.data.library",
+    "telescopeml.data.coordinates",
     "telescopeml.data.objects",
     "telescopeml.data.resample",
     "telescopeml.data.transforms",

@@ -152,3 +152,19 @@ def test_gap_pixels_are_masked_not_interpolated(bundle):
     assert nearest.all()  # nearest usable values, nothing in between
     prediction = predictor.predict(ready, n_samples=50)
     assert "input: masked 1.57-1.63 µm: a gap in the spectrum (no data)" in prediction.notes
+
+
+@pytest.mark.parametrize("spectrum_pixels, flagged", [
+    (G395H, False),  # what the 2.9-5.15 µm model at PRISM resolution is made to read
+    (pixels(2.88, 5.1, 1000), False),  # G395M: sharper, covers the model's range
+    (PRISM, True),  # reaches far past the model's range
+    (SPEX, True),  # another range altogether
+])
+def test_a_model_is_not_flagged_for_the_instruments_it_reads(spectrum_pixels, flagged):
+    model = pixels(2.9035, 5.1475, 100)
+    record = instruments.instrument_record("JWST-NIRSPEC-PRISM", model)
+    assert bool(instruments.mismatch(spectrum_pixels, record, model)) == flagged
+    # a model of the whole PRISM range still flags a G395H spectrum
+    full = pixels(0.6, 5.3, 100)
+    assert instruments.mismatch(G395H, instruments.instrument_record("JWST-NIRSPEC-PRISM",
+                                                                     full), full)

@@ -313,7 +313,7 @@ def test_cli_predicts_library_spectra_by_name(capsys):
     out = capsys.readouterr().out
     assert out.count("2MASS J15031961+2525196") == 2
     assert main(["predict", "no such object anywhere", "--quiet"]) == 2
-    assert "no such file, and no spectrum named" in capsys.readouterr().err
+    assert "no such file, and no spectrum of that name" in capsys.readouterr().err
 
 
 def test_a_specutils_spectrum_is_predicted_directly(bundle, module_grid, tmp_path):

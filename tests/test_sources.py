@@ -265,7 +265,7 @@ def test_library_index_and_lookup(fake_wheels):
     jwst = library.find_entry("Wolf1130C", instrument="JWST-NIRSPEC-PRISM", quiet=True)
     assert library.library_file(jwst, quiet=True).read_text().startswith("wave,flux")
     assert library.library_file(best, quiet=True).name == "2_10.fits.gz"
-    with pytest.raises(DataError, match="no spectrum named 'Nobody'"):
+    with pytest.raises(DataError, match="Nobody: no spectrum of that name"):
         library.find_entry("Nobody", quiet=True)
     assert library.spectral_class("sdL4.5 beta") == "L"
 

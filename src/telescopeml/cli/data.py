@@ -48,7 +48,8 @@ def _spectra(args: argparse.Namespace) -> int:
         entries = [e for e in entries if e.instrument == args.instrument.upper()]
     print(f"{'name':34s} {'type':8s} {'S/N':>6s} {'instrument':20s} file")
     for e in entries[: args.limit] if args.limit else entries:
-        print(f"{e.name[:34]:34s} {e.spectral_type[:8]:8s} {e.snr:6.0f} {e.instrument:20s} "
+        snr = "?" if e.snr is None else f"{e.snr:.0f}"
+        print(f"{e.name[:34]:34s} {e.spectral_type[:8]:8s} {snr:>6s} {e.instrument:20s} "
               f"{e.data_file}")
     print(f"{len(entries)} spectra", file=sys.stderr)
     return 0

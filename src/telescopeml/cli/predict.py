@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 from telescopeml.cli.common import command, nonnegative_float, positive_float, positive_int
@@ -26,7 +27,15 @@ def _predict(args: argparse.Namespace) -> int:
     if args.samples_out:
         check_writable(args.samples_out, SAMPLE_SUFFIXES, args.overwrite)
     distance = None if args.distance is None else (args.distance, args.distance_err)
-    result = predict(args.inputs, args.model, args.scale, args.fast, distance, args.samples,
+    inputs = list(args.inputs)
+    if args.instrument:  # each name given asks for its spectrum from this instrument
+        from telescopeml.data.library import with_instrument
+        from telescopeml.inference.request import is_model
+
+        first = 1 if inputs and args.model is None and is_model(inputs[0]) else 0
+        inputs[first:] = [item if Path(item).exists() else with_instrument(item, args.instrument)
+                          for item in inputs[first:]]
+    result = predict(inputs, args.model, args.scale, args.fast, distance, args.samples,
                      targets=args.list, library=args.library, spectral_type=args.type,
                      empirical=args.empirical, smooth=args.smooth, quiet=args.quiet)
     done, failed = result.done, result.failed
@@ -73,6 +82,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                    "whose grid covers each object is chosen")
     p.add_argument("--model", help="model directory or the name of a shipped model "
                    "(default: choose among the shipped models)")
+    p.add_argument("--instrument", help="with library names: take each object's spectrum "
+                   "from this instrument (e.g. JWST-NIRSPEC-PRISM; `telescopeml data spectra` "
+                   "lists them) when it has several")
     p.add_argument("--library", action="store_true",
                    help="every SpeX prism spectrum in the splat library (see --type)")
     p.add_argument("--type", help="with --library: spectral class or type prefix (L, T, L4)")

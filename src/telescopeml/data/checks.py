@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from telescopeml.data.library import UCDMCMC_FILE
 from telescopeml.data.spectrum import ObservedSpectrum
 from telescopeml.errors import DataError
 
@@ -55,8 +56,10 @@ def with_distance(spectrum: ObservedSpectrum, distance_pc: float,
 
 
 def _library_name(path: Path) -> bool:
-    """Whether a missing ``path`` may name a library spectrum (no folder, no text suffix)."""
-    return path.parent == Path(".") and path.suffix.lower() not in FILE_SUFFIXES
+    """Whether a missing ``path`` may name a library spectrum: no folder, and no text
+    suffix unless it is the name of a library CSV (``JWST-NIRSPEC-PRISM_Wolf1130C_...csv``)."""
+    return path.parent == Path(".") and (path.suffix.lower() not in FILE_SUFFIXES
+                                         or bool(UCDMCMC_FILE.match(path.name)))
 
 
 def source_of(spectrum: ObservedSpectrum | str | Path) -> str:
@@ -105,7 +108,8 @@ def clean_spectrum(spectrum: ObservedSpectrum) -> ObservedSpectrum:
     return spectrum._derive(
         wavelength=spectrum.wavelength[keep], flux=spectrum.flux[keep],
         uncertainty=None if sigma is None else sigma[keep],
-        meta={**spectrum.meta, "cleaned": True, "input_notes": notes})
+        meta={**spectrum.meta, "cleaned": True,
+              "input_notes": [*spectrum.meta.get("input_notes", []), *notes]})
 
 
 def der_snr_noise(flux: np.ndarray) -> float:

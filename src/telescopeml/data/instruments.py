@@ -68,6 +68,9 @@ SHARPER = 1.5
 #: (µm) past the model's wavelengths it may reach, before it is taken for another instrument's.
 SAMPLING_FINER, SAMPLING_COARSER = 4.0, 3.0
 REACH_BLUE_UM, REACH_RED_UM = 0.4, 0.5
+#: How far (µm) a model's wavelengths may reach past an instrument's range and still be read
+#: from its spectra (:func:`reads`): the ranges above are nominal.
+RANGE_SLACK_UM = 0.05
 
 
 def resolving_power(wavelength: np.ndarray) -> float:
@@ -140,18 +143,35 @@ def manifest_instrument(manifest: dict[str, Any]) -> dict[str, Any]:
     return instrument_record(key, manifest["wavelength"])
 
 
+def reads(instrument: Instrument, record: dict[str, Any], model_wavelength: np.ndarray) -> bool:
+    """Whether a model (its instrument ``record`` and pixels, µm) is made to read spectra
+    from ``instrument``: its own, or one at least as sharp (smoothed to the model's R) whose
+    range holds all of the model's wavelengths (within :data:`RANGE_SLACK_UM`), as the
+    2.9-5.15 µm model at PRISM resolution reads NIRSpec G395H and G395M spectra."""
+    if instrument.key == record.get("key"):
+        return True
+    w = np.asarray(model_wavelength, dtype=np.float64)
+    low, high = instrument.wavelength_range
+    return (instrument.resolving_power >= float(record["resolving_power"])
+            and low - RANGE_SLACK_UM <= w[0] and w[-1] <= high + RANGE_SLACK_UM)
+
+
 def mismatch(wavelength: np.ndarray, record: dict[str, Any],
              model_wavelength: np.ndarray) -> str:
     """Why a spectrum looks like another instrument's than the model's, naming both
-    (``""`` when it does not): a different known instrument, pixels far finer or coarser
-    than the model's, or wavelengths reaching far past the model's."""
+    (``""`` when it does not): a different known instrument that the model does not
+    :func:`read <reads>`, pixels far finer or coarser than the model's (not counted for an
+    instrument it reads: smoothing brings those to its resolution), or wavelengths reaching
+    far past the model's."""
     obs = np.asarray(wavelength, dtype=np.float64)
     w = np.asarray(model_wavelength, dtype=np.float64)
     seen = identify(obs)
-    other = seen is not None and record.get("key") in INSTRUMENTS and seen.key != record["key"]
+    readable = seen is not None and reads(seen, record, w)
+    other = (seen is not None and record.get("key") in INSTRUMENTS
+             and seen.key != record["key"] and not readable)
     why = []
     inside = obs[(obs >= w[0]) & (obs <= w[-1])]
-    if inside.size > 2:
+    if inside.size > 2 and not readable:
         ratio = np.median(np.diff(w) / w[1:]) / np.median(np.diff(inside) / inside[1:])
         if ratio > SAMPLING_FINER or ratio < 1 / SAMPLING_COARSER:
             why.append(f"sampled {max(ratio, 1 / ratio):.1f}x "
@@ -249,11 +269,11 @@ def to_resolution(spectrum: ObservedSpectrum, record: dict[str, Any],
                       f"R≈{_rounded(target)} (smooth=False or --no-smooth keeps it as it is)")
 
 
-def gap_notes(wavelength: np.ndarray, model_wavelength: np.ndarray) -> list[str]:
-    """A note for each gap of a spectrum (:func:`gaps`) with model pixels in it."""
+def gap_notes(spans: list[tuple[float, float]], model_wavelength: np.ndarray) -> list[str]:
+    """A note for each gap of a spectrum (``spans``: :func:`gaps`) with model pixels in it."""
     w = np.asarray(model_wavelength, dtype=np.float64)
     return [f"masked {max(low, w[0]):.2f}-{min(high, w[-1]):.2f} µm: a gap in the spectrum "
-            "(no data)" for low, high in gaps(wavelength) if np.any((w > low) & (w < high))]
+            "(no data)" for low, high in spans if np.any((w > low) & (w < high))]
 
 
 def _rounded(r: float) -> str:

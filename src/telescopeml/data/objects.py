@@ -7,7 +7,8 @@ import functools
 from dataclasses import dataclass
 from pathlib import Path
 
-from telescopeml.data.library import name_key, short_designation
+from telescopeml.data.coordinates import position
+from telescopeml.data.library import name_key, with_instrument
 from telescopeml.data.spectrum import ObservedSpectrum
 from telescopeml.errors import DataError
 
@@ -67,8 +68,9 @@ def read_target_list(path: str | Path) -> list[tuple[str, tuple[float, float] | 
     """What a ``predict --list`` table asks for: ``(spectrum, distance)`` per row.
 
     A CSV with a ``file`` (or ``data_file``) column (a path, relative to the table's folder)
-    or a ``name`` column (a library object or file name), and optionally ``distance_pc`` and
-    ``distance_err_pc``; a row without a distance gets None.
+    or a ``name`` column (a library object or file name), and optionally ``instrument`` (of
+    a library name's spectrum), ``distance_pc`` and ``distance_err_pc``; a row without a
+    distance gets None.
     """
     path = Path(path)
     try:
@@ -85,6 +87,9 @@ def read_target_list(path: str | Path) -> list[tuple[str, tuple[float, float] | 
         target = target or (row.get("name") or "").strip()
         if not target:
             raise DataError(f"line {number}: no file and no name", path)
+        instrument = (row.get("instrument") or "").strip()
+        if instrument and not Path(target).exists():
+            target = with_instrument(target, instrument)
         out.append((target, _distance(row, path, number)))
     return out
 
@@ -108,15 +113,16 @@ def find_literature(name: str, table: str | Path = LITERATURE_TABLE) -> Literatu
     """Literature parameters of the object ``name``, or None when the table has none.
 
     ``name`` matches a row's name or data file (case, spaces and punctuation ignored), else
-    its short designation (``2MASSW J2224438-015852`` and ``2MASS J22244381-0158521`` are
-    both ``J2224-0158``) when exactly one row has it.
+    its coordinates (``2MASSW J2224438-015852`` and ``2MASS J22244381-0158521`` are one
+    object; see :mod:`~telescopeml.data.coordinates`) when exactly one row has them.
     """
     rows = _literature_rows(Path(table))
     key = name_key(name.removesuffix(".gz"))
     matches = [r for r in rows if key in (name_key(r["name"]), name_key(r["data_file"]))]
-    short = short_designation(name)
-    if not matches and short:
-        matches = [r for r in rows if short_designation(r["name"]) == short]
+    wanted = position(name)
+    if not matches and wanted is not None:
+        matches = [r for r in rows
+                   if (p := position(r["name"])) is not None and wanted.matches(p)]
     if len(matches) != 1:
         return None
     row = matches[0]

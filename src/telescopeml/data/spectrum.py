@@ -184,16 +184,20 @@ class ObservedSpectrum:
 
         Searches the ~3,000 SpeX prism spectra of splat and the few real spectra of ucdmcmc
         (``instrument="JWST-NIRSPEC-PRISM"`` for Wolf 1130C, say); the highest-S/N spectrum
-        wins when an object has several. ``meta`` gains the library entry.
+        wins when an object has several. A name that is not the object's own (matched by
+        its coordinates) gets a ``"taken as ..."`` note in ``meta["input_notes"]``
+        (:func:`~telescopeml.data.library.resolve`). ``meta`` gains the library entry.
         """
-        from telescopeml.data.library import find_entry, library_file
+        from telescopeml.data.library import library_file, resolve
 
-        entry = find_entry(name, instrument=instrument, quiet=True)
+        entry, note = resolve(name, instrument=instrument, quiet=True)
         spectrum = cls.read(library_file(entry, quiet=True))
         spectrum.name = entry.name
         spectrum.meta.update(spectral_type=entry.spectral_type, instrument=entry.instrument,
                              library_file=entry.data_file, distance_pc=entry.distance_pc,
                              reference=entry.reference)
+        if note:
+            spectrum.meta["input_notes"] = [*spectrum.meta.get("input_notes", []), note]
         return spectrum
 
     @classmethod
