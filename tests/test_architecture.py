@@ -33,6 +33,7 @@ PACKAGE = "telescopeml"
 #: its own layer and those below. The first matching prefix decides a module's layer.
 LAYERS: list[tuple[str, ...]] = [
     ("telescopeml.errors", "telescopeml.cache", "telescopeml.lazy", "telescopeml.tomlio",
+     "telescopeml.jsonio",
      "telescopeml.extras", "telescopeml.parameters", "telescopeml.vocabulary",
      "telescopeml.version"),
     ("telescopeml.data",),

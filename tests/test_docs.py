@@ -29,6 +29,7 @@ TUTORIALS = sorted((DOCS / "tutorials").glob("[0-9]*.py"))
 API_MODULES = [
     "telescopeml",
     "telescopeml.errors",
+    "telescopeml.jsonio",
     "telescopeml.extras",
     "telescopeml.parameters",
     "telescopeml.vocabulary",

@@ -58,8 +58,8 @@ def test_overwrite_replaces_the_model_only_once_complete(tiny_toml, tmp_path, mo
     assert (out / "notes.txt").read_text() == "mine"
     assert (out / "reference" / "star.fits").read_bytes() == b"keep"
     assert (out / "model.safetensors").read_bytes() != before["model.safetensors"]
-    assert len(json.loads((out / "history.json").read_text())) == 2
-    assert json.loads((out / "evaluation.json").read_text())["model"] == str(out)
+    assert len(strict_json((out / "history.json").read_text())) == 2
+    assert strict_json((out / "evaluation.json").read_text())["model"] == str(out)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".model")]
 
 
@@ -95,3 +95,33 @@ def test_a_file_that_appears_meanwhile_is_not_replaced(tmp_path):
     # with overwrite the last writer wins, as asked
     write_table(target, QTable({"teff": [1000.0]}), overwrite=True)
     assert target.read_text().splitlines() == ["teff", "1000.0"]
+
+
+def strict_json(text):
+    def refuse(name):
+        raise AssertionError(f"bare {name} in JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_a_diverging_loss_stops_training_with_one_line(tiny_toml, tmp_path, capsys):
+    config = tmp_path / "diverge.toml"
+    config.write_text(tiny_toml.read_text().replace("lr = 0.002", "lr = 1e+30"))
+    assert "lr = 1e+30" in config.read_text()
+    out = tmp_path / "model"
+    assert train_cli(config, out, "--epochs", "3") == 2
+    captured = capsys.readouterr()
+    assert "training diverged" in captured.err and "Traceback" not in captured.err
+    assert "model written" not in captured.out
+    assert not (out / "manifest.json").exists() and not (out / "history.json").exists()
+
+
+def test_written_json_is_strict(tmp_path):
+    import numpy as np
+
+    from telescopeml.jsonio import dumps
+
+    text = dumps({"r2": float("nan"), "rmse": np.float32(np.inf), "ok": np.float64(1.5),
+                  "list": np.array([1.0, np.nan]), "n": np.int64(3), "path": tmp_path})
+    assert strict_json(text) == {"r2": None, "rmse": None, "ok": 1.5, "list": [1.0, None],
+                                 "n": 3, "path": str(tmp_path)}

@@ -22,6 +22,7 @@ from safetensors import SafetensorError
 from telescopeml.cache import atomic_path, publish, sha256_file, sibling_temp
 from telescopeml.errors import DataError
 from telescopeml.extras import requires
+from telescopeml.jsonio import dumps
 from telescopeml.models.config import ModelConfig
 from telescopeml.version import __version__
 
@@ -45,15 +46,6 @@ class Bundle:
     config: ModelConfig
     manifest: dict[str, Any]
     path: Path
-
-
-def json_default(obj: Any) -> Any:
-    """``json.dump`` fallback for numpy scalars/arrays and paths."""
-    if isinstance(obj, np.ndarray | np.generic):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
 
 
 @contextlib.contextmanager
@@ -136,7 +128,7 @@ def save_bundle(
         **sections,
     }
     with atomic_path(directory / MANIFEST) as tmp:
-        tmp.write_text(json.dumps(manifest, indent=2, default=json_default) + "\n",
+        tmp.write_text(dumps(manifest, indent=2) + "\n",
                        encoding="utf-8")
     return directory
 

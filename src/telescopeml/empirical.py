@@ -268,13 +268,14 @@ class EmpiricalModel:
         """Write the arrays and the metadata (with their checksum) to directory ``path``."""
         from safetensors.numpy import save_file
 
-        from telescopeml.bundle import atomic_directory, json_default
+        from telescopeml.bundle import atomic_directory
+        from telescopeml.jsonio import dumps
 
         with atomic_directory(path) as tmp:
             save_file({k: np.ascontiguousarray(v) for k, v in self.arrays.items()},
                       str(tmp / ARRAYS_FILE))
             meta = {**self.meta, "arrays_sha256": sha256_file(tmp / ARRAYS_FILE)}
-            (tmp / META_FILE).write_text(json.dumps(meta, indent=2, default=json_default))
+            (tmp / META_FILE).write_text(dumps(meta, indent=2))
         self.path = Path(path)
         return self.path
 

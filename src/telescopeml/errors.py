@@ -34,6 +34,10 @@ class OutOfGridError(TelescopeMLError, ValueError):
     """Parameters or wavelengths that lie outside what a grid covers."""
 
 
+class TrainingError(TelescopeMLError, ValueError):
+    """Training cannot go on (a loss that is not finite); nothing was written as a model."""
+
+
 class UnknownNameError(TelescopeMLError, KeyError):
     """A name (grid, format, strategy, spectrum) that is not registered."""
 

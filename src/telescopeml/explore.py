@@ -9,7 +9,6 @@ figures (:func:`spearman_correlation`, :func:`principal_components`,
 from __future__ import annotations
 
 import csv
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ import numpy as np
 from telescopeml.data.grid import SpectralGrid
 from telescopeml.data.spectrum import ObservedSpectrum
 from telescopeml.errors import DataError
+from telescopeml.jsonio import dumps
 from telescopeml.parameters import parameter
 
 #: At most this many missing combinations are listed in ``summary.json``.
@@ -275,6 +275,6 @@ def explore_grid(grid: SpectralGrid | str | Path, out_dir: str | Path,
     summary["figures"] = {}
     for name, fig in figures.items():
         summary["figures"][name] = str(plots.save_figure(fig, out / name)[0])
-    (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
+    (out / "summary.json").write_text(dumps(summary, indent=1) + "\n", encoding="utf-8")
     _write_csv(out / "summary.csv", summary)
     return summary

@@ -93,9 +93,14 @@ def metrics_table(result: dict) -> str:
     for label, table in rows:
         for key in ("clean", "30"):
             if key in table:
-                values = " ".join(f"{table[key][p]['rmse']:9.4g}" for p in params)
+                values = " ".join(_cell(table[key][p]["rmse"]) for p in params)
                 lines.append(f"{label:30s} {key:>5s} {values}")
     rate = result.get("inference", {}).get("spectra_per_second")
     if rate:
         lines.append(f"inference: {rate:,.0f} spectra/s")
     return "\n".join(lines)
+
+
+def _cell(value: float | None) -> str:
+    """A table number; None is a metric JSON could not hold (not finite)."""
+    return f"{'n/a':>9s}" if value is None else f"{value:9.4g}"

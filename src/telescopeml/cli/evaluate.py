@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
 from telescopeml.cli.common import SAMPLES_MANY, command, metrics_table, positive_int
 from telescopeml.extras import requires
+from telescopeml.jsonio import dumps
 from telescopeml.vocabulary import SCALES
 
 
@@ -17,7 +17,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     result = evaluate_bundle(args.model, baselines=not args.no_baselines,
                              progress=not (args.quiet or args.json))
-    print(json.dumps(result, indent=2) if args.json else metrics_table(result))
+    print(dumps(result, indent=2) if args.json else metrics_table(result))
     if not args.json:
         print(crlb_table(result["crlb"]))
     return 0
@@ -62,7 +62,7 @@ def _benchmark(args: argparse.Namespace) -> int:
         if not args.json:
             print(f"plot: {plot}")
     if args.json:
-        print(json.dumps(result, indent=2))
+        print(dumps(result, indent=2))
         return 0
     print(f"{result['n']} objects, {result['n_in_range']} inside the grids' Teff range "
           f"{result['teff_range'][0]:g}-{result['teff_range'][1]:g} K; scale of the numbers: "

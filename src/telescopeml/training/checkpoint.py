@@ -16,8 +16,9 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from telescopeml.bundle import atomic_directory, json_default
+from telescopeml.bundle import atomic_directory
 from telescopeml.errors import DataError
+from telescopeml.jsonio import dumps
 
 
 def write_checkpoint(directory: Path, tensors: dict[str, torch.Tensor],
@@ -25,7 +26,7 @@ def write_checkpoint(directory: Path, tensors: dict[str, torch.Tensor],
     """Replace ``directory`` atomically with ``state.safetensors`` and ``state.json``."""
     with atomic_directory(directory) as tmp:
         save_file(tensors, str(tmp / "state.safetensors"))
-        (tmp / "state.json").write_text(json.dumps(meta, default=json_default) + "\n",
+        (tmp / "state.json").write_text(dumps(meta) + "\n",
                                         encoding="utf-8")
 
 

@@ -26,6 +26,7 @@ from telescopeml.data.sources import model_grid
 from telescopeml.data.splits import split_grid
 from telescopeml.data.transforms import Normalizer, ParameterScaler
 from telescopeml.errors import DataError, UnknownNameError
+from telescopeml.jsonio import dumps
 from telescopeml.models import ModelConfig, box_bounds, build_model, count_parameters
 from telescopeml.training.config import TrainConfig
 from telescopeml.training.outputs import CHECKPOINT_DIR, CONFIG_FILE, holds_files, replacing
@@ -431,9 +432,10 @@ def _train(config: ExperimentConfig, work: Path, out_dir: Path, resume: bool, pr
                                    baselines=baselines, progress=progress)}
     manifest["metrics"] = summary_metrics(metrics)
     save_bundle(work, model, model.config, **manifest)
-    (work / "evaluation.json").write_text(json.dumps(metrics, indent=1) + "\n")
+    (work / "evaluation.json").write_text(dumps(metrics, indent=1) + "\n", encoding="utf-8")
     if "calibration" in metrics:
-        (work / "calibration.json").write_text(json.dumps(metrics["calibration"]) + "\n")
+        (work / "calibration.json").write_text(dumps(metrics["calibration"]) + "\n",
+                                               encoding="utf-8")
     # the run is complete and the bundle written: nothing is left to resume (16 MB saved)
     shutil.rmtree(work / CHECKPOINT_DIR, ignore_errors=True)
     return out_dir

@@ -13,7 +13,6 @@ summed across ranks, and only rank 0 writes files.
 from __future__ import annotations
 
 import csv
-import json
 import math
 import os
 import signal
@@ -31,7 +30,8 @@ from tqdm.auto import tqdm
 
 from telescopeml.bundle import state_tensors
 from telescopeml.cache import atomic_path
-from telescopeml.errors import DataError
+from telescopeml.errors import DataError, TrainingError
+from telescopeml.jsonio import dumps
 from telescopeml.plots.style import save_figure
 from telescopeml.plots.training import loss_curves
 from telescopeml.training.checkpoint import (
@@ -231,6 +231,7 @@ class Trainer:
                     scheduler = self._scheduler(optimizer, steps)
                 train_loss = self._train_epoch(x, extra, y, optimizer, scheduler)
                 val_loss = self._evaluate(val)
+                check_finite(epoch + 1, train_loss, val_loss, cfg)
                 row = {"epoch": epoch + 1, "train_loss": train_loss, "val_loss": val_loss,
                        "lr": float(optimizer.param_groups[0]["lr"]),
                        "seconds": time.perf_counter() - t0}
@@ -395,7 +396,7 @@ class Trainer:
                 writer.writeheader()
                 writer.writerows(self.history)
         with atomic_path(self.out_dir / "history.json") as tmp:
-            tmp.write_text(json.dumps(self.history, indent=1) + "\n", encoding="utf-8")
+            tmp.write_text(dumps(self.history, indent=1) + "\n", encoding="utf-8")
 
     def _plot(self) -> None:
         if self._rank == 0:
@@ -460,3 +461,15 @@ class Trainer:
         self.best_epoch, self._bad_epochs = meta["best_epoch"], meta["bad_epochs"]
         self.stopped_early = bool(self.config.patience and self._bad_epochs >= self.config.patience)
         return meta["epoch"], meta["finished"], scheduler
+
+
+def check_finite(epoch: int, train_loss: float, val_loss: float, config: TrainConfig) -> None:
+    """Stop training at the first epoch whose loss is not finite: the weights are lost, and
+    a model written from them would answer NaN (or be blamed on the spectrum)."""
+    if math.isfinite(train_loss) and math.isfinite(val_loss):
+        return
+    which = "training" if not math.isfinite(train_loss) else "validation"
+    value = train_loss if which == "training" else val_loss
+    raise TrainingError(f"the {which} loss is {value} at epoch {epoch}: training diverged "
+                        f"(lr {config.lr:g}, grad_clip {config.grad_clip:g}) and no model was "
+                        "written; lower lr, or look for values that are not finite in the grid")

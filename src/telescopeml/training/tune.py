@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from telescopeml import tomlio
 from telescopeml.cache import atomic_path
 from telescopeml.errors import DataError
+from telescopeml.jsonio import dumps
 from telescopeml.training.search_space import SearchSpace
 from telescopeml.training.storage import HEARTBEAT, default_storage, open_storage, safe_url
 
@@ -270,7 +271,7 @@ def write_results(study: Any, out_dir: str | Path) -> dict[str, Path]:
                    "params": best.params, "best_epoch": best.user_attrs.get("best_epoch"),
                    "states": trial_states(study.trials)}
         with atomic_path(out_dir / "best.json") as tmp:
-            tmp.write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
+            tmp.write_text(dumps(summary, indent=1) + "\n", encoding="utf-8")
         paths["summary"] = out_dir / "best.json"
         paths["curve"] = _plot_curve(best, out_dir / "best_loss_curve.png")
     return paths

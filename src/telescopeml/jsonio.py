@@ -1,0 +1,45 @@
+"""The JSON the package writes: strict (RFC 8259), so that any JSON reader takes it.
+
+A number that is not finite (NaN, infinity: an undefined metric) is written as ``null``;
+``json.dumps`` runs with ``allow_nan=False``, so a value that slips past fails loudly here
+rather than producing a file other tools refuse.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def json_default(obj: Any) -> Any:
+    """``json.dump`` fallback for numpy scalars/arrays and paths."""
+    if isinstance(obj, np.ndarray | np.generic):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
+
+
+def finite(obj: Any) -> Any:
+    """A copy of ``obj`` (dicts, lists, tuples, numpy values) whose non-finite numbers are
+    ``None``."""
+    if isinstance(obj, dict):
+        return {k: finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [finite(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return finite(obj.tolist())
+    if isinstance(obj, float | np.floating):
+        return float(obj) if math.isfinite(obj) else None
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
+def dumps(obj: Any, **options: Any) -> str:
+    """``obj`` as strict JSON text (see the module); ``options`` go to :func:`json.dumps`."""
+    return json.dumps(finite(obj), allow_nan=False, default=json_default, **options)
