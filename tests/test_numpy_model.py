@@ -210,3 +210,29 @@ def test_an_ensemble_needs_a_point_head():
         ModelConfig(**{**config("hybrid", "flow").to_dict(), "members": 2})
     with pytest.raises(ValueError, match="members must be at least 1"):
         ModelConfig(members=0)
+
+
+@pytest.mark.parametrize("members", [1_000_000_000, 2, 4])
+def test_an_ensemble_size_the_weights_do_not_hold_is_refused_at_once(tmp_path, members):
+    """A manifest edited to ``members = 1000000000`` is refused before anything is built
+    (it used to build a list of a billion networks)."""
+    import time
+
+    cfg = ModelConfig(**{**config("hybrid", "point").to_dict(), "members": 3})
+    save_bundle(tmp_path, torch_model(cfg), cfg, parameters={"names": ["teff", "logg", "mh"]})
+    manifest = read_manifest(tmp_path)
+    edited = ModelConfig.from_dict({**manifest["config"], "members": members})
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match=rf"ensemble of {members} networks but the weights "
+                                         "hold 3"):
+        NumpyModel(edited, read_weights(tmp_path, manifest))
+    assert time.perf_counter() - start < 5
+
+
+def test_a_flow_depth_the_weights_do_not_hold_is_refused_at_once(tmp_path):
+    cfg = config("hybrid", "flow")
+    save_bundle(tmp_path, torch_model(cfg), cfg, parameters={"names": ["teff", "logg", "mh"]})
+    manifest = read_manifest(tmp_path)
+    edited = ModelConfig.from_dict({**manifest["config"], "flow_transforms": 1_000_000_000})
+    with pytest.raises(ValueError, match="1000000000 flow transforms but the weights hold 3"):
+        NumpyModel(edited, read_weights(tmp_path, manifest))

@@ -831,3 +831,19 @@ def test_without_specutils_unknown_layouts_are_refused(tmp_path: Path,
     monkeypatch.setitem(sys.modules, "specutils", None)
     with pytest.raises(DataError, match=r"w\.fits: image has shape \(200,\)"):
         ObservedSpectrum.read(write_wcs1d(tmp_path / "w.fits"))
+
+
+def test_a_spectrum_of_absurd_size_is_refused_before_any_work(tmp_path, monkeypatch):
+    from telescopeml.data import resample
+    from telescopeml.data.readers import text
+
+    monkeypatch.setattr(resample, "MAX_PIXELS", 1000)
+    monkeypatch.setattr(text, "MAX_PIXELS", 1000)
+    monkeypatch.setattr(sys.modules["telescopeml.data.spectrum"], "MAX_PIXELS", 1000)
+    wave = np.linspace(1.0, 2.0, 1001)
+    with pytest.raises(DataError, match=r"big: 1,001 pixels; at most 1,000 are read"):
+        ObservedSpectrum(wave, np.ones_like(wave), name="big")
+    path = tmp_path / "big.txt"
+    path.write_text("\n".join(f"{w:.6f} 1.0" for w in wave))
+    with pytest.raises(DataError, match=r"big.txt: more than 1,000 data rows"):
+        ObservedSpectrum.read(path)

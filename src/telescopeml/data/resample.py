@@ -9,6 +9,14 @@ from telescopeml.errors import DataError
 
 #: Gaussian FWHM / sigma.
 FWHM_PER_SIGMA = 2.0 * np.sqrt(2.0 * np.log(2.0))
+#: The finest grid :func:`smooth_to_resolution` convolves on, in pixels per kernel sigma:
+#: finer input pixels are averaged (a boxcar of σ/32 widens the kernel by 0.003%).
+MAX_PIXELS_PER_SIGMA = 32
+#: More pixels than this and an observed spectrum is refused before any work (by the text
+#: reader while reading, by ``ObservedSpectrum`` on construction): no spectrograph gives
+#: that many in one 1-D spectrum (X-shooter's three arms together give about 10⁵), and each
+#: stage after reading (gap search, smoothing, resampling) takes about a second per million.
+MAX_PIXELS = 2_000_000
 
 
 def bin_edges(wavelength: np.ndarray) -> np.ndarray:
@@ -79,9 +87,12 @@ def smooth_to_resolution(
 ) -> np.ndarray:
     """Convolve with a Gaussian of FWHM = λ / ``resolution`` at every wavelength.
 
-    The flux is interpolated onto a grid uniform in log-λ (no coarser than the input's
-    median spacing, and with at least 2 pixels per kernel sigma), convolved there, where a
-    constant resolving power is a constant kernel width, and interpolated back.
+    The flux is put on a grid uniform in log-λ (as fine as the input's median spacing, with
+    at least 2 and at most :data:`MAX_PIXELS_PER_SIGMA` pixels per kernel sigma), convolved
+    there, where a constant resolving power is a constant kernel width, and interpolated
+    back. Input pixels finer than that grid are averaged into its pixels (conserving flux),
+    so the work grows with the number of input pixels, not with their number times the
+    kernel's width (a 10⁷-pixel spectrum smooths in seconds).
 
     Parameters
     ----------
@@ -110,9 +121,20 @@ def smooth_to_resolution(
     log_w = np.log(wavelength)
     sigma = 1.0 / (resolution * FWHM_PER_SIGMA)  # kernel sigma in ln λ
     step = min(float(np.median(np.diff(log_w))), sigma / 2.0)
+    finest = sigma / MAX_PIXELS_PER_SIGMA
+    binned = step < finest
+    step = max(step, finest)
     n = int(np.ceil((log_w[-1] - log_w[0]) / step)) + 1
     uniform = np.linspace(log_w[0], log_w[-1], n)
-    on_grid = _interp_last_axis(uniform, log_w, flux)
+    if binned:  # each grid pixel gets the mean flux over its width: flux is conserved
+        edges = bin_edges(log_w)
+        total = np.concatenate([np.zeros(flux.shape[:-1] + (1,)),
+                                np.cumsum(flux * np.diff(edges), axis=-1)], axis=-1)
+        grid_edges = np.clip(bin_edges(uniform), edges[0], edges[-1])
+        on_grid = np.diff(_interp_last_axis(grid_edges, edges, total), axis=-1) / np.diff(
+            grid_edges)
+    else:
+        on_grid = _interp_last_axis(uniform, log_w, flux)
     smoothed = gaussian_filter1d(on_grid, sigma / (uniform[1] - uniform[0]), axis=-1,
                                  mode="nearest")
     return _interp_last_axis(log_w, uniform, smoothed)

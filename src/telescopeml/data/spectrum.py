@@ -13,7 +13,7 @@ from typing import Any
 import astropy.units as u
 import numpy as np
 
-from telescopeml.data.resample import outside_coverage, resample
+from telescopeml.data.resample import MAX_PIXELS, outside_coverage, resample
 from telescopeml.data.transforms import Normalizer
 from telescopeml.data.units import convert_flux, flux_unit_string, to_micron
 from telescopeml.errors import DataError
@@ -32,8 +32,9 @@ class ObservedSpectrum:
 
     Non-finite pixels are dropped (with a warning; their count is ``meta["n_dropped"]``);
     decreasing wavelengths are reversed. Raises :class:`~telescopeml.errors.DataError` for
-    mismatched lengths, unsorted or repeated wavelengths, fewer than 10 usable pixels,
-    all-zero or non-positive median flux, negative uncertainties or an unknown unit.
+    more than :data:`~telescopeml.data.resample.MAX_PIXELS` pixels, mismatched lengths,
+    unsorted or repeated wavelengths, fewer than 10 usable pixels, all-zero or
+    non-positive median flux, negative uncertainties or an unknown unit.
 
     Arrays may be astropy ``Quantity`` objects, converted as astropy does (``NDData``): a
     wavelength (or frequency, energy) Quantity to µm; a flux Quantity gives ``flux_unit``
@@ -71,6 +72,9 @@ class ObservedSpectrum:
         self.meta = dict(self.meta)
         (wavelength, wave_unit), (flux, flux_unit) = (
             _vector(self.wavelength, "wavelength", source), _vector(self.flux, "flux", source))
+        if wavelength.size > MAX_PIXELS:
+            raise DataError(f"{wavelength.size:,} pixels; at most {MAX_PIXELS:,} are read "
+                            "(bin the spectrum first)", source)
         arrays, units = [wavelength, flux], [wave_unit, flux_unit]
         if self.uncertainty is not None:
             uncertainty, error_unit = _vector(self.uncertainty, "uncertainty", source)

@@ -228,6 +228,22 @@ def _ensemble(node: Node, weights: Weights) -> Embed:
     return lambda x, extra: np.mean([member(x, extra) for member in members], axis=0)
 
 
+def _check_counts(config: ModelConfig, weights: dict[str, np.ndarray]) -> None:
+    """Refuse a config whose counts of repeated modules (ensemble members, flow transforms)
+    differ from what the weights hold, before a tree of that many modules is built: an
+    edited manifest's ``members = 1000000000`` would otherwise be a billion-entry loop."""
+    counts = [("an ensemble of {} networks", "members.", config.members,
+               config.members > 1),
+              ("{} flow transforms", "flow.transform.transforms.", config.flow_transforms,
+               config.head == "flow")]
+    for words, prefix, declared, used in counts:
+        held = len({key[len(prefix):].split(".")[0] for key in weights
+                    if key.startswith(prefix)})
+        if used and declared != held:
+            raise ValueError(f"the config asks for {words.format(declared)} but the weights "
+                             f"hold {held}")
+
+
 class NumpyModel:
     """The network of a bundle and its head, in NumPy (see :func:`supports`).
 
@@ -252,6 +268,7 @@ class NumpyModel:
     def __init__(self, config: ModelConfig, weights: dict[str, np.ndarray],
                  spread: Sequence[float] | None = None,
                  recalibration: Recalibration | None = None) -> None:
+        _check_counts(config, weights)  # before building anything
         #: The torch module tree this engine evaluates (:func:`structure`).
         self.tree = structure(config)
         missing = missing_twins(self.tree)

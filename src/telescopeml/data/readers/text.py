@@ -19,6 +19,7 @@ from telescopeml.data.readers.registry import (
     register_reader,
     stem,
 )
+from telescopeml.data.resample import MAX_PIXELS
 from telescopeml.data.units import check_unit, parse_unit, to_micron
 from telescopeml.errors import DataError
 
@@ -153,6 +154,9 @@ def _text_rows(text: str, source: Path) -> tuple[list[str] | None, list[tuple[in
             header = fields
             continue
         rows.append((number, fields))
+        if len(rows) > MAX_PIXELS:
+            raise DataError(f"more than {MAX_PIXELS:,} data rows; at most {MAX_PIXELS:,} "
+                            "pixels are read (bin the spectrum first)", source)
     if not rows:
         raise DataError("no data rows", source)
     return header, rows
