@@ -125,3 +125,21 @@ def test_written_json_is_strict(tmp_path):
                   "list": np.array([1.0, np.nan]), "n": np.int64(3), "path": tmp_path})
     assert strict_json(text) == {"r2": None, "rmse": None, "ok": 1.5, "list": [1.0, None],
                                  "n": 3, "path": str(tmp_path)}
+
+
+def test_a_refused_resume_rewrites_no_record(tiny_toml, tmp_path, monkeypatch, capsys):
+    import telescopeml.training.experiment as experiment
+
+    out = tmp_path / "model"
+    with monkeypatch.context() as patch:  # killed after training: a checkpoint to resume
+        patch.setattr(experiment, "save_bundle", lambda *a, **k: (_ for _ in ()).throw(
+            KeyboardInterrupt()))
+        assert train_cli(tiny_toml, out) == 130
+    assert (out / "checkpoint" / "state.json").is_file()
+    records = {n: (out / n).read_text() for n in ("config.toml", "train.toml")}
+    for options, words in ((["--epochs", "5"], "[train] epochs: 1 -> 5"),
+                           (["--seed", "7"], "[data] split_seed: 0 -> 7")):
+        assert train_cli(tiny_toml, out, "--resume", *options) == 2
+        err = capsys.readouterr().err
+        assert "cannot resume" in err and words in err, err
+        assert {n: (out / n).read_text() for n in records} == records

@@ -138,9 +138,11 @@ def test_interrupt_in_data_leaves_last_complete_epoch(tmp_path):
         trainer.fit(flaky, val)
     state = json.loads((tmp_path / "checkpoint/state.json").read_text())
     assert state["epoch"] == 1 and len(state["history"]) == 1
-    with pytest.raises(DataError, match="settings changed"):
+    record = (tmp_path / "train.toml").read_text()
+    with pytest.raises(DataError, match=r"other training settings \(\[train\] lr: "):
         Trainer(model(), config(lr=1.0), tmp_path, progress=False).fit(train_data, val,
                                                                         resume=True)
+    assert (tmp_path / "train.toml").read_text() == record  # a refusal records nothing
     history = Trainer(model(), config(), tmp_path, progress=False).fit(train_data, val,
                                                                        resume=True)
     assert [r["epoch"] for r in history] == [1, 2, 3, 4]

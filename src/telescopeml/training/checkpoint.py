@@ -20,6 +20,9 @@ from telescopeml.bundle import atomic_directory
 from telescopeml.errors import DataError
 from telescopeml.jsonio import dumps
 
+#: Training settings that may change between a run and its resumption.
+RESUMABLE_CHANGES = ("num_threads", "device", "checkpoint_every")
+
 
 def write_checkpoint(directory: Path, tensors: dict[str, torch.Tensor],
                      meta: dict[str, Any]) -> None:
@@ -28,6 +31,31 @@ def write_checkpoint(directory: Path, tensors: dict[str, torch.Tensor],
         save_file(tensors, str(tmp / "state.safetensors"))
         (tmp / "state.json").write_text(dumps(meta) + "\n",
                                         encoding="utf-8")
+
+
+def read_meta(directory: Path) -> dict[str, Any]:
+    """A checkpoint's ``state.json`` alone (no tensors); :class:`DataError` when there is
+    none usable."""
+    try:
+        meta = json.loads((directory / "state.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(f"no usable checkpoint to resume from ({exc})", directory) from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("train_config"), dict):
+        raise DataError("no usable checkpoint to resume from (state.json has no "
+                        "train_config)", directory)
+    return meta
+
+
+def check_train_settings(meta: dict[str, Any], config: Any, directory: Path) -> None:
+    """Refuse to resume with ``[train]`` settings (a
+    :class:`~telescopeml.training.config.TrainConfig`) other than the checkpoint's, but
+    for :data:`RESUMABLE_CHANGES`."""
+    saved, current = meta["train_config"], config.to_dict()
+    changed = [f"[train] {k}: {saved.get(k)!r} -> {current[k]!r}" for k in sorted(current)
+               if k not in RESUMABLE_CHANGES and saved.get(k) != current[k]]
+    if changed:
+        raise DataError("cannot resume: the run was started with other training settings ("
+                        + "; ".join(changed) + "); train into a new --out instead", directory)
 
 
 def read_checkpoint(directory: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

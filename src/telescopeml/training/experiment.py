@@ -28,6 +28,7 @@ from telescopeml.data.transforms import Normalizer, ParameterScaler
 from telescopeml.errors import DataError, UnknownNameError
 from telescopeml.jsonio import dumps
 from telescopeml.models import ModelConfig, box_bounds, build_model, count_parameters
+from telescopeml.training.checkpoint import check_train_settings, read_meta
 from telescopeml.training.config import TrainConfig
 from telescopeml.training.outputs import CHECKPOINT_DIR, CONFIG_FILE, holds_files, replacing
 from telescopeml.training.runtime import is_main_process, seed_everything
@@ -332,9 +333,12 @@ def fit_model(config: ExperimentConfig, out_dir: str | Path, grid: SpectralGrid 
     main = is_main_process()
     if main:
         out_dir.mkdir(parents=True, exist_ok=True)
-        if resume and (out_dir / CONFIG_FILE).is_file():
-            check_resumable(ExperimentConfig.from_toml(out_dir / CONFIG_FILE), config,
-                            out_dir / CONFIG_FILE)
+        if resume:  # refused before config.toml or train.toml is rewritten
+            if (out_dir / CONFIG_FILE).is_file():
+                check_resumable(ExperimentConfig.from_toml(out_dir / CONFIG_FILE), config,
+                                out_dir / CONFIG_FILE)
+            check_train_settings(read_meta(out_dir / CHECKPOINT_DIR), config.train,
+                                 out_dir / CHECKPOINT_DIR)
         config.to_toml(out_dir / CONFIG_FILE)
     progress = progress and main
     prepared = prepare(config, grid=grid, quiet=not progress)

@@ -30,11 +30,12 @@ from tqdm.auto import tqdm
 
 from telescopeml.bundle import state_tensors
 from telescopeml.cache import atomic_path
-from telescopeml.errors import DataError, TrainingError
+from telescopeml.errors import TrainingError
 from telescopeml.jsonio import dumps
 from telescopeml.plots.style import save_figure
 from telescopeml.plots.training import loss_curves
 from telescopeml.training.checkpoint import (
+    check_train_settings,
     join_tensors,
     read_checkpoint,
     restore_rng,
@@ -56,8 +57,6 @@ from telescopeml.version import __version__
 
 #: ``epoch -> (x, y)`` or ``epoch -> (x, extra, y)``, float32 numpy arrays.
 TrainData = Callable[[int], tuple[np.ndarray, ...]]
-#: Settings that may change between a run and its resumption.
-RESUMABLE_CHANGES = ("num_threads", "device", "checkpoint_every")
 _Batch = tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]
 #: Fraction of the steps over which the one-cycle schedule raises the learning rate
 #: (PyTorch's default); early stopping waits for it to end.
@@ -171,7 +170,6 @@ class Trainer:
         self._world, self._rank = world, rank
         if rank == 0:
             self.out_dir.mkdir(parents=True, exist_ok=True)
-            cfg.to_toml(self.out_dir / CONFIG_FILE)
         threads = torch.get_num_threads()
         deterministic = torch.are_deterministic_algorithms_enabled()
         torch.set_num_threads(cfg.num_threads or threads_default)
@@ -210,6 +208,8 @@ class Trainer:
             self._shuffle.manual_seed(cfg.seed)
             self.history, self.best_loss, self.best_epoch = [], math.inf, 0
             self._bad_epochs, self._best, self.stopped_early = 0, None, False
+        if self._rank == 0:  # only once a resumption is accepted: the record matches the run
+            cfg.to_toml(self.out_dir / CONFIG_FILE)
         if self._world > 1:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self._step = DistributedDataParallel(_Loss(model, self._loss), device_ids=ids)
@@ -440,11 +440,7 @@ class Trainer:
                          ) -> tuple[int, bool, torch.optim.lr_scheduler.LRScheduler | None]:
         directory = self.checkpoint_dir
         tensors, meta = read_checkpoint(directory)
-        saved, current = meta["train_config"], self.config.to_dict()
-        changed = sorted(k for k in current
-                         if k not in RESUMABLE_CHANGES and saved.get(k) != current[k])
-        if changed:
-            raise DataError(f"cannot resume: training settings changed: {changed}", directory)
+        check_train_settings(meta, self.config, directory)
         self.model.load_state_dict(join_tensors(meta["model"], tensors))
         self._best = {k[len("best."):]: v for k, v in tensors.items() if k.startswith("best.")}
         self._best = self._best or None

@@ -120,8 +120,8 @@ def tune(
 
     if splits < 1:  # before any study is created
         raise ValueError(f"splits must be at least 1, got {splits}")
+    from telescopeml.training.checkpoint import RESUMABLE_CHANGES
     from telescopeml.training.outputs import CHECKPOINT_DIR
-    from telescopeml.training.trainer import RESUMABLE_CHANGES
 
     with _optuna_logging(progress):
         out_dir = Path(out_dir)
