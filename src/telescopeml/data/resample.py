@@ -128,7 +128,7 @@ def smooth_to_resolution(
     uniform = np.linspace(log_w[0], log_w[-1], n)
     if binned:  # each grid pixel gets the mean flux over its width: flux is conserved
         edges = bin_edges(log_w)
-        total = np.concatenate([np.zeros(flux.shape[:-1] + (1,)),
+        total = np.concatenate([np.zeros((*flux.shape[:-1], 1)),
                                 np.cumsum(flux * np.diff(edges), axis=-1)], axis=-1)
         grid_edges = np.clip(bin_edges(uniform), edges[0], edges[-1])
         on_grid = np.diff(_interp_last_axis(grid_edges, edges, total), axis=-1) / np.diff(
