@@ -276,3 +276,25 @@ def test_a_flat_spectrum_is_flagged_featureless(bundle, module_grid, tmp_path): 
     normal = Predictor(bundle).predict(spectrum_file(tmp_path / "ok.txt", module_grid),
                                        n_samples=200)
     assert not any(f.startswith("featureless") for f in normal.flags)
+
+
+def test_a_bad_row_of_a_target_list_costs_only_itself(bundle, module_grid, tmp_path,  # noqa: F811
+                                                      capsys):
+    """A distance that is not a number, or a row with no spectrum, is an error of its row,
+    as a negative distance is; the other rows are predicted (exit 1)."""
+    for name in ("a", "b", "c", "d"):
+        spectrum_file(tmp_path / f"{name}.txt", module_grid)
+    (tmp_path / "targets.csv").write_text(
+        "file,distance_pc,distance_err_pc\n"
+        "a.txt,10,1\nb.txt,abc,\nc.txt,12,x\n,,\nd.txt,-3,0\nd.txt,,\n")
+    out = tmp_path / "table.csv"
+    assert main(["-q", "predict", str(bundle), "--list", str(tmp_path / "targets.csv"),
+                 "--out", str(out), "--samples", "200"]) == 1
+    err = capsys.readouterr().err
+    assert "b.txt (targets.csv line 3): distance_pc 'abc' is not a number" in err
+    assert "c.txt (targets.csv line 4): distance_err_pc 'x' is not a number" in err
+    assert "targets.csv line 5: no file and no name" in err
+    assert "distance -3" in err
+    rows = list(csv.DictReader(out.open()))
+    assert sum(not r["flag"].startswith("error:") for r in rows) == 2  # a and the last d
+    assert sum(r["flag"].startswith("error:") for r in rows) == 4

@@ -23,13 +23,29 @@ ABSURD_FACTOR = 1e3
 FILE_SUFFIXES = (".txt", ".dat", ".csv", ".ecsv", ".tbl", ".h5", ".hdf5", ".npy")
 
 
+class Refused(str):
+    """An input known to be unusable before it is read (a ``--list`` row whose distance is
+    not a number, or that names no spectrum): a string naming it, with the reason in
+    :attr:`problem`. :func:`as_spectrum` raises it as a
+    :class:`~telescopeml.errors.DataError`, so in a batch it costs only its own row."""
+
+    problem: str
+
+    def __new__(cls, name: str, problem: str) -> Refused:
+        refused = super().__new__(cls, name)
+        refused.problem = problem
+        return refused
+
+
 def as_spectrum(spectrum: ObservedSpectrum | str | Path | Any) -> ObservedSpectrum:
     """``spectrum`` as an :class:`ObservedSpectrum`: read from its file when given a path;
     looked up in the spectral library (an object name such as ``"2MASS J1503+2525"`` or a
     library file name such as ``10021_11106.fits``) when no such file exists; converted
-    when given a ``specutils`` spectrum."""
+    when given a ``specutils`` spectrum; a :class:`Refused` input raises its problem."""
     if isinstance(spectrum, ObservedSpectrum):
         return spectrum
+    if isinstance(spectrum, Refused):
+        raise DataError(spectrum.problem, str(spectrum))
     if hasattr(spectrum, "spectral_axis") and hasattr(spectrum, "flux"):
         return ObservedSpectrum.from_specutils(spectrum)
     path = Path(spectrum)

@@ -7,6 +7,7 @@ import functools
 from dataclasses import dataclass
 from pathlib import Path
 
+from telescopeml.data.checks import Refused
 from telescopeml.data.coordinates import position
 from telescopeml.data.library import name_key, with_instrument
 from telescopeml.data.spectrum import ObservedSpectrum
@@ -70,7 +71,9 @@ def read_target_list(path: str | Path) -> list[tuple[str, tuple[float, float] | 
     A CSV with a ``file`` (or ``data_file``) column (a path, relative to the table's folder)
     or a ``name`` column (a library object or file name), and optionally ``instrument`` (of
     a library name's spectrum), ``distance_pc`` and ``distance_err_pc``; a row without a
-    distance gets None.
+    distance gets None. A row with no file and no name, or whose distance or its error is
+    not a number, gives a :class:`~telescopeml.data.checks.Refused` spectrum: it fails on
+    its own, as a negative or NaN distance does, and the other rows are predicted.
     """
     path = Path(path)
     try:
@@ -85,23 +88,33 @@ def read_target_list(path: str | Path) -> list[tuple[str, tuple[float, float] | 
         ref = (row.get("file") or row.get("data_file") or "").strip()
         target = str(path.parent / ref) if ref and not Path(ref).is_absolute() else ref
         target = target or (row.get("name") or "").strip()
+        where = f"{path.name} line {number}"
         if not target:
-            raise DataError(f"line {number}: no file and no name", path)
+            out.append((Refused(where, "no file and no name"), None))
+            continue
         instrument = (row.get("instrument") or "").strip()
         if instrument and not Path(target).exists():
             target = with_instrument(target, instrument)
-        out.append((target, _distance(row, path, number)))
+        try:
+            out.append((target, _distance(row)))
+        except ValueError as exc:
+            out.append((Refused(f"{target} ({where})", str(exc)), None))
     return out
 
 
-def _distance(row: dict[str, str], path: Path, number: int) -> tuple[float, float] | None:
-    text = (row.get("distance_pc") or "").strip()
-    if not text:
-        return None
-    try:
-        return float(text), float((row.get("distance_err_pc") or "0").strip() or 0)
-    except ValueError:
-        raise DataError(f"line {number}: distance {text!r} is not a number", path) from None
+def _distance(row: dict[str, str]) -> tuple[float, float] | None:
+    """``(distance, error)`` in pc of a row, None without a distance; ValueError naming the
+    cell that is not a number."""
+    values = []
+    for column, default in (("distance_pc", None), ("distance_err_pc", "0")):
+        text = (row.get(column) or "").strip() or default
+        if text is None:
+            return None
+        try:
+            values.append(float(text))
+        except ValueError:
+            raise ValueError(f"{column} {text!r} is not a number") from None
+    return values[0], values[1]
 
 
 @functools.lru_cache(maxsize=4)
