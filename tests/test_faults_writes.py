@@ -143,3 +143,20 @@ def test_a_refused_resume_rewrites_no_record(tiny_toml, tmp_path, monkeypatch, c
         err = capsys.readouterr().err
         assert "cannot resume" in err and words in err, err
         assert {n: (out / n).read_text() for n in records} == records
+
+
+def test_tune_keeps_a_users_best_toml(tiny_toml, tmp_path, capsys):
+    out = tmp_path / "search"
+    out.mkdir()
+    (out / "best.toml").write_text("# my hand-tuned config\n")
+    space = tmp_path / "space.toml"
+    space.write_text('[space.train.lr]\ntype = "float"\nlow = 1e-3\nhigh = 1e-2\n')
+    argv = ["-q", "tune", "--config", str(tiny_toml), "--space", str(space), "--out", str(out),
+            "--trials", "1"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "best.toml" in err and "--overwrite" in err and "Traceback" not in err
+    assert (out / "best.toml").read_text() == "# my hand-tuned config\n"
+    assert not (out / "study.db").exists()  # refused before any work
+    assert main([*argv, "--overwrite"]) == 0
+    assert "[train]" in (out / "best.toml").read_text()

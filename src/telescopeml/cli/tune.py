@@ -23,7 +23,7 @@ def _run(args: argparse.Namespace) -> int:
     study = tune(config, space, args.out, trials=trials, timeout=args.timeout,
                  storage=args.storage, study_name=args.study_name, resume=args.resume,
                  pruner=args.pruner, seed=config.train.seed, heartbeat=args.heartbeat,
-                 progress=not args.quiet, splits=args.splits)
+                 progress=not args.quiet, splits=args.splits, overwrite=args.overwrite)
     counts = trial_states(study.trials)
     states = ", ".join(f"{n} {s.lower()}" for s, n in counts.items())
     print(f"study {study.study_name!r}: {len(study.trials)} trials ({states})")
@@ -64,6 +64,10 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
                         f"the storage (default {DEFAULT_STUDY})")
     parser.add_argument("--resume", action="store_true",
                         help="continue the study in DIR/study.db")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the results (best.toml, trials.csv, plots) that --out "
+                        "already holds (by default refused, unless --resume continues the "
+                        "study that wrote them)")
     parser.add_argument("--epochs", type=positive_int, help="epochs per trial")
     parser.add_argument("--seed", type=int, help="seed of the sampler, the split and the "
                         "training (default: the config's train seed)")

@@ -60,6 +60,11 @@ def make_pruner(name: str, epochs: int) -> Any:
 
 
 
+#: The results :func:`write_results` writes into ``out_dir``.
+RESULT_FILES = ("best.toml", "best.json", "best_loss_curve.png", "trials.csv",
+                "optimization_history.png", "param_importances.png")
+
+
 def tune(
     config: ExperimentConfig,
     space: SearchSpace,
@@ -74,6 +79,7 @@ def tune(
     heartbeat: int = HEARTBEAT,
     progress: bool = True,
     splits: int = 1,
+    overwrite: bool = False,
 ) -> Any:
     """Run one worker of a study that minimizes the best validation loss; return the study.
 
@@ -96,6 +102,9 @@ def tune(
     resume
         Continue the study already in ``OUT/study.db``; without it an existing local study
         is refused. Workers on an explicit ``storage`` always join.
+    overwrite
+        Replace the results (:data:`RESULT_FILES`) that ``out_dir`` already holds; without
+        it (or ``resume``) they are refused before any work, whoever wrote them.
     pruner
         A name of :data:`PRUNERS` or an ``optuna.pruners.BasePruner``; it sees the validation
         loss after every epoch.
@@ -120,6 +129,10 @@ def tune(
 
     if splits < 1:  # before any study is created
         raise ValueError(f"splits must be at least 1, got {splits}")
+    present = [name for name in RESULT_FILES if (Path(out_dir) / name).exists()]
+    if present and not (resume or overwrite):
+        raise DataError(f"already holds {', '.join(present)}; pass --resume to continue its "
+                        "study, or --overwrite to replace these files", out_dir)
     from telescopeml.training.checkpoint import RESUMABLE_CHANGES
     from telescopeml.training.outputs import CHECKPOINT_DIR
 
