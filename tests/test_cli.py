@@ -47,3 +47,67 @@ def test_help_documents_the_exit_codes_and_imports_nothing_heavy():
     for line in ("0    success", "1    some inputs failed", "2    usage or data error"):
         assert line in out
     assert out.strip().endswith("[]")
+
+
+def test_what_is_not_a_spectrum_file_is_named_for_what_it_is(tmp_path, capsys, monkeypatch):
+    """A folder, a symbolic-link loop, a model folder without its manifest: each said for
+    what it is, never "no such file", and a model folder is never replaced by the shipped
+    models."""
+    from telescopeml.cli import main
+    from telescopeml.data.spectrum import ObservedSpectrum
+    from telescopeml.inference import request
+
+    folder = tmp_path / "spectra"
+    folder.mkdir()
+    loop = tmp_path / "loop.fits"
+    loop.symlink_to(loop)
+    with pytest.raises(DataError, match="spectra: is a folder, not a spectrum file"):
+        ObservedSpectrum.read(folder)
+    with pytest.raises(DataError, match=r"loop.fits: cannot be reached \(Too many levels"):
+        ObservedSpectrum.read(loop)
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "model.safetensors").write_bytes(b"")
+    called = []
+    monkeypatch.setattr(request, "predict", lambda *a, **k: called.append(a))
+    assert main(["-q", "predict", str(model), "x.fits"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "model: a folder without manifest.json" in err
+    assert not called  # nothing was predicted, with the shipped models or any other
+
+
+@pytest.mark.parametrize("variable", ["TELESCOPEML_CACHE", "--cache-dir"])
+def test_a_cache_that_is_a_file_is_one_clear_line(tmp_path, capsys, monkeypatch, variable):
+    from telescopeml.cli import main
+
+    a_file = tmp_path / "cache"
+    a_file.write_text("not a folder")
+    if variable == "TELESCOPEML_CACHE":
+        monkeypatch.setenv("TELESCOPEML_CACHE", str(a_file))
+        argv = ["-q", "data", "spectra"]
+    else:
+        argv = ["--cache-dir", str(a_file), "-q", "data", "spectra"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"telescopeml: error: {a_file}: the cache directory ({variable}) "
+                          "is a file") and "File exists" not in err
+
+
+def test_sigterm_ends_a_command_as_an_interrupt_does(monkeypatch, capsys):
+    import os
+    import signal
+    import time
+
+    from telescopeml.cli import data, main
+
+    def long_stage(args):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # interrupted long before this ends
+        return 0
+
+    monkeypatch.setattr(data, "_list", long_stage)
+    start = time.perf_counter()
+    assert main(["data", "list"]) == 130
+    assert time.perf_counter() - start < 4
+    assert capsys.readouterr().err == "telescopeml: interrupted (SIGTERM)\n"
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # given back

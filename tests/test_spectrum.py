@@ -394,7 +394,8 @@ def test_fits_table_other_names_units_and_gzip(tmp_path: Path) -> None:
 
 def test_fits_table_problems(tmp_path: Path) -> None:
     path = write_x1d(tmp_path / "a.fits", names=("WAVELENGTH", "COUNTS", "ERROR"))
-    with pytest.raises(DataError, match=r"a\.fits: no image data in any HDU"):
+    with pytest.raises(DataError, match=r"a\.fits: no flux column among \['WAVELENGTH', "
+                                        "'COUNTS'"):  # its EXTRACT1D table is the spectrum
         ObservedSpectrum.read(path)
     with pytest.raises(DataError, match="no binary table with wavelength and flux columns"):
         ObservedSpectrum.read(path, format="fits-table")
@@ -847,3 +848,31 @@ def test_a_spectrum_of_absurd_size_is_refused_before_any_work(tmp_path, monkeypa
     path.write_text("\n".join(f"{w:.6f} 1.0" for w in wave))
     with pytest.raises(DataError, match=r"big.txt: more than 1,000 data rows"):
         ObservedSpectrum.read(path)
+
+
+@pytest.mark.parametrize("spec_kind", ["image", "table"])
+def test_a_multi_extension_fits_is_read_from_its_spec_hdu(tmp_path, spec_kind):
+    """Five HDUs, a 2-D frame first: the one named SPEC is the spectrum."""
+    wave = np.linspace(1.0, 2.0, 50)
+    flux = 2.0 + np.sin(5 * wave)
+    frame = fits.ImageHDU(np.random.default_rng(0).normal(size=(3, 64)), name="SCI")
+    if spec_kind == "image":
+        spec = fits.ImageHDU(np.vstack([wave, flux, 0.1 * flux]), name="SPEC")
+        spec.header["XUNITS"] = "um"
+    else:
+        spec = fits.BinTableHDU(Table({"wavelength": wave, "flux": flux}), name="SPEC")
+        spec.columns["wavelength"].unit = "um"
+    hdul = fits.HDUList([fits.PrimaryHDU(), frame, fits.ImageHDU(np.ones((4, 4)), name="WHT"),
+                         spec, fits.ImageHDU(np.zeros(10), name="MASK")])
+    path = tmp_path / "five.fits"
+    hdul.writeto(path)
+    spectrum = ObservedSpectrum.read(path)
+    np.testing.assert_allclose(spectrum.wavelength, wave)
+    np.testing.assert_allclose(spectrum.flux, flux)
+
+
+def test_a_latin1_comment_line_is_read(tmp_path):
+    path = tmp_path / "latin.txt"
+    body = "\n".join(f"{w:.3f} {1 + w:.3f}" for w in np.linspace(1, 2, 20))
+    path.write_bytes("# observed at Observatório, 2 µm\n".encode("latin-1") + body.encode())
+    assert len(ObservedSpectrum.read(path)) == 20

@@ -16,6 +16,8 @@ import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
+from telescopeml.errors import DataError
+
 _override: Path | None = None
 
 
@@ -26,14 +28,22 @@ def cache_dir() -> Path:
     ``~/.cache/telescopeml``.
     """
     if _override is not None:
-        path = _override
+        path, given = _override, "--cache-dir"
     elif os.environ.get("TELESCOPEML_CACHE"):
-        path = Path(os.environ["TELESCOPEML_CACHE"])
+        path, given = Path(os.environ["TELESCOPEML_CACHE"]), "TELESCOPEML_CACHE"
     else:
         base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-        path = Path(base) / "telescopeml"
+        path, given = Path(base) / "telescopeml", "the default (XDG_CACHE_HOME or ~/.cache)"
     path = path.expanduser()
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise DataError(f"the cache directory ({given}) is a file, or a file is on its path; "
+                        "point it at a folder (set TELESCOPEML_CACHE or --cache-dir)",
+                        path) from None
+    except OSError as exc:
+        raise DataError(f"cannot create the cache directory ({given}): "
+                        f"{exc.strerror or exc}", path) from None
     return path
 
 

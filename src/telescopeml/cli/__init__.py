@@ -9,9 +9,12 @@ parser imports none of the heavy dependencies (PyTorch, matplotlib, Optuna).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 
 from telescopeml.cache import set_cache_dir
 from telescopeml.cli import data, demo, evaluate, explore, predict, report, train, tune
@@ -24,7 +27,7 @@ exit status:
   0    success
   1    some inputs failed (predict: the others were predicted and written)
   2    usage or data error (bad option, missing or unreadable file, nothing predicted)
-  130  interrupted
+  130  interrupted (Ctrl-C, or SIGTERM)
 
 --out: a directory for commands that write a set of files (train, calibrate, tune, explore,
 demo), a file for commands that write one (predict: .csv/.ecsv/.parquet/.fits by suffix;
@@ -57,13 +60,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the process is so that it ends as Ctrl-C does: what each stage
+    does on an interrupt (keep finished rows, a checkpoint) runs, then one line, exit 130."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM raises :class:`Terminated` while the command runs, where nothing else has
+    claimed it (the main thread, the default handler); the handler is restored after."""
+    claim = (threading.current_thread() is threading.main_thread()
+             and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL)
+    if claim:
+        signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        if claim:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status (see :data:`EPILOG`)."""
     args = build_parser().parse_args(argv)
     if args.cache_dir:
         set_cache_dir(args.cache_dir)
     try:
-        return int(args.func(args) or 0)
+        with _sigterm_interrupts():
+            return int(args.func(args) or 0)
     except MissingExtraError as exc:
         print(f"telescopeml: error: {args.command}: {exc}", file=sys.stderr)
         return 2
@@ -76,8 +104,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"telescopeml: error: {args.command}: {missing}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("telescopeml: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        how = " (SIGTERM)" if isinstance(exc, Terminated) else ""
+        print(f"telescopeml: interrupted{how}", file=sys.stderr)
         return 130
     except BrokenPipeError:
         sys.stdout = open(os.devnull, "w")

@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from telescopeml.cli.common import command, nonnegative_float, positive_float, positive_int
+from telescopeml.errors import DataError
 from telescopeml.vocabulary import SCALES
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from telescopeml.inference.request import predict
+    from telescopeml.inference.request import is_model, predict
 
     if args.out or args.samples_out:  # astropy.table is slow to import: only when writing
         from telescopeml.tables import SAMPLE_SUFFIXES, check_distinct, check_writable
@@ -28,9 +29,11 @@ def _predict(args: argparse.Namespace) -> int:
         check_writable(args.samples_out, SAMPLE_SUFFIXES, args.overwrite)
     distance = None if args.distance is None else (args.distance, args.distance_err)
     inputs = list(args.inputs)
+    if inputs and args.model is None and Path(inputs[0]).is_dir() and not is_model(inputs[0]):
+        raise DataError("a folder without manifest.json: not a model bundle (nor a spectrum "
+                        "file); nothing was predicted", inputs[0])
     if args.instrument:  # each name given asks for its spectrum from this instrument
         from telescopeml.data.library import with_instrument
-        from telescopeml.inference.request import is_model
 
         first = 1 if inputs and args.model is None and is_model(inputs[0]) else 0
         inputs[first:] = [item if Path(item).exists() else with_instrument(item, args.instrument)

@@ -49,7 +49,7 @@ def as_spectrum(spectrum: ObservedSpectrum | str | Path | Any) -> ObservedSpectr
     if hasattr(spectrum, "spectral_axis") and hasattr(spectrum, "flux"):
         return ObservedSpectrum.from_specutils(spectrum)
     path = Path(spectrum)
-    if not path.exists() and _library_name(path):
+    if not path.exists() and not path.is_symlink() and _library_name(path):
         try:
             return ObservedSpectrum.from_library(str(spectrum))
         except DataError as exc:

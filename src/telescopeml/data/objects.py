@@ -40,7 +40,7 @@ def read_objects(path: str | Path) -> list[dict[str, str]]:
     """Rows of an objects table; checks the required columns."""
     path = Path(path)
     try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
+        with open(path, newline="", encoding="utf-8-sig", errors="replace") as fh:
             rows = list(csv.DictReader(fh))
     except OSError as exc:
         raise DataError(f"cannot read the objects table ({exc.strerror})", path) from None
@@ -77,7 +77,7 @@ def read_target_list(path: str | Path) -> list[tuple[str, tuple[float, float] | 
     """
     path = Path(path)
     try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
+        with open(path, newline="", encoding="utf-8-sig", errors="replace") as fh:
             rows = list(csv.DictReader(fh))
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise DataError(f"cannot read the list ({exc})", path) from None

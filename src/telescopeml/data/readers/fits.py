@@ -31,6 +31,20 @@ HEADER_KEYS = ("OBJECT", "DATE_OBS", "DATE-OBS", "TIME_OBS", "INSTRUME", "TELESC
                "TARGNAME", "FILTER", "GRATING", "DETECTOR")
 
 
+#: Extension names that say "this HDU is the spectrum" (upper case): such an HDU is read
+#: before any other, whatever comes first in the file.
+SPECTRUM_EXTNAMES = ("SPEC", "SPECTRUM", "SPEC1D", "SPECTRUM1D", "EXTRACT1D")
+
+
+def _named_spectrum(hdul: fits.HDUList) -> int | None:
+    """Index of the first HDU named as the spectrum (:data:`SPECTRUM_EXTNAMES`) that holds
+    data, else None."""
+    for index, hdu in enumerate(hdul):
+        if hdu.name.upper() in SPECTRUM_EXTNAMES and hdu.data is not None:
+            return index
+    return None
+
+
 def _header_meta(header: fits.Header) -> dict:
     return {key.lower().replace("-", "_"): plain(header[key])
             for key in HEADER_KEYS if key in header}
@@ -76,6 +90,8 @@ def _table_hdus(hdul: fits.HDUList) -> list[fits.BinTableHDU]:
 def read_spex_fits(path: Path) -> dict[str, Any]:
     """SpeX prism FITS as in splat: rows wavelength, flux[, noise[, mask]] (or transposed).
 
+    The HDU named as the spectrum (``SPEC``..., :data:`SPECTRUM_EXTNAMES`) is read if there
+    is one (a binary table by :func:`read_fits_table`), else the first image with data.
     Units come from the XUNITS/YUNITS cards; without YUNITS the flux is uncalibrated,
     without XUNITS the wavelengths must look like µm.
     """
@@ -83,14 +99,20 @@ def read_spex_fits(path: Path) -> dict[str, Any]:
         warnings.simplefilter("ignore", AstropyWarning)
         with fits.open(path, memmap=False) as hdul:
             hdul.verify("silentfix+ignore")  # splat files carry non-standard cards
-            hdu = next((h for h in hdul if h.is_image and h.data is not None), None)
-            if hdu is None:
-                raise DataError("no image data in any HDU (for a binary table use "
-                                "format='fits-table')", path)
-            data = np.array(hdu.data, dtype=np.float64)
-            header = hdu.header
-            x_unit, y_unit = header.get("XUNITS", ""), header.get("YUNITS", "")
-            meta = _header_meta(header)
+            named = _named_spectrum(hdul)
+            table = named if named is not None and isinstance(hdul[named],
+                                                              fits.BinTableHDU) else None
+            hdu = hdul[named] if named is not None else next(
+                (h for h in hdul if h.is_image and h.data is not None), None)
+            if table is None:
+                if hdu is None:
+                    raise DataError("no image data in any HDU (for a binary table use "
+                                    "format='fits-table')", path)
+                data = np.array(hdu.data, dtype=np.float64)
+                x_unit, y_unit = hdu.header.get("XUNITS", ""), hdu.header.get("YUNITS", "")
+                meta = _header_meta(hdu.header)
+    if table is not None:
+        return read_fits_table(path, hdu=table)
     rows = _spex_rows(data, path)
     noise = rows[2] if len(rows) >= 3 else None
     if noise is not None and not np.any(np.isfinite(noise) & (noise > 0)):
@@ -123,7 +145,8 @@ def read_fits_table(path: Path, hdu: int | str | None = None) -> dict[str, Any]:
         The file.
     hdu
         Index or name of the table HDU; by default the first binary table with a
-        wavelength and a flux column.
+        wavelength and a flux column, one named as the spectrum (:data:`SPECTRUM_EXTNAMES`)
+        before the others.
     """
     from astropy.table import QTable  # slow to import: only for table files
 
@@ -136,7 +159,8 @@ def read_fits_table(path: Path, hdu: int | str | None = None) -> dict[str, Any]:
                 if not tables:
                     raise DataError("no binary table with wavelength and flux columns in any "
                                     "HDU", path)
-                table_hdu = tables[0]
+                named = [t for t in tables if t.name.upper() in SPECTRUM_EXTNAMES]
+                table_hdu = (named or tables)[0]
             else:
                 table_hdu = hdul[hdu]
                 if not isinstance(table_hdu, fits.BinTableHDU):

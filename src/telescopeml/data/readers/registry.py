@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gzip
 import re
+import stat
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -73,6 +74,21 @@ def register_reader(
     return decorator
 
 
+def not_a_file(path: Path) -> str:
+    """Why ``path``, which is not a regular file, cannot be read as a spectrum: missing (or a
+    broken link), a folder, a symbolic-link loop, unreachable, or a device or pipe."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return "no such file (a broken symbolic link)" if path.is_symlink() else "no such file"
+    except OSError as exc:  # ELOOP: a symbolic-link loop; EACCES: a folder on the way
+        return f"cannot be reached ({exc.strerror or exc})"
+    if stat.S_ISDIR(mode):
+        return ("is a folder, not a spectrum file (give the files in it; a model folder "
+                "needs its manifest.json)")
+    return "is not a regular file (a device, socket or pipe)"
+
+
 def read_spectrum(path: str | Path, format: str | None = None, **options: Any
                   ) -> dict[str, Any]:
     """Read a spectrum file with the reader :func:`choose_reader` picks: the spectrum's fields.
@@ -82,7 +98,7 @@ def read_spectrum(path: str | Path, format: str | None = None, **options: Any
     """
     path = Path(path)
     if not path.is_file():
-        raise DataError("no such file", path)
+        raise DataError(not_a_file(path), path)
     reader = choose_reader(path, format)
     try:
         return reader.function(path, **options)

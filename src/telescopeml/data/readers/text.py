@@ -135,10 +135,16 @@ def read_text(path: Path, flux_unit: str = "", wavelength_unit: str | None = Non
 
 
 def _read_text_file(path: Path) -> str:
+    """The file's text; bytes that are not UTF-8 (a Latin-1 comment) become U+FFFD, since
+    the numbers are ASCII either way. A NUL byte means binary data: ValueError."""
     if is_gzip(path):
-        with gzip.open(path, "rt", encoding="utf-8") as handle:
-            return handle.read()
-    return path.read_text(encoding="utf-8")
+        with gzip.open(path, "rb") as handle:
+            raw = handle.read()
+    else:
+        raw = path.read_bytes()
+    if b"\x00" in raw:
+        raise ValueError("binary data, not text")
+    return raw.decode("utf-8", errors="replace")
 
 
 def _text_rows(text: str, source: Path) -> tuple[list[str] | None, list[tuple[int, list[str]]]]:
