@@ -9,19 +9,24 @@ import pytest
 
 from telescopeml.bundle import load_bundle
 from telescopeml.errors import MissingExtraError, TelescopeMLError
-from telescopeml.extras import EXTRAS, missing_extra, requires
+from telescopeml.extras import EXTRAS, install_commands, missing_extra, requires
 
 
 def test_missing_modules_name_their_extra(monkeypatch):
     error = missing_extra(ModuleNotFoundError("no sklearn", name="sklearn.ensemble"))
     assert isinstance(error, MissingExtraError) and isinstance(error, ImportError)
     assert (error.package, error.extra) == ("scikit-learn", "train")
-    assert 'pip install "telescopeml[train]"' in str(error)
+    # from the source tree, CPU torch first: "telescopeml" on PyPI is another project, and
+    # pip's default torch is the CUDA build
+    assert str(error).endswith('in the telescopeml source folder, run '
+                               'pip install torch==2.13.0 && pip install ".[train]"')
+    assert "telescopeml[" not in str(error)
+    assert install_commands("plots") == 'pip install ".[plots]"'
     assert missing_extra(ModuleNotFoundError("no foo", name="foo")) is None
     assert EXTRAS["corner"] == ("corner", "plots")
     monkeypatch.setitem(sys.modules, "zuko", None)  # what an uninstalled module looks like
     requires("torch")
-    with pytest.raises(MissingExtraError, match=r"zuko is not installed.*telescopeml\[train\]"):
+    with pytest.raises(MissingExtraError, match=r"zuko is not installed.*\.\[train\]"):
         requires("torch", "zuko")
     with pytest.raises(TelescopeMLError, match="zuko"):
         load_bundle("no-such-bundle")
@@ -37,6 +42,7 @@ def test_training_commands_without_torch_say_what_to_install(command, tmp_path):
                          cwd=tmp_path, timeout=120, check=False)
     assert run.returncode == 2, run.stderr
     assert run.stderr.strip().splitlines() == [
-        f"telescopeml: error: {command[0]}: torch is not installed; install the 'train' extra: "
-        'pip install "telescopeml[train]"']
+        f"telescopeml: error: {command[0]}: torch is not installed; the 'train' extra installs "
+        'it: in the telescopeml source folder, run pip install torch==2.13.0 && '
+        'pip install ".[train]"']
     assert not (tmp_path / "run").exists()

@@ -228,7 +228,7 @@ def load_bundle(directory: str | Path, device: str | torch.device = "cpu") -> Bu
         Missing directory or file, bad JSON, wrong format name, newer format version,
         weights whose SHA-256 differs from the manifest, or weights that do not fit the config.
     MissingExtraError
-        torch or zuko is not installed (``pip install "telescopeml[train]"``).
+        torch or zuko is not installed (the ``train`` extra).
     """
     requires("torch", "zuko")
     import torch

@@ -58,9 +58,11 @@ class MissingExtraError(TelescopeMLError, ImportError):
         The missing distribution, e.g. ``torch``.
     extra
         The telescopeml extra that installs it, e.g. ``train``.
+    install
+        The commands that install it (:func:`telescopeml.extras.install_commands`).
     """
 
-    def __init__(self, package: str, extra: str) -> None:
-        self.package, self.extra = package, extra
-        super().__init__(f"{package} is not installed; install the {extra!r} extra: "
-                         f'pip install "telescopeml[{extra}]"')
+    def __init__(self, package: str, extra: str, install: str) -> None:
+        self.package, self.extra, self.install = package, extra, install
+        super().__init__(f"{package} is not installed; the {extra!r} extra installs it: "
+                         f"in the telescopeml source folder, run {install}")

@@ -3,7 +3,8 @@
 :func:`specutils_fields` is duck-typed (``spectral_axis``, ``flux``, optional
 ``uncertainty``, ``mask`` and ``meta``), so it needs no specutils import. The ``specutils``
 reader hands files that no other reader knows to specutils' own loaders (JWST, SDSS,
-6dF, tabular FITS...) when specutils is installed (``pip install telescopeml[specutils]``).
+6dF, tabular FITS...) when specutils is installed (``pip install ".[specutils]"`` in the
+source folder).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ def spectrum_class() -> type:
     except ImportError:
         raise TelescopeMLError(
             "specutils is not installed; run `pip install specutils` "
-            "(or `pip install telescopeml[specutils]`)"
+            "(or, in the telescopeml source folder, `pip install \".[specutils]\"`)"
         ) from None
     return getattr(specutils, "Spectrum", None) or specutils.Spectrum1D
 
