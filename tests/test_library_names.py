@@ -196,3 +196,17 @@ def test_a_flipped_byte_in_a_cached_library_spectrum_is_repaired(named_library):
     path.write_bytes(bytes(damaged))
     assert library.library_file(entry, quiet=True).read_bytes() == good
     ObservedSpectrum.from_library("Saturn ring")  # reads again
+
+
+def test_library_spectra_carry_the_libraries_flux_unit(named_library):
+    """A library file that records no unit is F_lambda in erg/s/cm2/um (splat's and
+    ucdmcmc's unit), so predict's "no flux unit" note (which keys on flux_calibrated) does
+    not fire; a normalized one says so in meta, and one with a unit keeps it."""
+    normalized = ObservedSpectrum.from_library("SDSSp J053951.99-005902.0")  # no YUNITS
+    assert normalized.flux_calibrated and normalized.flux_unit == library.LIBRARY_FLUX_UNIT
+    assert normalized.meta["flux_normalized"] is True
+    jwst = ObservedSpectrum.from_library("Wolf1130C")  # a CSV of 2e-15
+    assert jwst.flux_calibrated and jwst.meta["flux_normalized"] is False
+    with_unit = ObservedSpectrum.from_library("Saturn ring")  # YUNITS erg/s/cm2/A
+    assert with_unit.flux_unit == "erg / (Angstrom s cm2)"
+    assert "flux_normalized" not in with_unit.meta

@@ -190,12 +190,27 @@ class ObservedSpectrum:
         (``instrument="JWST-NIRSPEC-PRISM"`` for Wolf 1130C, say); the highest-S/N spectrum
         wins when an object has several. A name that is not the object's own (matched by
         its coordinates) gets a ``"taken as ..."`` note in ``meta["input_notes"]``
-        (:func:`~telescopeml.data.library.resolve`). ``meta`` gains the library entry.
+        (:func:`~telescopeml.data.library.resolve`). ``meta`` gains the library entry. A
+        spectrum whose file records no unit is in the libraries' own
+        (:data:`~telescopeml.data.library.LIBRARY_FLUX_UNIT`); ``meta["flux_normalized"]``
+        says when its level is relative (a normalized F_lambda: shape, no scale).
         """
-        from telescopeml.data.library import library_file, resolve
+        from telescopeml.data.library import (
+            LIBRARY_FLUX_UNIT,
+            NORMALIZED_LEVEL,
+            library_file,
+            resolve,
+        )
 
         entry, note = resolve(name, instrument=instrument, quiet=True)
         spectrum = cls.read(library_file(entry, quiet=True))
+        if not spectrum.flux_unit:
+            # the file says nothing, but the library's unit is known: F_lambda, sometimes
+            # normalized (then meta["flux_normalized"]: its shape is F_lambda, its scale none)
+            spectrum.flux_unit = LIBRARY_FLUX_UNIT
+            spectrum.meta.update(flux_calibrated=True, flux_unit_from=f"{entry.package} library",
+                                 flux_normalized=bool(np.median(np.abs(spectrum.flux))
+                                                      > NORMALIZED_LEVEL))
         spectrum.name = entry.name
         spectrum.meta.update(spectral_type=entry.spectral_type, instrument=entry.instrument,
                              library_file=entry.data_file, distance_pc=entry.distance_pc,
