@@ -30,8 +30,8 @@ from telescopeml.errors import DataError
 #: The flux unit of library spectra whose files record none: splat and ucdmcmc read them as
 #: F_lambda in erg s^-1 cm^-2 µm^-1 (the ``DEFAULT_FLUX_UNIT`` of both packages).
 LIBRARY_FLUX_UNIT = "erg / (s cm2 um)"
-#: A median |F_lambda| above this (erg s^-1 cm^-2 µm^-1) is no object's flux at Earth (the
-#: brightest brown dwarfs give ~1e-12): such a spectrum is normalized (to its peak, ~1).
+#: A median absolute F_lambda above this (erg s^-1 cm^-2 µm^-1) is no object's flux at
+#: Earth (the brightest brown dwarfs give ~1e-12): such a spectrum is normalized (to ~1).
 NORMALIZED_LEVEL = 1e-5
 SPECTRA_PREFIX = "splat/resources/Spectra/Public/SPEX-PRISM/"
 UCDMCMC_PREFIX = "ucdmcmc/spectra/"
