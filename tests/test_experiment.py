@@ -41,7 +41,7 @@ def test_config_round_trip_and_presets(tmp_path):
                        match="valid: default, mlp, posterior, telescopeml, telescopeml-median"):
         ExperimentConfig.from_dict({}, preset="nope")
     (tmp_path / "bad.toml").write_text("[data]\nnot_a_key = 1\n")
-    with pytest.raises(DataError, match=r"bad\.toml: unknown DataConfig keys"):
+    with pytest.raises(DataError, match=r"bad\.toml: \[data\] unknown DataConfig keys"):
         ExperimentConfig.from_toml(tmp_path / "bad.toml")
     with pytest.raises(UnknownNameError, match="normalizer"):
         ExperimentConfig.from_dict({"data": {"normalization": "nope"}})

@@ -4,7 +4,9 @@ nothing it did not do."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import resource
 
 import pytest
 
@@ -160,3 +162,85 @@ def test_tune_keeps_a_users_best_toml(tiny_toml, tmp_path, capsys):
     assert not (out / "study.db").exists()  # refused before any work
     assert main([*argv, "--overwrite"]) == 0
     assert "[train]" in (out / "best.toml").read_text()
+
+
+@contextlib.contextmanager
+def file_size_limit(nbytes):
+    """``ulimit -f``: a write past ``nbytes`` fails with EFBIG (Python ignores SIGXFSZ)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (nbytes, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+
+
+@pytest.mark.parametrize("suffix", [".h5", ".fits"])
+def test_a_full_disk_while_writing_samples_is_one_line(tmp_path, suffix):
+    from telescopeml.errors import DataError
+    from telescopeml.tables import write_samples
+    from test_tables import make_prediction
+
+    target = tmp_path / f"samples{suffix}"
+    with file_size_limit(2000), pytest.raises(DataError) as caught:
+        write_samples(target, [make_prediction()])
+    assert str(caught.value) == f"{target}: cannot write (File too large)"
+    assert list(tmp_path.iterdir()) == []  # nothing half-written left
+
+
+def test_a_full_disk_while_writing_a_checkpoint_or_bundle_is_one_line(tmp_path):
+    import torch
+
+    from telescopeml.bundle import save_bundle
+    from telescopeml.errors import DataError
+    from telescopeml.models import ModelConfig, build_model
+    from telescopeml.training.checkpoint import read_checkpoint, write_checkpoint
+
+    checkpoint = tmp_path / "checkpoint"
+    write_checkpoint(checkpoint, {"w": torch.zeros(4)}, {"epoch": 1})
+    with file_size_limit(1000), pytest.raises(DataError, match=r"cannot write the "
+                                               r"checkpoint .*\(File too large\)"):
+        write_checkpoint(checkpoint, {"w": torch.zeros(10_000)}, {"epoch": 2})
+    assert read_checkpoint(checkpoint)[1] == {"epoch": 1}  # the previous one is kept
+    model = build_model(ModelConfig(architecture="mlp", n_wavelengths=64, dense=(64,)))
+    with file_size_limit(1000), pytest.raises(DataError, match=r"cannot write the model "
+                                               r"\(File too large\)"):
+        save_bundle(tmp_path / "model", model, model.config)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint", "model"]
+    assert list((tmp_path / "model").iterdir()) == []
+
+
+@pytest.mark.parametrize("section, line, words", [
+    ("train", "lr = nan", "[train] lr = nan: must be a finite number"),
+    ("train", "lr = inf", "[train] lr = inf: must be a finite number"),
+    ("train", "grad_clip = nan", "[train] grad_clip = nan: must be a finite number"),
+    ("train", "weight_decay = nan", "[train] weight_decay = nan: must be a finite number"),
+    ("train", "epochs = 1.5", "[train] epochs = 1.5: must be a whole number"),
+    ("train", 'epochs = "two"', '[train] epochs = "two": must be a whole number'),
+    ("train", "batch_size = 1e9", "[train] batch_size = 1000000000.0: must be a whole number"),
+    ("train", "batch_size = 1000000000", "[train] batch_size = 1000000000: must be between 1 "
+                                         "and 10,000,000"),
+    ("train", "seed = -1", "[train] seed = -1: must be between 0 and 4,294,967,295"),
+    ("train", "lr = 0", "[train] lr = 0: must be above 0"),
+    ("train", "deterministic = 1", "[train] deterministic = 1: must be true or false"),
+    ("data", "split_seed = -1", "[data] split_seed = -1: must be between 0"),
+    ("data", 'targets = "teff"', '[data] targets = "teff": must be a list of texts'),
+    ("augment", "interpolated_per_spectrum = nan",
+     "[augment] interpolated_per_spectrum = nan: must be a finite number"),
+    ("model", 'architecture = "transformer"',
+     "[model] architecture = 'transformer': must be one of"),
+    ("model", "filters = [-5, 0]", "[model] filters must hold positive integers, got (-5, 0)"),
+    ("model", "dense = [1.5]", "[model] dense = [1.5]: must be a list of whole numbers"),
+])
+def test_config_values_are_checked_when_read(tmp_path, capsys, section, line, words):
+    config = tmp_path / "bad.toml"
+    config.write_text(f"[{section}]\n{line}\n")
+    from telescopeml.errors import DataError
+
+    with pytest.raises(DataError) as caught:
+        ExperimentConfig.from_toml(config)
+    assert str(caught.value).startswith(f"{config}: {words}")
+    assert main(["-q", "train", "--config", str(config), "--out", str(tmp_path / "m")]) == 2
+    err = capsys.readouterr().err
+    assert f"telescopeml: error: {config}: {words}" in err and "Traceback" not in err
+    assert not (tmp_path / "m").exists()  # refused before anything was written

@@ -235,7 +235,7 @@ def test_a_one_parameter_flow_runs_on_torch():
 def test_config_validation_and_round_trip():
     config = ModelConfig(architecture="telescopeml", n_wavelengths=104, n_outputs=4)
     assert ModelConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
-    with pytest.raises(ValueError, match="valid: telescopeml, resnet, mlp"):
+    with pytest.raises(ValueError, match="must be one of telescopeml, resnet, mlp"):
         ModelConfig(architecture="transformer")
     with pytest.raises(ValueError, match="point, gaussian, flow"):
         ModelConfig(head="bayes")

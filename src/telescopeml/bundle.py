@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from safetensors import SafetensorError
 
-from telescopeml.cache import atomic_path, publish, sha256_file, sibling_temp
+from telescopeml.cache import atomic_path, publish, refused_writes, sha256_file, sibling_temp
 from telescopeml.errors import DataError
 from telescopeml.extras import requires
 from telescopeml.jsonio import dumps
@@ -111,25 +111,25 @@ def save_bundle(
     # Weights first, manifest last, each renamed into place: a run's other outputs in the
     # same directory (history, plots, checkpoints) stay, and a crash between the two leaves
     # a manifest whose weights checksum no longer matches, which load_bundle refuses.
-    with atomic_path(directory / WEIGHTS) as tmp:
-        tensors = state_tensors(model)
-        if weights_dtype not in ("float32", "float16"):
-            raise ValueError(f"weights_dtype {weights_dtype!r} is not float32 or float16")
-        if weights_dtype == "float16":
-            tensors = {k: v.half() if v.is_floating_point() else v for k, v in tensors.items()}
-        save_file(tensors, str(tmp), metadata={"format": FORMAT})
-        digest = sha256_file(tmp)
-    manifest = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "telescopeml_version": __version__,
-        "config": config.to_dict(),
-        "weights": {"file": WEIGHTS, "sha256": digest, "dtype": weights_dtype},
-        **sections,
-    }
-    with atomic_path(directory / MANIFEST) as tmp:
-        tmp.write_text(dumps(manifest, indent=2) + "\n",
-                       encoding="utf-8")
+    with refused_writes(directory, "the model"):
+        with atomic_path(directory / WEIGHTS) as tmp:
+            tensors = state_tensors(model)
+            if weights_dtype not in ("float32", "float16"):
+                raise ValueError(f"weights_dtype {weights_dtype!r} is not float32 or float16")
+            if weights_dtype == "float16":
+                tensors = {k: v.half() if v.is_floating_point() else v for k, v in tensors.items()}
+            save_file(tensors, str(tmp), metadata={"format": FORMAT})
+            digest = sha256_file(tmp)
+        manifest = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "telescopeml_version": __version__,
+            "config": config.to_dict(),
+            "weights": {"file": WEIGHTS, "sha256": digest, "dtype": weights_dtype},
+            **sections,
+        }
+        with atomic_path(directory / MANIFEST) as tmp:
+            tmp.write_text(dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return directory
 
 

@@ -186,6 +186,33 @@ def atomic_path(target: str | Path, overwrite: bool = True) -> Iterator[Path]:
         tmp_path.unlink(missing_ok=True)
 
 
+def write_error(exc: BaseException) -> str | None:
+    """Why a write failed, in words, when ``exc`` says the system refused it (a full disk,
+    a file-size limit, no permission...), else None (a bug, to be raised as it is).
+
+    Besides :class:`OSError`, libraries report these in their own types: h5py as a
+    RuntimeError with ``errno = 28`` in its message, safetensors as a SafetensorError
+    with ``os error 27``.
+    """
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc)
+    match = re.search(r"(?:errno\s*=\s*|os error\s+)(\d+)", str(exc))
+    return os.strerror(int(match.group(1))) if match else None
+
+
+@contextlib.contextmanager
+def refused_writes(target: str | Path, what: str = "") -> Iterator[None]:
+    """Turn the system's refusal of a write inside the block (see :func:`write_error`) into
+    one :class:`~telescopeml.errors.DataError` line naming ``target`` (and ``what`` was
+    being written); any other error passes as it is."""
+    try:
+        yield
+    except Exception as exc:
+        if isinstance(exc, FileExistsError) or (why := write_error(exc)) is None:
+            raise
+        raise DataError(f"cannot write{' ' + what if what else ''} ({why})", target) from None
+
+
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
     """Return the hex SHA-256 of a file, read in chunks."""
     digest = hashlib.sha256()

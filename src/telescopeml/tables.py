@@ -13,7 +13,7 @@ import numpy as np
 from astropy.io import fits
 from astropy.table import QTable, Table
 
-from telescopeml.cache import atomic_path
+from telescopeml.cache import atomic_path, refused_writes
 from telescopeml.errors import DataError
 from telescopeml.prediction import Prediction, parameter_unit, table_from_rows
 
@@ -136,14 +136,12 @@ def _publishing(path: Path, overwrite: bool) -> Iterator[Path]:
     :class:`DataError` when it cannot be written or, without ``overwrite``, when another
     process created it meanwhile (its file is kept; this one's is not written)."""
     try:
-        with atomic_path(path, overwrite=overwrite) as tmp:
+        with refused_writes(path), atomic_path(path, overwrite=overwrite) as tmp:
             yield tmp
     except FileExistsError:
         raise DataError("appeared while this run worked (another process wrote it?) and was "
                         "left as it was; this run's results were not written (run again with "
                         "another name, or --overwrite)", path) from None
-    except OSError as exc:
-        raise DataError(f"cannot write ({exc.strerror or exc})", path) from None
 
 
 def fits_table(table: QTable, name: str = "") -> fits.BinTableHDU:
@@ -197,12 +195,19 @@ def _labels(predictions: list[Prediction]) -> list[str]:
 
 
 def _write_hdf5(path: Path, labels: list[str], predictions: list[Prediction]) -> None:
+    """Build the file in memory, then write its bytes: h5py meets a full disk with a
+    RuntimeError that leaves a half-freed file object behind (a later garbage collection
+    can crash the process), a plain write with an OSError."""
+    import io
+
     import h5py
 
-    with h5py.File(path, "w") as fh:
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as fh:
         for label, p in zip(labels, predictions, strict=True):
             data = fh.create_dataset(label, data=np.asarray(p.samples, dtype=np.float64))
             data.attrs["names"] = list(p.names)
             data.attrs["units"] = [parameter_unit(n).to_string() for n in p.names]
             for key, value in _provenance(p).items():
                 data.attrs[key] = value
+    path.write_bytes(buffer.getbuffer())

@@ -79,7 +79,7 @@ def _lists(value: Any) -> Any:
 
 def _choice(field: str, value: Any, valid: tuple[str, ...]) -> None:
     if value not in valid:
-        raise ValueError(f"{field} {value!r} is not valid; valid: {', '.join(valid)}")
+        raise ValueError(f"{field} = {value!r}: must be one of {', '.join(valid)}")
 
 
 @dataclass

@@ -17,6 +17,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from telescopeml.bundle import atomic_directory
+from telescopeml.cache import refused_writes
 from telescopeml.errors import DataError
 from telescopeml.jsonio import dumps
 
@@ -27,10 +28,10 @@ RESUMABLE_CHANGES = ("num_threads", "device", "checkpoint_every")
 def write_checkpoint(directory: Path, tensors: dict[str, torch.Tensor],
                      meta: dict[str, Any]) -> None:
     """Replace ``directory`` atomically with ``state.safetensors`` and ``state.json``."""
-    with atomic_directory(directory) as tmp:
+    with (refused_writes(directory, "the checkpoint (the previous one is kept)"),
+          atomic_directory(directory) as tmp):
         save_file(tensors, str(tmp / "state.safetensors"))
-        (tmp / "state.json").write_text(dumps(meta) + "\n",
-                                        encoding="utf-8")
+        (tmp / "state.json").write_text(dumps(meta) + "\n", encoding="utf-8")
 
 
 def read_meta(directory: Path) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,10 @@ from telescopeml.errors import DataError
 SCHEDULES = ("onecycle", "cosine", "constant")
 LOSSES = ("mse", "huber", "gaussian_nll", "nll")
 DEVICES = ("auto", "cpu", "cuda")
+#: Largest seed numpy and torch both take.
+MAX_SEED = 2**32 - 1
+#: Largest epoch count and batch size: beyond it a value is a typo, not a plan.
+MAX_COUNT = 10**7
 
 
 @dataclass
@@ -63,21 +68,22 @@ class TrainConfig:
     deterministic: bool = True
 
     def __post_init__(self) -> None:
+        hints = typing.get_type_hints(type(self))
+        for field in dataclasses.fields(self):
+            tomlio.check_type(field.name, getattr(self, field.name), hints[field.name])
         for field, valid in (("schedule", SCHEDULES), ("loss", LOSSES), ("device", DEVICES)):
             if getattr(self, field) not in valid:
-                raise ValueError(
-                    f"{field} {getattr(self, field)!r} is not valid; valid: {', '.join(valid)}"
-                )
+                raise ValueError(f"{field} = {getattr(self, field)!r}: must be one of "
+                                 f"{', '.join(valid)}")
         for field in ("epochs", "batch_size"):
-            if getattr(self, field) < 1:
-                raise ValueError(f"{field} must be at least 1, got {getattr(self, field)!r}")
+            tomlio.check_range(field, getattr(self, field), 1, MAX_COUNT)
         for field in ("patience", "checkpoint_every", "weight_decay", "grad_clip"):
-            if getattr(self, field) < 0:
-                raise ValueError(f"{field} must be 0 or more, got {getattr(self, field)!r}")
-        if self.lr <= 0 or self.huber_delta <= 0:
-            raise ValueError("lr and huber_delta must be positive")
-        if self.num_threads is not None and self.num_threads < 1:
-            raise ValueError(f"num_threads must be None or at least 1, got {self.num_threads!r}")
+            tomlio.check_range(field, getattr(self, field), 0)
+        for field in ("lr", "huber_delta"):
+            tomlio.check_range(field, getattr(self, field), 0, above=True)
+        tomlio.check_range("seed", self.seed, 0, MAX_SEED)
+        if self.num_threads is not None:
+            tomlio.check_range("num_threads", self.num_threads, 1)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict of all fields."""

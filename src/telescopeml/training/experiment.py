@@ -29,7 +29,7 @@ from telescopeml.errors import DataError, UnknownNameError
 from telescopeml.jsonio import dumps
 from telescopeml.models import ModelConfig, box_bounds, build_model, count_parameters
 from telescopeml.training.checkpoint import check_train_settings, read_meta
-from telescopeml.training.config import TrainConfig
+from telescopeml.training.config import MAX_SEED, TrainConfig
 from telescopeml.training.outputs import CHECKPOINT_DIR, CONFIG_FILE, holds_files, replacing
 from telescopeml.training.runtime import is_main_process, seed_everything
 from telescopeml.training.trainer import Trainer
@@ -83,9 +83,10 @@ class DataConfig:
     uncertainty_channel: bool = True
     fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
     split_seed: int = 0
-    val_snr: tuple[float, ...] = (0.0, 10.0, 30.0, 100.0)
+    val_snr: float | tuple[float, ...] = (0.0, 10.0, 30.0, 100.0)
 
     def __post_init__(self) -> None:
+        tomlio.check_range("split_seed", self.split_seed, 0, MAX_SEED)
         Normalizer.create(self.normalization)
         if self.extra_features not in EXTRA_FEATURES:
             raise UnknownNameError("extra features", self.extra_features, EXTRA_FEATURES)
@@ -187,6 +188,9 @@ class ExperimentConfig:
         if unknown:
             raise ValueError(f"unknown config sections {unknown}; valid: data, augment, "
                              "model, train")
+        for name, section in data.items():
+            if not isinstance(section, dict):
+                raise ValueError(f"[{name}] must be a table of settings, got {section!r}")
         chosen = {**PRESETS[preset].get("model", {}), **data.get("model", {})}
         merged = {
             name: {**base, **PRESETS[preset].get(name, {}), **data.get(name, {})}
@@ -194,12 +198,15 @@ class ExperimentConfig:
                                ("model", _model_defaults(chosen)),
                                ("train", _train_defaults()))
         }
-        return cls(
-            data=_build(DataConfig, merged["data"]),
-            augment=_build(AugmentConfig, merged["augment"]),
-            model=merged["model"],
-            train=TrainConfig.from_dict(merged["train"]),
-        )
+        built = {}
+        for name, build in (("data", lambda v: _build(DataConfig, v)),
+                            ("augment", lambda v: _build(AugmentConfig, v)),
+                            ("model", _checked_model), ("train", TrainConfig.from_dict)):
+            try:  # every value is checked here, as the config is read, not when it is used
+                built[name] = build(merged[name])
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"[{name}] {exc}") from None
+        return cls(**built)
 
     @classmethod
     def from_toml(cls, path: str | Path, preset: str = "default") -> ExperimentConfig:
@@ -228,8 +235,23 @@ def config_from_options(config: str | Path | None = None, preset: str = "default
     if epochs:
         result.train.epochs = epochs
     if seed is not None:
+        try:
+            tomlio.check_range("--seed", seed, 0, MAX_SEED)
+        except ValueError as exc:
+            raise DataError(str(exc)) from None
         result.train.seed = result.data.split_seed = seed
     return result
+
+
+def _checked_model(values: dict[str, Any]) -> dict[str, Any]:
+    """The model section, checked as a :class:`~telescopeml.models.ModelConfig` (the sizes
+    that come from the grid take stand-ins until then)."""
+    stand_ins: dict[str, Any] = {"n_wavelengths": 10**6, "n_outputs": 1}
+    if values.get("head") == "flow":
+        stand_ins["bounds"] = ((-1.0, 1.0),) * values.get("n_outputs", 1)
+    ModelConfig.from_dict({**stand_ins, **{k: tuple(v) if isinstance(v, list) else v
+                                           for k, v in values.items()}})
+    return values
 
 
 def _build(cls: type, values: dict[str, Any]) -> Any:
