@@ -244,3 +244,35 @@ def test_config_values_are_checked_when_read(tmp_path, capsys, section, line, wo
     err = capsys.readouterr().err
     assert f"telescopeml: error: {config}: {words}" in err and "Traceback" not in err
     assert not (tmp_path / "m").exists()  # refused before anything was written
+
+
+def test_outputs_follow_the_umask_and_overwrite_keeps_the_mode(tmp_path):
+    import os
+    import stat
+
+    import torch
+    from astropy.table import QTable
+
+    from telescopeml.tables import write_table
+    from telescopeml.training.checkpoint import write_checkpoint
+
+    def mode(path):
+        return stat.S_IMODE(path.stat().st_mode)
+
+    table = QTable({"teff": [1000.0]})
+    previous = os.umask(0o027)
+    try:
+        write_table(tmp_path / "new.fits", table)
+        write_checkpoint(tmp_path / "checkpoint", {"w": torch.zeros(2)}, {"epoch": 1})
+        os.umask(0o022)
+        write_table(tmp_path / "open.ecsv", table)
+    finally:
+        os.umask(previous)
+    assert mode(tmp_path / "new.fits") == 0o640
+    assert mode(tmp_path / "checkpoint") == 0o750
+    assert mode(tmp_path / "open.ecsv") == 0o644
+    shared = tmp_path / "shared.csv"
+    shared.write_text("old\n")
+    shared.chmod(0o664)
+    write_table(shared, table, overwrite=True)
+    assert mode(shared) == 0o664 and shared.read_text() != "old\n"
