@@ -205,6 +205,9 @@ def is_type(spectral_type: str, wanted: str) -> bool:
 PREFERRED_INSTRUMENTS = ("SPEX-PRISM", "JWST-NIRSPEC-PRISM")
 #: How many near names or positions a refusal lists.
 N_CANDIDATES = 3
+#: A refused name whose nearest object is this close (arcsec) may be that object seen at
+#: another epoch (nearby brown dwarfs move up to a few arcsec a year); the refusal says so.
+MOVED_ARCSEC = 60.0
 _QUALIFIED = re.compile(r"^(?P<name>.*?)\s*\[(?P<instrument>[A-Za-z0-9-]+)\]$")
 
 
@@ -299,8 +302,12 @@ def _by_position(name: str, entries: list[LibraryEntry]) -> tuple[list[LibraryEn
             near[e.name] = min(near.get(e.name, math.inf), wanted.distance(p))
         closest = sorted(near, key=near.__getitem__)[:N_CANDIDATES]
         listed = ", ".join(f"{n} ({describe_distance(near[n])} away)" for n in closest)
+        moved = ("; a designation of another epoch can be that far off for a fast-moving "
+                 "dwarf: if it is the same object, give its name"
+                 if closest and near[closest[0]] <= MOVED_ARCSEC else "")
         raise DataError(f"no spectrum of that name {where}, and no object within "
-                        f"{TOLERANCE_ARCSEC:g}\" of its coordinates; nearest: {listed}", name)
+                        f"{TOLERANCE_ARCSEC:g}\" of its coordinates; nearest: {listed}{moved}",
+                        name)
     if len({e.name for e in found}) > 1:
         return found, ""  # refused by the caller, which lists them
     entry = found[0]
