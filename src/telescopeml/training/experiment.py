@@ -17,6 +17,7 @@ import numpy as np
 
 from telescopeml import tomlio
 from telescopeml.bundle import save_bundle
+from telescopeml.cache import remove_stale
 from telescopeml.data.augment import AugmentConfig, Augmenter, TrainingBatch, sample_test_set
 from telescopeml.data.grid import SpectralGrid
 from telescopeml.data.inputs import EXTRA_FEATURES, InputEncoder
@@ -428,6 +429,8 @@ def train(config: ExperimentConfig, out_dir: str | Path, resume: bool = False,
     nothing else (see :func:`~telescopeml.training.outputs.replacing`).
     """
     out_dir = Path(out_dir)
+    if is_main_process():
+        remove_stale(out_dir)  # what a killed --overwrite run left beside it
     if overwrite and not resume and is_main_process() and holds_files(out_dir):
         with replacing(out_dir) as staging:
             _train(config, staging, out_dir, False, progress, command, baselines)
