@@ -57,18 +57,23 @@ def set_cache_dir(path: str | Path | None) -> None:
 #: after this many seconds without a change.
 STALE_AFTER = 24 * 3600.0
 _HOST = f"{zlib.crc32(socket.gethostname().encode()) & 0xFFFF:04x}"
+#: Folders whose stale temporaries this process has removed.
+_swept: set[str] = set()
 
 
 def sibling_temp(target: str | Path, directory: bool = False) -> Path:
     """Create an empty temporary file (or directory) beside ``target`` and return its path.
 
     Its name, ``.NAME.PID-HOST.RANDOM.part``, says which process writes it, so that
-    :func:`remove_stale` can tell a killed writer's leftovers from a live one's; the stale
-    temporaries of ``target`` are removed first.
+    :func:`remove_stale` can tell a killed writer's leftovers from a live one's; the
+    first temporary of a process in a folder removes the stale ones there first.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale(target)
+    folder = os.path.abspath(target.parent)
+    if folder not in _swept:  # once per folder: a library of 3,000 files is written one by one
+        remove_stale(target)
+        _swept.add(folder)
     options = {"prefix": f".{target.name}.{os.getpid()}-{_HOST}.", "suffix": ".part",
                "dir": target.parent}
     if directory:
@@ -97,6 +102,8 @@ def remove_stale(target: str | Path) -> list[Path]:
         return removed
     now = time.time()
     for entry in entries:
+        if not (entry.name.startswith(".") and entry.name.endswith(".part")):
+            continue
         match = named.fullmatch(entry.name)
         if not match and not older.fullmatch(entry.name):
             continue
