@@ -42,8 +42,9 @@ from telescopeml.data.objects import load_object_spectrum, read_objects
 from telescopeml.data.scatter import node_scatter
 from telescopeml.data.spectrum import ObservedSpectrum
 from telescopeml.errors import TelescopeMLError
+from telescopeml.inference.diagnostics import MODEL_SYSTEMATIC, grid_points
 from telescopeml.inference.likelihood import GridLikelihood
-from telescopeml.predict import MODEL_SYSTEMATIC, Predictor, _grid_point
+from telescopeml.predict import Predictor
 
 WALKERS = 32
 JWST = [("Wolf1130C", "JWST-NIRSPEC-PRISM"), ("UNCOVER33436", "JWST-NIRSPEC-PRISM"),
@@ -77,8 +78,8 @@ def chi2_at(predictor: Predictor, flux: np.ndarray, sigma: np.ndarray,
     """χ² (observed σ + the fit check's model term, free scale) of the grid spectra at
     ``points`` (rows in ``predictor.names``)."""
     grid = predictor.grid
-    models = grid.interpolate_points(np.array([_grid_point(grid, predictor.names, p)
-                                               for p in points])).astype(np.float64)
+    models = grid.interpolate_points(grid_points(grid, predictor.names, points)
+                                     ).astype(np.float64)
     fit = chi2_fit(flux, models, sigma, free_scale=True, model_fraction=MODEL_SYSTEMATIC)
     return np.atleast_1d(fit.chi2)
 

@@ -12,11 +12,13 @@ from astropy import constants as const
 
 from conftest import analytic_log_flux
 from telescopeml.cli import main
+from telescopeml.data.checks import der_snr_noise
 from telescopeml.data.grid import SpectralGrid
 from telescopeml.data.spectrum import ObservedSpectrum
 from telescopeml.errors import DataError
 from telescopeml.evaluation.benchmark import run_benchmark
-from telescopeml.predict import Prediction, Predictor, der_snr_noise
+from telescopeml.inference.diagnostics import edge_limit, edge_message, edges
+from telescopeml.predict import Prediction, Predictor
 from telescopeml.training.experiment import ExperimentConfig, train
 
 
@@ -94,11 +96,11 @@ def test_der_snr_recovers_white_noise():
 def test_edge_flags(bundle):
     predictor = Predictor(bundle, grid=False)
     samples = np.column_stack([np.full(100, 905.0), np.full(100, 4.5), np.zeros(100)])
-    flags = predictor.edge_flags(samples)
-    assert len(flags) == 1 and flags[0][0] == "teff"
-    assert "likely colder than the grid" in flags[0][1]
+    piled = edges(samples, predictor.names, predictor.ranges)
+    assert piled == {"teff": "low"}
+    assert "likely colder than the grid" in edge_message("teff", "low", predictor.ranges)
     samples[:, 1] = 4.99
-    assert [name for name, _ in predictor.edge_flags(samples)] == ["teff", "logg"]
+    assert edges(samples, predictor.names, predictor.ranges) == {"teff": "low", "logg": "high"}
 
 
 def test_radius_and_mass_from_flux_scale(bundle):
@@ -109,17 +111,18 @@ def test_radius_and_mass_from_flux_scale(bundle):
     scale = ((radius * u.R_jup) / (distance * u.pc)).decompose().value ** 2
     samples = np.column_stack([np.full(50, 1000.0), np.full(50, 5.0), np.zeros(50)])
     prediction = Prediction("x", ["teff", "logg", "mh"], samples, np.ones(3), np.ones(3),
-                            np.ones(3), derived={"_scale": np.full(50, scale)})
+                            np.ones(3))
     spectrum = ObservedSpectrum(np.linspace(1, 2, 20), np.ones(20), flux_unit="W / (m2 um)")
-    predictor.physical_size(prediction, predictor.ready(spectrum), distance)
+    scales = np.full(50, scale)
+    predictor.physical_size(prediction, predictor.ready(spectrum), scales, distance)
     np.testing.assert_allclose(prediction.derived["radius_rjup"], radius, rtol=1e-9)
     mass = (1e5 * u.cm / u.s**2 * (radius * u.R_jup) ** 2 / const.G).to_value(u.M_jup)
     np.testing.assert_allclose(prediction.derived["mass_mjup"], mass, rtol=1e-9)
     assert 35 < mass < 45  # a 1 R_Jup brown dwarf at log g 5: about 40 M_Jup
     uncalibrated = Prediction("y", ["teff", "logg", "mh"], samples, np.ones(3), np.ones(3),
-                              np.ones(3), derived={"_scale": np.full(50, scale)})
+                              np.ones(3))
     predictor.physical_size(uncalibrated, ObservedSpectrum(spectrum.wavelength, np.ones(20)),
-                            distance)
+                            scales, distance)
     assert "radius_rjup" not in uncalibrated.derived
     assert any("no radius or mass" in n and "not flux-calibrated" in n
                for n in uncalibrated.notes)
@@ -239,7 +242,8 @@ def test_parameters_piling_at_a_grid_edge_are_limits(bundle):
     rng = np.random.default_rng(0)
     samples = np.column_stack([rng.uniform(1000, 1100, 2000), rng.uniform(4.96, 5.0, 2000),
                                rng.uniform(-0.5, -0.48, 2000)])
-    limits = predictor.edge_limits(samples)
+    limits = {name: edge_limit(samples[:, predictor.names.index(name)], side)
+              for name, side in edges(samples, predictor.names, predictor.ranges).items()}
     assert set(limits) == {"logg", "mh"}
     assert limits["logg"].startswith("> 4.96") and limits["mh"].startswith("< -0.48")
     prediction = Prediction(source="x", names=predictor.names, samples=samples,

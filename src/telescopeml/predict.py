@@ -15,58 +15,39 @@ from telescopeml.bundle import (
     read_manifest,
     read_weights,
 )
-from telescopeml.data.checks import (
-    as_spectrum,
-    clean_spectrum,
-    contrast,
-    der_snr_noise,
-    source_of,
-    with_distance,
-)
-from telescopeml.data.chi2 import chi2_fit
+from telescopeml.data.checks import clean_spectrum, source_of, with_distance
 from telescopeml.data.grid import SpectralGrid
 from telescopeml.data.inputs import InputEncoder
-from telescopeml.data.instruments import (
-    describe,
-    expects,
-    gap_notes,
-    gaps,
-    manifest_instrument,
-    mismatch,
-    to_resolution,
-)
+from telescopeml.data.instruments import manifest_instrument
 from telescopeml.data.scatter import node_scatter
 from telescopeml.data.spectrum import ObservedSpectrum
 from telescopeml.data.transforms import ParameterScaler
-from telescopeml.data.units import mass_mjup, radius_rjup
 from telescopeml.errors import DataError, OutOfGridError, TelescopeMLError
 from telescopeml.inference.correct import correct
+from telescopeml.inference.diagnostics import (
+    GridFit,
+    edge_limit,
+    edge_message,
+    edges,
+    featureless,
+    grid_contrast,
+    grid_fit,
+    physical_size,
+)
+from telescopeml.inference.prepare import (
+    ModelPixels,
+    Prepared,
+    instrument_flags,
+    on_model_pixels,
+    prepare,
+    ready,
+)
 from telescopeml.mismatch import add_mismatch
 from telescopeml.models import numpy_model
 from telescopeml.models.recalibration import spectrum_snr
 from telescopeml.models.torch_network import TorchNetwork
 from telescopeml.prediction import Prediction
-from telescopeml.vocabulary import INPUT_NOTE, INSTRUMENT_FLAG
-
-#: Minimum fraction of the model's wavelengths an observed spectrum must cover.
-MIN_COVERAGE = 0.95
-#: Every flag about the instrument starts with ``empirical.INSTRUMENT_FLAG`` (it stays a flag
-#: on the empirical scale, where other grid flags become notes); the tests that raise it are
-#: in :mod:`telescopeml.data.instruments`.
-#: Posterior mass within the outer 5% of a parameter's range that flags an edge pile-up.
-EDGE_MASS = 0.5
-EDGE_FRACTION = 0.05
-#: Fractional per-pixel model uncertainty added in quadrature in the fit check: atmosphere
-#: models do not reproduce real brown-dwarf spectra to better than a few percent, so at
-#: high S/N a plain χ² would call every object a poor fit.
-MODEL_SYSTEMATIC = 0.05
-#: A spectrum whose log flux contrast (95th over 5th percentile) is below this fraction of
-#: the least-contrasted grid spectrum's is flagged as featureless.
-FEATURELESS = 0.5
-#: Reduced χ² (with the model term) above which the grid spectrum is judged a poor match.
-CHI2_LIMIT = 10.0
-#: Samples used to draw the posterior-predictive band and the radius.
-N_PREDICTIVE = 100
+from telescopeml.vocabulary import INPUT_NOTE
 
 #: How a Predictor runs the network: ``numpy`` (no PyTorch import; hybrid and MLP models),
 #: ``torch``, or ``auto`` (numpy where it can).
@@ -143,6 +124,8 @@ class Predictor:
         #: The instrument the model was trained for (:func:`~telescopeml.data.instruments.
         #: instrument_record`), derived for bundles that do not record it.
         self.instrument = manifest_instrument(self.manifest)
+        #: What the model expects of a spectrum (:mod:`telescopeml.inference.prepare`).
+        self.pixels = ModelPixels(self.wavelength, self.instrument, self.flux_unit)
         problems = []
         if self.wavelength.ndim != 1 or self.wavelength.size != self.config.n_wavelengths:
             problems.append(f"{self.wavelength.size} wavelengths for a network of "
@@ -188,57 +171,32 @@ class Predictor:
             self._grid = grid if same else grid.resample(self.wavelength)
         return self._grid
 
-    # --- input preparation -------------------------------------------------------------
-    def prepare_spectrum(self, spectrum: ObservedSpectrum) -> tuple[np.ndarray, np.ndarray]:
-        """Flux and uncertainty of ``spectrum`` on the model's wavelengths (see
-        :meth:`prepare`)."""
-        return self.prepare(spectrum)[:2]
+    # --- the stages, one call each -------------------------------------------------------
+    def ready(self, spectrum: ObservedSpectrum | str | Path | Any,
+              smooth: bool | None = None) -> ObservedSpectrum:
+        """``spectrum`` read, cleaned and in the model's flux unit and resolution
+        (:func:`telescopeml.inference.prepare.ready`; ``smooth`` defaults to
+        :attr:`smooth`)."""
+        return ready(spectrum, self.pixels, self.smooth if smooth is None else smooth)
 
     def prepare(self, spectrum: ObservedSpectrum) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Flux and uncertainty of ``spectrum`` on the model's wavelengths.
+        """Flux, uncertainty and measured pixels of a :meth:`ready` spectrum on the model's
+        wavelengths (:func:`telescopeml.inference.prepare.on_model_pixels`)."""
+        return on_model_pixels(clean_spectrum(spectrum), self.pixels)
 
-        Masks absurd pixels (:func:`clean_spectrum`), checks coverage (the refusal names
-        the spectrum's instrument and the model's), resamples flux-conservingly
-        (uncertainties propagated), and estimates a constant uncertainty (DER_SNR, Stoehr et
-        al. 2008) when none is given. Model pixels just beyond the observed edges, or inside
-        a gap of the spectrum (:func:`~telescopeml.data.instruments.gaps`, which the
-        resampling would bridge), take the nearest usable value with a 10x larger
-        uncertainty. Smoothing to the model's resolution is :meth:`ready`'s. Returns flux,
-        uncertainty and the pixels that were measured (the grid's likelihood uses only them).
-        """
-        spectrum = clean_spectrum(spectrum)
-        covered = spectrum.coverage(self.wavelength)
-        if covered < MIN_COVERAGE:
-            raise DataError(
-                f"the spectrum covers {covered:.0%} of the model's wavelengths, at least "
-                f"{MIN_COVERAGE:.0%} is needed: this is {describe(spectrum.wavelength)}; "
-                f"{expects(self.instrument)}",
-                spectrum.source or spectrum.name,
-            )
-        if spectrum.uncertainty is None:
-            noise = der_snr_noise(spectrum.flux)
-            spectrum = spectrum._derive(uncertainty=np.full_like(spectrum.flux, noise))
-        resampled = spectrum.resample(self.wavelength, fill=np.nan)
-        flux, sigma = resampled.flux.copy(), resampled.uncertainty.copy()
-        bad = ~np.isfinite(flux) | ~np.isfinite(sigma) | (sigma <= 0)
-        for low, high in gaps(spectrum.wavelength):
-            bad |= (self.wavelength > low) & (self.wavelength < high)
-        if bad.all():
-            raise DataError("no usable pixel on the model's wavelengths",
-                            spectrum.source or spectrum.name)
-        if bad.any():
-            good = np.flatnonzero(~bad)
-            nearest = good[np.abs(good[None, :] - np.flatnonzero(bad)[:, None]).argmin(axis=1)]
-            flux[bad] = flux[nearest]
-            sigma[bad] = 10 * np.nanmax(np.abs(sigma[good]))
-        return flux, sigma, ~bad
+    def prepare_spectrum(self, spectrum: ObservedSpectrum) -> tuple[np.ndarray, np.ndarray]:
+        """Flux and uncertainty of ``spectrum`` on the model's wavelengths (:meth:`prepare`)."""
+        return self.prepare(spectrum)[:2]
 
-    # --- posterior ---------------------------------------------------------------------
+    def instrument_flags(self, spectrum: ObservedSpectrum) -> list[str]:
+        """A flag when ``spectrum`` is not from the instrument the model was made for."""
+        return instrument_flags(spectrum, self.pixels)
+
     def sample_posterior(self, flux: np.ndarray, sigma: np.ndarray, n_samples: int = 10000,
                          seed: int = 0) -> np.ndarray:
-        """``(n_samples, n_spectra, n_params)`` posterior samples in physical units (samples
-        first, as :class:`~telescopeml.models.posterior.Posterior` and the calibration
-        diagnostics have them)."""
+        """The network's ``(n_samples, n_spectra, n_params)`` posterior samples in physical
+        units (samples first, as :class:`~telescopeml.models.posterior.Posterior` and the
+        calibration diagnostics have them)."""
         flux, sigma = np.atleast_2d(flux), np.atleast_2d(sigma)
         x, extra = self.encoder.encode(flux, sigma)
         extra = extra if self.config.n_extra else None
@@ -270,108 +228,12 @@ class Predictor:
             out.append(pred[rng.integers(0, draws, n_samples)])
         return np.stack(out)
 
-    # --- checks ------------------------------------------------------------------------
-    def edge_flags(self, samples: np.ndarray) -> list[tuple[str, str]]:
-        """``(parameter, message)`` for each parameter whose posterior mass piles at an edge
-        of the training range."""
-        flags = []
-        for j, name in enumerate(self.names):
-            low, high = self.ranges[name]
-            span = high - low
-            if span <= 0:
-                continue
-            at_low = np.mean(samples[:, j] <= low + EDGE_FRACTION * span)
-            at_high = np.mean(samples[:, j] >= high - EDGE_FRACTION * span)
-            if at_low > EDGE_MASS:
-                flags.append((name, f"{name} piles at the grid's lower edge ({low:g}): "
-                                    f"{_edge_hint(name, 'low')}"))
-            if at_high > EDGE_MASS:
-                flags.append((name, f"{name} piles at the grid's upper edge ({high:g}): "
-                                    f"{_edge_hint(name, 'high')}"))
-        return flags
-
-    def instrument_flags(self, spectrum: ObservedSpectrum) -> list[str]:
-        """Flags for a spectrum that is not from the instrument the model was trained for
-        (:func:`~telescopeml.data.instruments.mismatch`: both are named)."""
-        problem = mismatch(spectrum.wavelength, self.instrument, self.wavelength)
-        return [f"{INSTRUMENT_FLAG} {problem}"] if problem else []
-
-    def edge_limits(self, samples: np.ndarray) -> dict[str, str]:
-        """``{param: "> 5.41"}`` for each parameter piling at an edge of the training range:
-        the 5th percentile as a lower limit at the upper edge, the 95th as an upper limit at
-        the lower edge."""
-        limits = {}
-        for j, name in enumerate(self.names):
-            low, high = self.ranges[name]
-            span = high - low
-            if span <= 0:
-                continue
-            column = samples[:, j]
-            if np.mean(column >= high - EDGE_FRACTION * span) > EDGE_MASS:
-                limits[name] = f"> {np.percentile(column, 5):.4g}"
-            elif np.mean(column <= low + EDGE_FRACTION * span) > EDGE_MASS:
-                limits[name] = f"< {np.percentile(column, 95):.4g}"
-        return limits
-
-    def featureless(self, flux: np.ndarray, grid: SpectralGrid) -> str:
-        """A flag when ``flux`` varies far less over the model's wavelengths than any grid
-        spectrum does (a flat or nearly flat spectrum is no brown dwarf, whatever the
-        network answers); ``""`` otherwise."""
-        if self._contrast is None:
-            grid_flux = np.asarray(grid.flux_array(), dtype=np.float64)
-            self._contrast = float(np.min(contrast(grid_flux)))
-        observed = float(contrast(np.atleast_2d(flux))[0])
-        if np.log(max(observed, 1.0)) < FEATURELESS * np.log(self._contrast):
-            return (f"featureless spectrum: its flux varies by a factor {observed:.2f} over the "
-                    f"model's wavelengths, every grid spectrum by at least "
-                    f"{self._contrast:.2f}; not a spectrum the model can describe")
-        return ""
-
-    def grid_fit(self, prediction: Prediction, seed: int = 0) -> None:
-        """Fill in the best-fit grid spectrum, the predictive band and the reduced χ²."""
-        grid = self.grid
-        if grid is None:
-            if self.grid_problem:
-                prediction.flags.append(f"no grid spectrum to compare with: {self.grid_problem}")
-            return
-        featureless = self.featureless(prediction.observed, grid)
-        if featureless:
-            prediction.flags.append(featureless)
-        point = _grid_point(grid, self.names, np.median(prediction.samples, axis=0))
-        rng = np.random.default_rng(seed)
-        picks = prediction.samples[rng.integers(0, len(prediction.samples), N_PREDICTIVE)]
-        try:
-            model = grid.interpolate_points(point[None])[0].astype(np.float64)
-            draws = grid.interpolate_points(
-                np.array([_grid_point(grid, self.names, p) for p in picks])
-            ).astype(np.float64)
-        except OutOfGridError as exc:
-            prediction.flags.append(f"no grid spectrum to compare with: {exc}")
-            return
-        f, s = prediction.observed, prediction.uncertainty
-        fit = chi2_fit(f, model, s, free_scale=True, model_fraction=MODEL_SYSTEMATIC)
-        prediction.best_fit = fit.scale * model
-        prediction.fit_parameters = dict(zip(grid.axes, point.tolist(), strict=True))
-        prediction.chi2_red = float(fit.reduced_chi2)
-        prediction.model_fraction = fit.model_fraction
-        scales = chi2_fit(f, draws, s, free_scale=True, model_fraction=MODEL_SYSTEMATIC).scale
-        prediction.band = np.percentile(draws * scales[:, None], (16, 84), axis=0)
-        prediction.derived["_scale"] = scales
-        if prediction.chi2_red > CHI2_LIMIT:
-            prediction.flags.append(
-                f"poor fit: reduced chi2 {prediction.chi2_red:.3g} > {CHI2_LIMIT:g}; the "
-                "object is unlike the grid's spectra (peculiar, young, binary, or outside "
-                "the grid)")
-
     def physical_size(self, prediction: Prediction, spectrum: ObservedSpectrum,
-                      distance_pc: float, distance_err_pc: float = 0.0, seed: int = 0) -> None:
-        """Radius (R_Jup) from the flux scale and distance, mass (M_Jup) from log g and radius.
-
-        ``spectrum`` is in the model's flux unit (:meth:`ready`), so the fitted scale is
-        ``(R / d)^2``. Needs a flux-calibrated spectrum; otherwise a note says why there is
-        no radius.
-        """
-        scales = prediction.derived.get("_scale")
+                      scales: np.ndarray | None, distance_pc: float,
+                      distance_err_pc: float = 0.0, seed: int = 0) -> None:
+        """Radius (R_Jup) and mass (M_Jup) into ``prediction.derived`` from the grid fit's
+        flux ``scales`` (``(R / d)^2``: ``spectrum`` is in the model's flux unit) and the
+        distance; a note says why there is none (not flux-calibrated, no fit, no log g)."""
         why = ("the spectrum has no flux unit (not flux-calibrated)"
                if not spectrum.flux_calibrated else
                "the model records no flux unit" if not self.flux_unit else
@@ -380,35 +242,27 @@ class Predictor:
         if why:
             prediction.notes.append(f"no radius or mass from the distance: {why}")
             return
-        rng = np.random.default_rng(seed)
-        distance = distance_pc + distance_err_pc * rng.standard_normal(scales.size)
-        radius = radius_rjup(scales, distance)
-        logg = prediction.samples[rng.integers(0, len(prediction.samples), scales.size),
-                                  self.names.index("logg")]
-        prediction.derived["radius_rjup"] = radius
-        prediction.derived["mass_mjup"] = mass_mjup(logg, radius)
+        logg = prediction.samples[:, self.names.index("logg")]
+        radius, mass = physical_size(scales, logg, distance_pc, distance_err_pc, seed)
+        prediction.derived["radius_rjup"], prediction.derived["mass_mjup"] = radius, mass
         prediction.notes.append(
             f"radius from the grid fit's flux scale at {distance_pc:g} ± {distance_err_pc:g} pc; "
             "mass from log g and that radius")
-
 
     # --- the whole path ------------------------------------------------------------------
     def predict(self, spectrum: ObservedSpectrum | str | Path, n_samples: int = 10000,
                 distance_pc: float | None = None, distance_err_pc: float = 0.0,
                 seed: int = 0, smooth: bool | None = None) -> Prediction:
-        """Read (if a path or a library name), check, convert to the model's flux unit and
-        resolution (``smooth``, default :attr:`smooth`: see :meth:`ready`), resample,
-        sample the posterior and check the fit; with ``distance_pc`` (or a
-        ``meta["distance"]`` on the spectrum, see :func:`~telescopeml.data.checks.with_distance`)
-        also the radius and mass."""
-        spectrum = self.ready(spectrum, smooth)
+        """The :class:`~telescopeml.prediction.Prediction` of one spectrum (a spectrum, a
+        path or a library name): prepared (``smooth``, default :attr:`smooth`: see
+        :meth:`ready`), the network's samples, the grid's posterior (unless :attr:`fast`),
+        the diagnostics; with ``distance_pc`` (or a ``meta["distance"]`` on the spectrum, see
+        :func:`~telescopeml.data.checks.with_distance`) also the radius and mass."""
+        prepared = prepare(spectrum, self.pixels, self.smooth if smooth is None else smooth)
         if distance_pc:
-            spectrum = with_distance(spectrum, distance_pc, distance_err_pc)
-        flux, sigma, good = self.prepare(spectrum)
-        samples = self.sample_posterior(flux, sigma, n_samples, seed)[:, 0]
-        prediction = self._finish(spectrum, flux, sigma, good, samples, seed)
-        prediction.derived.pop("_scale", None)
-        return prediction
+            prepared.spectrum = with_distance(prepared.spectrum, distance_pc, distance_err_pc)
+        samples = self.sample_posterior(prepared.flux, prepared.sigma, n_samples, seed)[:, 0]
+        return self._finish(prepared, samples, seed)
 
     def predict_many(self, spectra: list[ObservedSpectrum | str | Path], n_samples: int = 2000,
                      seed: int = 0, smooth: bool | None = None
@@ -419,12 +273,12 @@ class Predictor:
         it (unreadable file, too little coverage, ...), so that one bad file costs nothing
         but itself.
         """
+        smooth = self.smooth if smooth is None else smooth
         results: list[Prediction | TelescopeMLError | None] = []
-        ready: list[tuple[int, ObservedSpectrum, np.ndarray, np.ndarray, np.ndarray]] = []
+        ready: list[tuple[int, Prepared]] = []
         for spectrum in spectra:
             try:
-                spectrum = self.ready(spectrum, smooth)
-                ready.append((len(results), spectrum, *self.prepare(spectrum)))
+                ready.append((len(results), prepare(spectrum, self.pixels, smooth)))
                 results.append(None)  # filled in below
             except TelescopeMLError as exc:
                 results.append(exc)
@@ -432,34 +286,31 @@ class Predictor:
                 results.append(DataError(f"cannot be prepared ({type(exc).__name__}: {exc})",
                                          source_of(spectrum)))
         if ready:
-            samples = self.sample_posterior(np.stack([r[2] for r in ready]),
-                                            np.stack([r[3] for r in ready]), n_samples, seed)
-            for (index, spectrum, flux, sigma, good), draws in zip(
-                    ready, samples.transpose(1, 0, 2), strict=True):
+            samples = self.sample_posterior(np.stack([p.flux for _, p in ready]),
+                                            np.stack([p.sigma for _, p in ready]),
+                                            n_samples, seed)
+            for (index, prepared), draws in zip(ready, samples.transpose(1, 0, 2), strict=True):
                 try:
-                    prediction = self._finish(spectrum, flux, sigma, good, draws, seed)
+                    results[index] = self._finish(prepared, draws, seed)
                 except TelescopeMLError as exc:
                     results[index] = exc
-                    continue
-                prediction.derived.pop("_scale", None)
-                results[index] = prediction
         return results
 
-    def _finish(self, spectrum: ObservedSpectrum, flux: np.ndarray, sigma: np.ndarray,
-                good: np.ndarray, samples: np.ndarray, seed: int) -> Prediction:
-        """The Prediction of one spectrum from the network's samples: the grid's posterior
-        (unless :attr:`fast`), flags, notes, fit."""
+    def _finish(self, prepared: Prepared, samples: np.ndarray, seed: int) -> Prediction:
+        """The Prediction of one prepared spectrum from the network's samples: the grid's
+        posterior (unless :attr:`fast`), then each diagnostic once."""
+        spectrum = prepared.spectrum
         if not np.all(np.isfinite(samples)):
             raise DataError("the network gave non-finite values for this spectrum (extreme "
                             "or unusual input); no answer", spectrum.name or str(spectrum.source))
-        samples, sampling, notes, flags = self._correct(flux, sigma, good, samples, seed)
+        samples, sampling, notes, flags = self._correct(prepared, samples, seed)
         prediction = Prediction(
             source=spectrum.name or str(spectrum.source),
             names=self.names,
             samples=samples,
             wavelength=self.wavelength,
-            observed=flux,
-            uncertainty=sigma,
+            observed=prepared.flux,
+            uncertainty=prepared.sigma,
             name=spectrum.name,
             file=str(spectrum.meta.get("library_file") or spectrum.meta.get("path") or ""),
             spectral_type=str(spectrum.meta.get("spectral_type") or ""),
@@ -473,24 +324,27 @@ class Predictor:
                                     "pixel-to-pixel scatter (DER_SNR)")
         # Teff at an edge means the object is likely outside the grid; log g, [M/H] or
         # clouds at an edge are common for real objects whose Teff is well inside it.
-        for name, message in self.edge_flags(samples):
+        piled = edges(samples, self.names, self.ranges)
+        for name, side in piled.items():
+            message = edge_message(name, side, self.ranges)
             (prediction.flags if name == "teff" else prediction.notes).append(message)
-        prediction.limits = self.edge_limits(samples)
+        prediction.limits = {name: edge_limit(samples[:, self.names.index(name)], side)
+                             for name, side in piled.items()}
         if self.encoder.extra == "absolute-fnu":
             prediction.notes.append(
                 "this model also reads the absolute flux level (TelescopeML's preprocessing): "
                 "its answer assumes the spectrum is a surface flux in the grid's units, i.e. "
                 "already scaled by (distance / radius)^2")
-        prediction.flags += self.instrument_flags(spectrum)
+        prediction.flags += prepared.flags
         prediction.model = self.path.name
-        self.grid_fit(prediction, seed)
+        fit = self._grid_fit(prediction, seed)
         if spectrum.meta.get("distance"):
-            self.physical_size(prediction, spectrum, *spectrum.meta["distance"], seed=seed)
+            self.physical_size(prediction, spectrum, None if fit is None else fit.scales,
+                               *spectrum.meta["distance"], seed=seed)
         add_mismatch(prediction, self.manifest.get("mismatch"), seed)
         return prediction
 
-    def _correct(self, flux: np.ndarray, sigma: np.ndarray, good: np.ndarray,
-                 samples: np.ndarray, seed: int
+    def _correct(self, prepared: Prepared, samples: np.ndarray, seed: int
                  ) -> tuple[np.ndarray, dict, list[str], list[str]]:
         """The grid's posterior proposed by the network's ``samples`` (:mod:`telescopeml.
         inference.correct`), or (``fast``, or no grid) the network's samples clipped to
@@ -506,40 +360,36 @@ class Predictor:
                              "network_median": network_median}, [], []
         if self._scatter is False:
             self._scatter = node_scatter(grid)
-        result = correct(grid, self.names, flux, sigma, good, samples, self._scatter,
-                         len(samples), seed)
+        result = correct(grid, self.names, prepared.flux, prepared.sigma, prepared.good,
+                         samples, self._scatter, len(samples), seed)
         if result.samples is None:
             return samples, result.sampling(), [result.reason], []
         return result.samples, result.sampling(), result.notes, result.flags
 
-    def ready(self, spectrum: ObservedSpectrum | str | Path | Any,
-              smooth: bool | None = None) -> ObservedSpectrum:
-        """``spectrum`` read, cleaned (:func:`~telescopeml.data.checks.clean_spectrum`) and
-        in the model's flux unit and resolution, what was done said in
-        ``meta["input_notes"]``.
-
-        The flux is converted pixel by pixel (astropy's ``spectral_density``) when it has
-        a flux unit, and taken to be in the model's unit, with a note, when it has none.
-        With ``smooth`` (default :attr:`smooth`) a spectrum clearly sharper than the model
-        is convolved to its resolution, uncertainties unchanged
-        (:func:`~telescopeml.data.instruments.to_resolution` says why). Gaps of the
-        spectrum inside the model's wavelengths get a note (:meth:`prepare_spectrum`
-        masks them).
-        """
-        spectrum = clean_spectrum(as_spectrum(spectrum))
-        notes = list(spectrum.meta.get("input_notes", []))
-        if self.flux_unit and spectrum.flux_calibrated:
-            spectrum = spectrum.in_flux_unit(self.flux_unit)
-        elif self.flux_unit:
-            notes.append(f"no flux unit: the flux is taken to be a flux density per wavelength "
-                         f"(F_lambda, as the model's {self.flux_unit}); give the unit of F_nu "
-                         "data (e.g. Jy), or the spectrum's shape is misread")
-        if self.smooth if smooth is None else smooth:
-            spectrum, note = to_resolution(spectrum, self.instrument, self.wavelength)
-            notes += [note] if note else []
-        notes += gap_notes(spectrum.wavelength, self.wavelength)
-        notes = list(dict.fromkeys(notes))  # ready() twice adds nothing
-        return spectrum._derive(meta={**spectrum.meta, "input_notes": notes})
+    def _grid_fit(self, prediction: Prediction, seed: int) -> GridFit | None:
+        """The best-fit grid spectrum, predictive band and reduced χ² into ``prediction``
+        (:func:`~telescopeml.inference.diagnostics.grid_fit`), with the featureless and
+        poor-fit flags; None (and a flag saying why) without a grid spectrum."""
+        grid = self.grid
+        if grid is None:
+            if self.grid_problem:
+                prediction.flags.append(f"no grid spectrum to compare with: {self.grid_problem}")
+            return None
+        if self._contrast is None:
+            self._contrast = grid_contrast(grid)
+        flag = featureless(prediction.observed, self._contrast)
+        prediction.flags += [flag] if flag else []
+        try:
+            fit = grid_fit(grid, self.names, prediction.samples, prediction.observed,
+                           prediction.uncertainty, seed)
+        except OutOfGridError as exc:
+            prediction.flags.append(f"no grid spectrum to compare with: {exc}")
+            return None
+        prediction.best_fit, prediction.fit_parameters = fit.model, fit.point
+        prediction.chi2_red, prediction.model_fraction = fit.chi2_red, fit.model_fraction
+        prediction.band = fit.band
+        prediction.flags += [fit.poor] if fit.poor else []
+        return fit
 
 
 def _unsafe_grid_name(name: str) -> str:
@@ -555,27 +405,3 @@ def _unsafe_grid_name(name: str) -> str:
     names = ", ".join([*grid_suffixes(), *grid_patterns()])
     return (f"the bundle names its grid {name!r}, neither a registered grid nor a grid file "
             f"({names} or a directory); pass the grid explicitly")
-
-
-def _grid_point(grid: SpectralGrid, names: list[str], values: np.ndarray) -> np.ndarray:
-    """A point in the grid's axes: targets from ``values`` (clipped to the grid), other
-    axes at their median node."""
-    point = []
-    for axis in grid.axes:
-        nodes = grid.axis_values(axis)
-        if axis in names:
-            point.append(float(np.clip(values[names.index(axis)], nodes[0], nodes[-1])))
-        else:
-            point.append(float(nodes[len(nodes) // 2]))
-    return np.array(point)
-
-
-def _edge_hint(name: str, side: str) -> str:
-    hints = {
-        ("teff", "low"): "the object is likely colder than the grid",
-        ("teff", "high"): "the object is likely hotter than the grid",
-        ("logg", "low"): "low surface gravity: possibly young, or outside the grid",
-        ("logg", "high"): "surface gravity at the grid's maximum: possibly old or "
-                          "metal-poor, or outside the grid",
-    }
-    return hints.get((name, side), "the true value may lie outside the grid")

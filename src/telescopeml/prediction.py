@@ -84,8 +84,8 @@ class Prediction:
         Parameter names, one per column.
     chi2_red
         Reduced χ² of the grid spectrum at the posterior median against the observation,
-        with a :data:`~telescopeml.predict.MODEL_SYSTEMATIC` model uncertainty added to the
-        observed one.
+        with a :data:`~telescopeml.inference.diagnostics.MODEL_SYSTEMATIC` model uncertainty
+        added to the observed one.
     flags
         Reasons to believe the object lies outside the grid, so that the numbers should not
         be taken at face value: Teff piling at a grid edge, a poor fit, no grid spectrum

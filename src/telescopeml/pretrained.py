@@ -27,13 +27,15 @@ from telescopeml.bundle import (
     save_bundle,
 )
 from telescopeml.data import compact
+from telescopeml.data.checks import as_spectrum, clean_spectrum
 from telescopeml.data.grid import SpectralGrid
 from telescopeml.data.instruments import manifest_instrument
 from telescopeml.data.spectrum import ObservedSpectrum
 from telescopeml.empirical import EMPIRICAL_DIR, META_FILE, EmpiricalModel
 from telescopeml.errors import DataError, TelescopeMLError, UnknownNameError
 from telescopeml.inference.correct import MODEL_ERROR_FLAG
-from telescopeml.predict import MIN_COVERAGE, Prediction, Predictor, as_spectrum
+from telescopeml.inference.prepare import MIN_COVERAGE
+from telescopeml.predict import Prediction, Predictor
 from telescopeml.vocabulary import SCALES
 
 GRID_FILE = "grid.safetensors"
@@ -260,19 +262,23 @@ class ModelChooser:
         Where a spectrum has several candidate models, they are compared on
         :data:`SCREEN_SAMPLES` posterior samples and only the chosen one draws all
         ``n_samples`` (the same samples as without screening); models in ``keep`` always
-        draw all of them (the empirical layer reads every model's answer).
+        draw all of them (the empirical layer reads every model's answer). Without
+        :attr:`fast` nothing is screened: the grid's posterior costs as much for few samples.
+        Each spectrum is read and cleaned once, here.
         """
         read: list[ObservedSpectrum | TelescopeMLError] = []
         for spectrum in spectra:
             try:
-                read.append(as_spectrum(spectrum))
+                read.append(clean_spectrum(as_spectrum(spectrum)))
             except TelescopeMLError as exc:
                 read.append(exc)
         wanted = [self.candidates(s) if isinstance(s, ObservedSpectrum) else []
                   for s in read]
 
         def screened(i: int, name: str) -> bool:
-            return n_samples > SCREEN_SAMPLES and len(wanted[i]) > 1 and name not in keep
+            # the grid's posterior costs the same for few samples: no screening
+            return (self.fast and n_samples > SCREEN_SAMPLES and len(wanted[i]) > 1
+                    and name not in keep)
 
         per_model = self._run({name: [i for i, names in enumerate(wanted) if name in names]
                                for name in self.manifests}, read, n_samples, seed, screened)
@@ -331,8 +337,7 @@ class ModelChooser:
         # and its grid can describe the spectrum (the fitted model error is not huge);
         # the fit decides between covering models (real spectra often fit poorly even
         # inside a grid, so a poor fit alone does not rule a model out)
-        covering = [n for n, p in good.items()
-                    if all(name != "teff" for name, _ in self.predictor(n).edge_flags(p.samples))
+        covering = [n for n, p in good.items() if "teff" not in p.limits
                     and not p.sampling.get("model_error", 0.0) > MODEL_ERROR_FLAG]
         best = min(covering or good, key=fit)
         for name, prediction in good.items():

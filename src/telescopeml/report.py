@@ -26,8 +26,8 @@ What is read from the run directory (all optional):
     ``"spectrum": {"wavelength": [...], "flux": [...], "uncertainty": [...],
     "flux_unit": str}``, ``"best_fit": {"flux": [...], "parameters": {...},
     "reduced_chi2": x, "model_fraction": x}`` (model flux on the spectrum's wavelengths,
-    already scaled; the model term of the χ², default
-    :data:`~telescopeml.predict.MODEL_SYSTEMATIC`) and ``"warnings": [...]``. Objects with
+    already scaled; the model term of the χ², default :data:`~telescopeml.inference.
+    diagnostics.MODEL_SYSTEMATIC`) and ``"warnings": [...]``. Objects with
     literature parameters (:func:`~telescopeml.data.objects.find_literature`) show them.
 ``explore/``
     The output of ``telescopeml explore GRID --out RUN_DIR/explore``: its PNG figures are
@@ -57,8 +57,8 @@ import numpy as np
 from telescopeml import plots
 from telescopeml.data.objects import LITERATURE_SCALE, Literature, find_literature
 from telescopeml.errors import DataError
+from telescopeml.inference.diagnostics import MODEL_SYSTEMATIC
 from telescopeml.parameters import parameter
-from telescopeml.predict import MODEL_SYSTEMATIC
 from telescopeml.version import __version__
 from telescopeml.vocabulary import SCALE_EMPIRICAL, describe
 

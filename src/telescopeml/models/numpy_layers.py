@@ -16,7 +16,7 @@ head; a layer added to a torch network without its twin fails them.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,12 +41,17 @@ class Node:
                 return child
         raise KeyError(f"{self.kind} has no child {name!r}")
 
-    def walk(self, prefix: str = "") -> Iterator[tuple[str, Node]]:
-        """``(dotted name, node)`` of this node and every node below it, as
-        ``torch.nn.Module.named_modules`` lists them."""
-        yield prefix, self
-        for name, child in self.children:
-            yield from child.walk(f"{prefix}.{name}" if prefix else name)
+    def walk(self, prefix: str = "") -> list[tuple[str, Node]]:
+        """``(dotted name, node)`` of this node and every node below it, in the order
+        ``torch.nn.Module.named_modules`` lists them (one list: no generator per level)."""
+        found: list[tuple[str, Node]] = []
+        stack = [(prefix, self)]
+        while stack:
+            name, node = stack.pop()
+            found.append((name, node))
+            for key, child in reversed(node.children):
+                stack.append((f"{name}.{key}" if name else key, child))
+        return found
 
 
 def sequential(*layers: Node) -> Node:
