@@ -24,6 +24,7 @@ from telescopeml.mismatch import model_term_draws
 from telescopeml.models.regressors import GaussianProcess
 from telescopeml.predict import Prediction
 from telescopeml.pretrained import Choice
+from telescopeml.tables import samples_table
 from telescopeml.training import empirical as fitting
 
 MODELS = ["atmo20pp-spex", "dback24-spex"]
@@ -161,12 +162,23 @@ def test_saved_model_predicts_the_same_and_refuses_damage(fitted, tmp_path):
     a = model.apply(choice, n_samples=4000, seed=1)
     b = loaded.apply(choice, n_samples=4000, seed=1)
     np.testing.assert_allclose(a.samples, b.samples)
-    assert a.scale == "empirical" and a.names == ["teff", "logg"]
+    # every parameter the grid model gives is shown: [M/H] and clouds on the grid's scale
+    assert a.scale == "empirical" and a.names == ["teff", "logg", "mh", "inv_fsed"]
+    assert a.parameter_scales == {"mh": "atmosphere grid", "inv_fsed": "atmosphere grid"}
+    grid_mh = choice.prediction.samples[:, choice.prediction.names.index("mh")]
+    assert a.median["mh"] == pytest.approx(np.median(grid_mh), abs=1e-3)
+    assert a.to_json()["parameters"]["mh"]["scale"] == "atmosphere grid"
+    assert a.to_json()["parameters"]["teff"]["scale"] == "empirical"
+    assert "parameter_scales" in samples_table(a).meta
+    mh_line = next(line for line in a.summary().splitlines() if line.strip().startswith("mh"))
+    assert "68%" in mh_line and "[atmosphere grid scale]" in mh_line
     assert abs(a.median["teff"] - data.labels["teff"][0]) < 300
     assert set(a.errors["teff"]) == {"statistical", "systematic"}
     assert a.errors["teff"]["systematic"] > a.errors["teff"]["statistical"]
     row = a.row()
     assert row["scale"] == "empirical" and row["teff_sys"] > 0 and "typicality" in row
+    assert row["mh_scale"] == "atmosphere grid" and "teff_scale" not in row
+    assert np.isfinite(row["inv_fsed_p16"]) and row["inv_fsed_p16"] <= row["inv_fsed_p84"]
     assert "scale: empirical" in a.summary() and " K " in a.summary()
 
     meta = json.loads((path / META_FILE).read_text())

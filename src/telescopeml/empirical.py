@@ -340,6 +340,7 @@ class EmpiricalModel:
         prediction.model = f"empirical over {', '.join(self.models)}"
         prediction.errors = errors
         prediction.limits = {}
+        self._add_grid_parameters(prediction, grid, choice.model, n_samples, rng)
         prediction.scores = {"typicality": typical, "misspecification": misfit}
         prediction.derived = {}
         if "radius_rjup" in grid.derived and "logg" in self.params:
@@ -358,10 +359,27 @@ class EmpiricalModel:
               if not n.startswith((INSTRUMENT_FLAG, INPUT_NOTE))],
             "atmosphere-grid scale (" + choice.model + "): " + ", ".join(
                 f"{n} {v:.4g}{_unit(n)}" for n, v in zip(grid.names, grid_q, strict=True)),
-            "[M/H] and clouds are given on the atmosphere-grid scale only: no real-label "
-            "metallicities exist to check them against",
         ]
+        if prediction.parameter_scales:
+            prediction.notes.append(
+                f"{', '.join(prediction.parameter_scales)} on the atmosphere-grid scale "
+                f"({choice.model}) only: no real labels exist to put them on the empirical one")
         return prediction
+
+    def _add_grid_parameters(self, prediction: Prediction, grid: Prediction, model: str,
+                             n_samples: int, rng: np.random.Generator) -> None:
+        """The grid parameters the empirical scale has no labels for ([M/H], clouds), as
+        columns of ``prediction`` on the atmosphere-grid scale: draws of the grid's posterior,
+        its limits kept."""
+        extra = [n for n in grid.names if n not in self.params]
+        if not extra:
+            return
+        picks = rng.integers(0, len(grid.samples), n_samples)
+        columns = [grid.samples[picks, grid.names.index(n)] for n in extra]
+        prediction.names = [*prediction.names, *extra]
+        prediction.samples = np.column_stack([prediction.samples, *columns])
+        prediction.limits = {n: grid.limits[n] for n in extra if n in grid.limits}
+        prediction.parameter_scales = {n: SCALE_GRID for n in extra}
 
     def flags(self, prediction: Prediction, typical: float, misfit: float) -> list[str]:
         """Reasons not to take the empirical answer at face value."""
@@ -375,7 +393,7 @@ class EmpiricalModel:
             flags.append(f"the estimators disagree (misspecification {misfit:.2f} > "
                          f"{self.thresholds['misspecification']:.2f}): the empirical Teff of "
                          "objects like this one is uncertain beyond its error bar")
-        for j, p in enumerate(prediction.names):
+        for j, p in enumerate(self.params):
             low, high = self.parameters[p].label_range
             value = float(np.median(prediction.samples[:, j]))
             if not low <= value <= high:

@@ -19,8 +19,8 @@ if TYPE_CHECKING:  # astropy.table takes ~0.3 s to import: only when a table is 
 QUANTILES = (0.025, 0.16, 0.5, 0.84, 0.975)
 #: Table columns named for these quantiles: ``teff_p50`` is the median of ``teff``.
 QUANTILE_COLUMNS = (("p50", 2), ("p16", 1), ("p84", 3), ("p2.5", 0), ("p97.5", 4))
-#: Columns of text in a prediction table (besides ``PARAM_limit``); every other column is a
-#: number with a unit.
+#: Columns of text in a prediction table (besides ``PARAM_limit`` and ``PARAM_scale``); every
+#: other column is a number with a unit.
 TEXT_COLUMNS = ("source", "scale", "model", "method", "flag", "note", "name", "spectral_type",
                 "file")
 
@@ -33,7 +33,7 @@ def parameter_unit(name: str) -> u.UnitBase:
 
 def column_unit(column: str) -> u.UnitBase | None:
     """The unit of a prediction-table column (``teff_p50``: K), None for a text column."""
-    if column in TEXT_COLUMNS or column.endswith("_limit"):
+    if column in TEXT_COLUMNS or column.endswith(("_limit", "_scale")):
         return None
     return parameter_unit(column.rpartition("_")[0])
 
@@ -98,6 +98,9 @@ class Prediction:
         What the numbers mean: ``"atmosphere grid"`` (the grid's parameters) or
         ``"empirical"`` (luminosity-based Teff, evolutionary log g; see
         :mod:`telescopeml.empirical`).
+    parameter_scales
+        ``{param: scale}`` for each parameter on another scale than :attr:`scale` (on the
+        empirical scale, [M/H] and clouds are the grid's: no real labels exist for them).
     model
         The model that produced the numbers.
     errors
@@ -147,6 +150,12 @@ class Prediction:
     spectral_type: str = ""
     model_fraction: float = 0.0
     sampling: dict[str, Any] = field(default_factory=dict)
+    parameter_scales: dict[str, str] = field(default_factory=dict)
+
+    def scale_of(self, name: str) -> str:
+        """The scale parameter ``name`` is on (:attr:`scale` unless
+        :attr:`parameter_scales` says otherwise)."""
+        return self.parameter_scales.get(name, self.scale)
 
     def quantiles(self, q: float | tuple[float, ...]) -> np.ndarray:
         """Quantiles ``q`` (fractions, as :meth:`Posterior.quantile
@@ -178,7 +187,8 @@ class Prediction:
 
     def row(self) -> dict[str, Any]:
         """One table row of plain values: source, scale, model, PARAM_p50/p16/p84/p2.5/p97.5
-        (with PARAM_stat/PARAM_sys where known, PARAM_limit where the value is a limit),
+        (with PARAM_stat/PARAM_sys where known, PARAM_limit where the value is a limit,
+        PARAM_scale for a parameter on another scale than the row's),
         derived, chi2_red, typicality, flag, note, name, spectral_type, file; the units are
         :func:`column_unit`'s (see :meth:`to_table`)."""
         out: dict[str, Any] = {"source": self.source, "scale": self.scale, "model": self.model}
@@ -191,6 +201,8 @@ class Prediction:
                 out[f"{name}_stat"] = self.errors[name]["statistical"]
                 out[f"{name}_sys"] = self.errors[name]["systematic"]
             out[f"{name}_limit"] = self.limits.get(name, "")
+            if name in self.parameter_scales:
+                out[f"{name}_scale"] = self.parameter_scales[name]
         for name, values in derived.items():
             for p, q in (("p50", 2), ("p16", 1), ("p84", 3)):
                 out[f"{name}_{p}"] = float(values[q])
@@ -226,6 +238,7 @@ class Prediction:
             "parameters": {n: {"median": float(q[1, j]), "low": float(q[0, j]),
                                "high": float(q[2, j]), "level": 0.68,
                                "unit": parameter(n).unit, "limit": self.limits.get(n, ""),
+                               "scale": self.scale_of(n),
                                **self.errors.get(n, {})}
                            for j, n in enumerate(self.names)},
             "spectrum": {"wavelength": self.wavelength.tolist(),
@@ -253,11 +266,13 @@ class Prediction:
             lines.append(f"  method: {self.sampling['describe']}")
         for j, name in enumerate(self.names):
             unit = parameter(name).unit
+            other = (f"  [{self.parameter_scales[name]} scale]"
+                     if name in self.parameter_scales else "")
             if name in self.limits:
                 lines.append(f"  {name:9s} {self.limits[name]:>8s} {unit:5s} (a limit, not a "
-                             "measurement: the posterior piles at the grid's edge)")
+                             f"measurement: the posterior piles at the grid's edge){other}")
                 continue
-            lines.append(self._line(name, q[:, j], unit))
+            lines.append(self._line(name, q[:, j], unit) + other)
         for name, values in self.derived.items():
             lines.append(self._line(name, np.quantile(values, QUANTILES), parameter(name).unit))
         if math.isnan(self.chi2_red):

@@ -392,11 +392,20 @@ class EmpiricalPredictor:
         #: The layer reads the grid models' answers it was fitted on: the grid's posterior,
         #: or (layers fitted before it existed) the networks' answers alone.
         self.chooser.fast = meta.get("grid_answers", "network") == "network"
+        self._reads_networks = self.chooser.fast
         self.reason = reason
         self.path = f"empirical scale over shipped models: {', '.join(names)}"
-        self.names = list(meta["params"])
-        #: Labeled range of each parameter; ``grid_ranges``: what the grids cover.
-        self.ranges = {p: tuple(meta["targets"][p]["label_range"]) for p in self.names}
+        #: The labeled parameters, then the grids' others ([M/H], clouds: atmosphere-grid
+        #: scale, see ``Prediction.parameter_scales``).
+        self.names = [*meta["params"], *(n for n in self.chooser.names
+                                         if n not in meta["params"])]
+        #: Labeled range of each parameter (the grids' for the others); ``grid_ranges``:
+        #: what the grids cover.
+        self.ranges = {p: tuple(meta["targets"][p]["label_range"]) for p in meta["params"]}
+        for name in self.names[len(self.ranges):]:
+            spans = [m["parameters"]["ranges"][name] for m in self.chooser.manifests.values()
+                     if name in m["parameters"]["ranges"]]
+            self.ranges[name] = (min(s[0] for s in spans), max(s[1] for s in spans))
         self.grid_ranges = self.chooser.ranges
 
     @property
@@ -435,6 +444,10 @@ class EmpiricalPredictor:
             except TelescopeMLError as exc:
                 out.append(exc)
                 continue
+            if self._reads_networks and prediction.sampling.get("method") == "network":
+                prediction.sampling = {**prediction.sampling, "describe": (
+                    "the grid models' networks (the empirical layer was fitted on their "
+                    "answers)")}
             if self.reason:
                 prediction.notes.append(self.reason)
             out.append(prediction)

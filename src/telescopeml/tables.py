@@ -178,7 +178,9 @@ def ascii_text(text: str) -> str:
 def _provenance(prediction: Prediction) -> dict[str, str]:
     return {"scale": prediction.scale, "model": prediction.model, "source": prediction.source,
             "name": prediction.name, "file": prediction.file,
-            "spectral_type": prediction.spectral_type}
+            "spectral_type": prediction.spectral_type,
+            "parameter_scales": "; ".join(f"{n}: {prediction.scale_of(n)}"
+                                          for n in prediction.names)}
 
 
 def _labels(predictions: list[Prediction]) -> list[str]:
