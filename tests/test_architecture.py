@@ -35,7 +35,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("telescopeml.errors", "telescopeml.cache", "telescopeml.lazy", "telescopeml.tomlio",
      "telescopeml.jsonio",
      "telescopeml.extras", "telescopeml.parameters", "telescopeml.vocabulary",
-     "telescopeml.version"),
+     "telescopeml.version", "telescopeml.progress"),
     ("telescopeml.data",),
     ("telescopeml.models",),
     ("telescopeml.bundle", "telescopeml.empirical", "telescopeml.mismatch", "telescopeml.inference",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import sys
 
 import pytest
 
@@ -10,15 +12,39 @@ from telescopeml.cli import main
 from telescopeml.demo import DEMO_OBJECTS
 
 
+class _Tee(io.StringIO):
+    """stderr kept for the assertions and passed on, so ``pytest -s`` shows the demo's
+    progress while it runs instead of minutes of silence."""
+
+    def write(self, text: str) -> int:
+        sys.__stderr__.write(text)
+        sys.__stderr__.flush()
+        return super().write(text)
+
+    def fileno(self) -> int:  # pip's download runs in a subprocess that writes here
+        return sys.__stderr__.fileno()
+
+
 @pytest.mark.network
 @pytest.mark.slow
-def test_demo_end_to_end(tmp_path, capsys):
-    """Fetch, train (2 epochs), evaluate, predict three real brown dwarfs, write the report."""
+def test_demo_end_to_end(tmp_path, capsys, monkeypatch):
+    """Fetch, train (2 epochs), evaluate, predict three real brown dwarfs, write the report;
+    every long stage names itself as it starts and the demo ends with each stage's time."""
+    err = _Tee()
+    monkeypatch.setattr(sys, "stderr", err)
     out = tmp_path / "demo"
-    assert main(["-q", "demo", "--out", str(out), "--epochs", "2"]) == 0
-    printed = capsys.readouterr().out
+    assert main(["demo", "--out", str(out), "--epochs", "2"]) == 0
+    printed, progress = capsys.readouterr().out, err.getvalue()
     for name in DEMO_OBJECTS:
         assert name[:28] in printed
+        assert f"predicting {name} " in progress
+    for what in ("loading the grid", "training hybrid", "epoch", "recalibrating the posterior",
+                 "calibration: sampling 500 posterior draws", "baselines: fitting a random",
+                 "exploring the grid", "writing the report"):
+        assert what in progress
+    summary = printed[printed.index("time per stage:"):].splitlines()
+    assert any("calibration: sampling" in line for line in summary)
+    assert summary[-2].strip().endswith("in all") and summary[-1].startswith("report: ")
     run = out / "model"
     predictions = sorted((run / "predictions").glob("*.json"))
     assert len(predictions) == 3

@@ -12,6 +12,7 @@ from pathlib import Path
 from telescopeml.data.objects import LITERATURE_SCALE, Literature, find_literature
 from telescopeml.data.spectrum import ObservedSpectrum
 from telescopeml.predict import Prediction, Predictor
+from telescopeml.progress import record_stages, stage, stage_summary
 
 #: Well-known brown dwarfs of the SpeX library, with literature parameters
 #: (:func:`~telescopeml.data.objects.find_literature`): an L dwarf, an L/T transition dwarf
@@ -39,34 +40,50 @@ def run_demo(out: str | Path = "telescopeml-demo", epochs: int = DEMO_EPOCHS,
     Returns the path of ``report.html``.
     """
     from telescopeml.explore import explore_grid
-    from telescopeml.plots.predict import save_prediction_plots
     from telescopeml.report import write_report
     from telescopeml.training.experiment import ExperimentConfig, train
 
     run_dir = Path(out) / "model"
     started = time.time()
-    if retrain or not (run_dir / "manifest.json").is_file():
-        config = ExperimentConfig.from_dict({"train": {"epochs": epochs}}, preset="posterior")
-        train(config, run_dir, progress=progress, command=" ".join(["telescopeml",
-                                                                       *sys.argv[1:]]))
-    predictor = Predictor(run_dir)
-    explore_grid(predictor.grid, run_dir / "explore")
-    rows = []
-    for name in DEMO_OBJECTS:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            spectrum = ObservedSpectrum.from_library(name)
-        # one name on the screen, in the report and in file names: the one asked for, not
-        # the library's alias of it (2MASSW J2224438-015852)
-        spectrum.name = name
-        prediction = predictor.predict(spectrum, n_samples=5000)
-        save_prediction(prediction, run_dir)
-        save_prediction_plots(prediction, run_dir / "plots")
-        rows.append((prediction, find_literature(name)))
-    report = write_report(run_dir)
+    with record_stages() as stages:
+        if retrain or not (run_dir / "manifest.json").is_file():
+            config = ExperimentConfig.from_dict({"train": {"epochs": epochs}},
+                                                preset="posterior")
+            train(config, run_dir, progress=progress,
+                  command=" ".join(["telescopeml", *sys.argv[1:]]))
+        elif progress:
+            print(f"using the demo model trained earlier in {run_dir} (--retrain trains "
+                  "a new one)", file=sys.stderr)
+        predictor = Predictor(run_dir)
+        with stage("exploring the grid (statistics and figures)", progress):
+            explore_grid(predictor.grid, run_dir / "explore")
+        rows = []
+        for name in DEMO_OBJECTS:
+            with stage(f"predicting {name} (the grid's posterior, sampled)", progress):
+                rows.append(_predict(predictor, name, run_dir))
+        with stage("writing the report", progress):
+            report = write_report(run_dir)
     print(demo_table(rows))
-    print(f"finished in {time.time() - started:.0f} s; report: {report}")
+    print(stage_summary(stages, time.time() - started))
+    print(f"report: {report}")
     return report
+
+
+def _predict(predictor: Predictor, name: str, run_dir: Path
+             ) -> tuple[Prediction, Literature | None]:
+    """Predict the library spectrum ``name``; save its record and figures for the report."""
+    from telescopeml.plots.predict import save_prediction_plots
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        spectrum = ObservedSpectrum.from_library(name)
+    # one name on the screen, in the report and in file names: the one asked for, not
+    # the library's alias of it (2MASSW J2224438-015852)
+    spectrum.name = name
+    prediction = predictor.predict(spectrum, n_samples=5000)
+    save_prediction(prediction, run_dir)
+    save_prediction_plots(prediction, run_dir / "plots")
+    return prediction, find_literature(name)
 
 
 def demo_table(rows: list[tuple[Prediction, Literature | None]]) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -18,6 +17,7 @@ from telescopeml.evaluation.baselines import chi2_library, random_forest_baselin
 from telescopeml.evaluation.crlb import crlb_report, grid_bound
 from telescopeml.evaluation.metrics import regression_metrics
 from telescopeml.models.cnn import predict
+from telescopeml.progress import stage
 
 #: S/N levels of the report; ``None`` is the clean (noise-free) spectrum.
 SNR_LEVELS: tuple[float | None, ...] = (None, 10.0, 30.0, 100.0)
@@ -111,15 +111,21 @@ def evaluate_prepared(model: torch.nn.Module, prepared, seed: int = 0, baselines
     """
     names = prepared.targets
     sets = test_sets(prepared, seed)
-    net = _report(lambda f, s: predict_parameters(model, prepared, f, s), sets, names)
+    n_spectra = sum(len(v[0]) for v in sets.values())
+    with stage(f"predicting {n_spectra} test spectra with the network (S/N "
+               f"{', '.join(sets)})", progress):
+        net = _report(lambda f, s: predict_parameters(model, prepared, f, s), sets, names)
     flux30, sigma30, truth30, edge30 = sets["30"]
     test_predictions = {"30": {"truth": truth30.tolist(), "edge": edge30.tolist(),
                                "predicted": net["predicted"]["30"].tolist()}}
     repeats = max(1, 20000 // len(flux30))
     big, big_sigma = np.tile(flux30, (repeats, 1)), np.tile(sigma30, (repeats, 1))
-    start = time.perf_counter()
-    predict_parameters(model, prepared, big, big_sigma)
-    rate = len(big) / (time.perf_counter() - start)
+    with stage(f"timing the network on {len(big)} spectra", progress):
+        start = time.perf_counter()
+        predict_parameters(model, prepared, big, big_sigma)
+        rate = len(big) / (time.perf_counter() - start)
+    with stage("Cramér-Rao bounds of the test points", progress):
+        bounds = crlb(prepared, net["interior"])
     result: dict[str, Any] = {
         "grid": prepared.grid.meta.get("name"),
         "n_test": len(prepared.split.test),
@@ -128,19 +134,24 @@ def evaluate_prepared(model: torch.nn.Module, prepared, seed: int = 0, baselines
         "interior": net["interior"],
         "edge": net["edge"],
         "scaled_mse": scaled_mse(prepared, net["predicted"], sets),
-        "crlb": crlb(prepared, net["interior"]),
+        "crlb": bounds,
         "inference": {"spectra_per_second": rate, "threads": torch.get_num_threads()},
         "baselines": {},
         "baselines_interior": {},
         "test_predictions": test_predictions,
     }
     if model.config.head == "flow":
-        result["calibration"] = calibrate(model, prepared, flux30, sigma30, truth30)
+        with stage(f"calibration: sampling {CALIBRATION_SAMPLES} posterior draws for each of "
+                   f"{len(flux30)} test spectra at S/N 30", progress):
+            result["calibration"] = calibrate(model, prepared, flux30, sigma30, truth30,
+                                              progress=progress)
     if baselines:
-        for name, predictor in baseline_predictors(prepared, seed, progress).items():
-            table = _report(predictor, sets, names)
-            result["baselines"][name] = table["snr"]
-            result["baselines_interior"][name] = table["interior"]
+        predictors = baseline_predictors(prepared, seed, progress)
+        with stage(f"scoring the baselines on the {n_spectra} test spectra", progress):
+            for name, predictor in predictors.items():
+                table = _report(predictor, sets, names)
+                result["baselines"][name] = table["snr"]
+                result["baselines_interior"][name] = table["interior"]
     return result
 
 
@@ -149,24 +160,25 @@ CALIBRATION_SAMPLES = 500
 
 
 def posterior_samples(model: torch.nn.Module, prepared, flux: np.ndarray, sigma: np.ndarray,
-                      n_samples: int = CALIBRATION_SAMPLES, seed: int = 0) -> np.ndarray:
+                      n_samples: int = CALIBRATION_SAMPLES, seed: int = 0,
+                      progress: bool = False) -> np.ndarray:
     """``(n_samples, n_spectra, n_targets)`` flow posterior samples in physical units, each
-    spectrum's recalibrated at its own S/N."""
+    spectrum's recalibrated at its own S/N; ``progress`` shows a bar."""
     from telescopeml.models.recalibration import spectrum_snr
 
     generator = torch.Generator().manual_seed(seed)
     snr = spectrum_snr(flux, sigma)
     with torch.inference_mode():
         chunks = [posterior.sample(n_samples, generator, snr[rows])
-                  for rows, posterior in _posteriors(model, prepared, flux, sigma)]
+                  for rows, posterior in _posteriors(model, prepared, flux, sigma, progress)]
     scaled = torch.cat(chunks, dim=1).numpy()
     samples = prepared.scaler.inverse_transform(scaled.reshape(-1, scaled.shape[-1]))
     return samples.reshape(scaled.shape)
 
 
 def calibrate(model: torch.nn.Module, prepared, flux: np.ndarray, sigma: np.ndarray,
-              truth: np.ndarray, n_samples: int = CALIBRATION_SAMPLES, seed: int = 0
-              ) -> dict[str, Any]:
+              truth: np.ndarray, n_samples: int = CALIBRATION_SAMPLES, seed: int = 0,
+              progress: bool = False) -> dict[str, Any]:
     """Coverage at every credibility level, TARP and SBC of a flow posterior on test spectra.
 
     Returns ``{"n", "levels", "coverage": {param: [...]}, "tarp": {"alpha", "ecp",
@@ -183,7 +195,7 @@ def calibrate(model: torch.nn.Module, prepared, flux: np.ndarray, sigma: np.ndar
         tarp,
     )
 
-    samples = posterior_samples(model, prepared, flux, sigma, n_samples, seed)
+    samples = posterior_samples(model, prepared, flux, sigma, n_samples, seed, progress)
     names = prepared.targets
     cov = coverage(samples, truth, LEVELS)
     alpha, ecp, distance = tarp(samples, truth, seed=seed)
@@ -206,11 +218,12 @@ def calibrate(model: torch.nn.Module, prepared, flux: np.ndarray, sigma: np.ndar
 
 
 def fit_posterior_recalibration(model: torch.nn.Module, prepared, batch,
-                                n_samples: int = CALIBRATION_SAMPLES, seed: int = 0):
+                                n_samples: int = CALIBRATION_SAMPLES, seed: int = 0,
+                                progress: bool = False):
     """The :class:`~telescopeml.models.recalibration.Recalibration` of a flow posterior,
     fitted on validation spectra ``batch`` (a ``TrainingBatch`` at several S/N): one
     level-dependent stretch per S/N, in the flow's unconstrained space, so samples stay
-    inside the prior box."""
+    inside the prior box; ``progress`` shows a bar."""
     from telescopeml.data.augment import CLEAN_SNR
     from telescopeml.models.recalibration import Recalibration
 
@@ -218,7 +231,8 @@ def fit_posterior_recalibration(model: torch.nn.Module, prepared, batch,
     us, truths = [], []
     labels = torch.from_numpy(prepared.labels(batch.params))
     with torch.inference_mode():
-        for rows, posterior in _posteriors(model, prepared, batch.flux, batch.sigma):
+        for rows, posterior in _posteriors(model, prepared, batch.flux, batch.sigma,
+                                           progress):
             z = torch.randn((n_samples, posterior.batch_size, posterior.n_outputs),
                             generator=generator)
             us.append(posterior.unconstrained(z))
@@ -228,15 +242,20 @@ def fit_posterior_recalibration(model: torch.nn.Module, prepared, batch,
 
 
 def _posteriors(model: torch.nn.Module, prepared, flux: np.ndarray, sigma: np.ndarray,
-                chunk: int = 256):
+                progress: bool = False, chunk: int = 256):
     """``(rows, posterior)``: the flow posteriors of the spectra ``rows`` (a slice),
-    ``chunk`` at a time (call in inference mode)."""
+    ``chunk`` at a time (call in inference mode); ``progress``: a bar over the spectra."""
+    from tqdm.auto import tqdm
+
     x, extra = prepared.inputs(flux, sigma)
-    for start in range(0, len(x), chunk):
-        rows = slice(start, start + chunk)
-        xb = torch.from_numpy(x[rows])
-        eb = torch.from_numpy(extra[rows]) if model.config.n_extra else None
-        yield rows, model.posterior(xb, eb)
+    with tqdm(total=len(x), desc="posteriors", unit="spectrum", disable=not progress,
+              dynamic_ncols=True) as bar:
+        for start in range(0, len(x), chunk):
+            rows = slice(start, start + chunk)
+            xb = torch.from_numpy(x[rows])
+            eb = torch.from_numpy(extra[rows]) if model.config.n_extra else None
+            yield rows, model.posterior(xb, eb)  # the caller samples it
+            bar.update(len(xb))
 
 
 def baseline_predictors(prepared, seed: int = 0, progress: bool = True,
@@ -247,13 +266,15 @@ def baseline_predictors(prepared, seed: int = 0, progress: bool = True,
     train = prepared.split.train
     node_flux = grid.flux_array()[train]
     node_params = grid.parameter_matrix()[train][:, cols]
-    dense_flux, dense_params = chi2_library(grid, train, n_interpolated, seed=seed)
+    with stage(f"baselines: interpolating {n_interpolated} grid spectra for the χ² fit",
+               progress):
+        dense_flux, dense_params = chi2_library(grid, train, n_interpolated, seed=seed)
     dense_params = dense_params[:, cols]
-    if progress:
-        print("fitting the random-forest baseline ...", file=sys.stderr)
     batch = prepared.augmenter.epoch(0)
-    features = _forest_features(prepared, batch.flux, batch.sigma)
-    forest = random_forest_baseline(features, batch.params[:, cols], seed=seed)
+    with stage(f"baselines: fitting a random forest on {len(batch.flux)} training spectra",
+               progress):
+        features = _forest_features(prepared, batch.flux, batch.sigma)
+        forest = random_forest_baseline(features, batch.params[:, cols], seed=seed)
 
     def nearest(flux, sigma):
         return node_params[chi2_best_match(node_flux, flux, sigma)[0]]
@@ -286,7 +307,8 @@ def load_with_data(path, quiet: bool = True):
 
 def evaluate_bundle(path, baselines: bool = True, progress: bool = True) -> dict[str, Any]:
     """Evaluate a saved model on its own held-out grid points (see :func:`evaluate_prepared`)."""
-    bundle, prepared, seed = load_with_data(path, quiet=not progress)
+    with stage("loading the model and its grid", progress):
+        bundle, prepared, seed = load_with_data(path, quiet=not progress)
     result = evaluate_prepared(bundle.model, prepared, seed=seed, baselines=baselines,
                                progress=progress)
     return {"model": str(path), **result}

@@ -38,6 +38,7 @@ from telescopeml.empirical import (
 )
 from telescopeml.errors import DataError, TelescopeMLError
 from telescopeml.models.regressors import GaussianProcess, TreeEnsemble
+from telescopeml.progress import stage
 from telescopeml.version import __version__
 
 #: Labels learned, with the literature columns they come from.
@@ -135,10 +136,11 @@ def collect(objects: str | Path, models: list[str], progress: bool = True,
             kept.append(row)
         except TelescopeMLError as exc:
             failed.append((row["name"], str(exc)))
-    if progress:
-        print(f"running {len(models)} grid models on {len(spectra)} spectra", file=sys.stderr)
+    with stage(f"running {len(models)} grid models on {len(spectra)} spectra (the grid's "
+               "posterior of each)", progress):
+        choices = chooser.choose_many(spectra, 1000, seed)
     rows_out, flux, grid, log_chi2 = [], [], [], []
-    for row, choice in zip(kept, chooser.choose_many(spectra, 1000, seed), strict=True):
+    for row, choice in zip(kept, choices, strict=True):
         if isinstance(choice, TelescopeMLError) or any(m not in choice.results for m in models):
             failed.append((row["name"], str(choice)))
             continue

@@ -6,7 +6,6 @@ import dataclasses
 import json
 import platform
 import shutil
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from telescopeml.data.transforms import Normalizer, ParameterScaler
 from telescopeml.errors import DataError, UnknownNameError
 from telescopeml.jsonio import dumps
 from telescopeml.models import ModelConfig, box_bounds, build_model, count_parameters
+from telescopeml.progress import stage
 from telescopeml.training.checkpoint import check_train_settings, read_meta
 from telescopeml.training.config import MAX_SEED, TrainConfig
 from telescopeml.training.outputs import CHECKPOINT_DIR, CONFIG_FILE, holds_files, replacing
@@ -364,7 +364,8 @@ def fit_model(config: ExperimentConfig, out_dir: str | Path, grid: SpectralGrid 
                                  out_dir / CHECKPOINT_DIR)
         config.to_toml(out_dir / CONFIG_FILE)
     progress = progress and main
-    prepared = prepare(config, grid=grid, quiet=not progress)
+    with stage("loading the grid and preparing the training data", progress):
+        prepared = prepare(config, grid=grid, quiet=not progress)
     model_config = ModelConfig.from_dict({
         **config.model,
         "n_wavelengths": prepared.grid.n_wavelengths,
@@ -381,19 +382,19 @@ def fit_model(config: ExperimentConfig, out_dir: str | Path, grid: SpectralGrid 
         batch = prepared.augmenter.epoch(epoch)
         return _batch(prepared, batch.flux, batch.sigma, batch.params, uses_extra)
 
-    if progress:
-        print(f"training {model.config.architecture} ({count_parameters(model):,} parameters) "
-              f"on {len(prepared.augmenter)} spectra per epoch from "
-              f"{len(prepared.split.train)} training grid points; targets "
-              f"{', '.join(prepared.targets)}", file=sys.stderr)
     trainer = Trainer(model, config.train, out_dir, on_epoch_end=on_epoch_end,
                       progress=progress)
-    trainer.fit(train_data, _batch(prepared, val.flux, val.sigma, val.params, uses_extra),
-                resume=resume)
+    with stage(f"training {model.config.architecture} ({count_parameters(model):,} "
+               f"parameters) on {len(prepared.augmenter)} spectra per epoch from "
+               f"{len(prepared.split.train)} training grid points; targets "
+               f"{', '.join(prepared.targets)}", progress):
+        trainer.fit(train_data, _batch(prepared, val.flux, val.sigma, val.params, uses_extra),
+                    resume=resume)
     return prepared, trainer
 
 
-def recalibrate(model: Any, config: ExperimentConfig, prepared: PreparedData) -> dict[str, Any]:
+def recalibrate(model: Any, config: ExperimentConfig, prepared: PreparedData,
+                progress: bool = False) -> dict[str, Any]:
     """Fit a flow model's level-dependent recalibration on the validation points, set it on
     the model, and return the manifest's ``posterior`` section.
 
@@ -405,7 +406,7 @@ def recalibrate(model: Any, config: ExperimentConfig, prepared: PreparedData) ->
     model.flow.set_spread(None)  # the recalibration replaces an earlier bundle's spread
     recalibration = fit_posterior_recalibration(
         model, prepared, validation_set(config, prepared, draws=RECALIBRATION_DRAWS),
-        seed=config.train.seed)
+        seed=config.train.seed, progress=progress)
     model.flow.set_recalibration(recalibration)
     return {"stretch": recalibration.to_dict(prepared.targets),
             "fitted_on": "validation grid points at data.val_snr"}
@@ -454,11 +455,14 @@ def _train(config: ExperimentConfig, work: Path, out_dir: Path, resume: bool, pr
     manifest["training"]["best_epoch"] = trainer.best_epoch
     manifest["command"] = command
     if model.config.head == "flow":
-        manifest["posterior"] = recalibrate(model, config, prepared)
+        with stage(f"recalibrating the posterior on {len(prepared.split.val)} validation grid "
+                   f"points ({RECALIBRATION_DRAWS} noise draws at each S/N)", progress):
+            manifest["posterior"] = recalibrate(model, config, prepared, progress)
     save_bundle(work, model, model.config, **manifest)
-    metrics = {"model": str(out_dir),
-               **evaluate_prepared(model, prepared, seed=config.train.seed,
-                                   baselines=baselines, progress=progress)}
+    with stage(f"evaluating on {len(prepared.split.test)} held-out grid points", progress):
+        metrics = {"model": str(out_dir),
+                   **evaluate_prepared(model, prepared, seed=config.train.seed,
+                                       baselines=baselines, progress=progress)}
     manifest["metrics"] = summary_metrics(metrics)
     save_bundle(work, model, model.config, **manifest)
     (work / "evaluation.json").write_text(dumps(metrics, indent=1) + "\n", encoding="utf-8")
