@@ -44,7 +44,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("telescopeml.evaluation",),
     ("telescopeml.plots",),
     ("telescopeml.training",),
-    ("telescopeml.explore", "telescopeml.report", "telescopeml.demo", "telescopeml.cli"),
+    ("telescopeml.explore", "telescopeml.report", "telescopeml.values", "telescopeml.demo",
+     "telescopeml.cli"),
 ]
 #: The package's ``__init__`` only declares lazy exports; it sits above everything.
 TOP = "telescopeml"

@@ -76,6 +76,26 @@ def test_what_is_not_a_spectrum_file_is_named_for_what_it_is(tmp_path, capsys, m
     assert not called  # nothing was predicted, with the shipped models or any other
 
 
+def test_a_file_that_does_not_exist_fails_before_any_model_or_bar(tmp_path, capsys,
+                                                                  monkeypatch):
+    """No "predicting: 100% 1/1" bar, no model loaded: one line naming the file
+    (issue 27, item 7); a missing name without a folder or suffix may be a library name."""
+    from telescopeml.cli import main
+    from telescopeml.data.checks import missing_file
+    from telescopeml.inference import request
+
+    called = []
+    monkeypatch.setattr(request, "predict", lambda *a, **k: called.append(a))
+    missing = tmp_path / "nowhere.fits"
+    assert main(["predict", str(missing)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"telescopeml: error: {missing}: no such file; nothing was predicted\n"
+    assert not called
+    assert missing_file("nowhere.csv") and missing_file(missing)
+    assert not missing_file("2MASS J15031961+2525196") and not missing_file(tmp_path)
+    assert not missing_file("JWST-NIRSPEC-PRISM_Wolf1130C_Burgasser2025.csv")
+
+
 @pytest.mark.parametrize("variable", ["TELESCOPEML_CACHE", "--cache-dir"])
 def test_a_cache_that_is_a_file_is_one_clear_line(tmp_path, capsys, monkeypatch, variable):
     from telescopeml.cli import main

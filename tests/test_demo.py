@@ -53,3 +53,20 @@ def test_demo_end_to_end(tmp_path, capsys, monkeypatch):
     html = (run / "report.html").read_text()
     assert "data:image/png;base64" in html and "http://" not in html
     assert (run / "calibration.json").is_file()
+
+
+def test_demo_table_shows_a_limit_as_a_limit():
+    """The table and the report agree: log g piling at the grid's edge is "> 5.37", not
+    "5.50 ±0.01" (issue 27, item 7)."""
+    import numpy as np
+
+    from telescopeml.demo import demo_table
+    from telescopeml.prediction import Prediction
+
+    rng = np.random.default_rng(0)
+    samples = np.column_stack([rng.normal(1500, 10, 400), 5.5 - rng.exponential(0.02, 400)])
+    wave = np.linspace(1, 2, 5)
+    prediction = Prediction("2MASS J22244381-0158521", ["teff", "logg"], samples, wave, wave,
+                            wave, chi2_red=1.5, limits={"logg": "> 5.371"})
+    row = demo_table([(prediction, None)]).splitlines()[1]
+    assert "> 5.37" in row and "±" not in row and " +10/-10 " in row

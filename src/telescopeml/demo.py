@@ -13,6 +13,7 @@ from telescopeml.data.objects import LITERATURE_SCALE, Literature, find_literatu
 from telescopeml.data.spectrum import ObservedSpectrum
 from telescopeml.predict import Prediction, Predictor
 from telescopeml.progress import record_stages, stage, stage_summary
+from telescopeml.values import limit_text
 
 #: Well-known brown dwarfs of the SpeX library, with literature parameters
 #: (:func:`~telescopeml.data.objects.find_literature`): an L dwarf, an L/T transition dwarf
@@ -94,10 +95,13 @@ def demo_table(rows: list[tuple[Prediction, Literature | None]]) -> str:
         q = p.quantiles((0.16, 0.5, 0.84))
         j = p.names.index("teff")
         t = f"{q[1, j]:.0f} +{q[2, j] - q[1, j]:.0f}/-{q[1, j] - q[0, j]:.0f}"
+        if "teff" in p.limits:  # a limit as a limit, as the summary and the report say it
+            t = limit_text("teff", p.limits["teff"])
         g = ""
         if "logg" in p.names:
             k = p.names.index("logg")
-            g = f"{q[1, k]:.2f} ±{(q[2, k] - q[0, k]) / 2:.2f}"
+            g = (limit_text("logg", p.limits["logg"]) if "logg" in p.limits
+                 else f"{q[1, k]:.2f} ±{(q[2, k] - q[0, k]) / 2:.2f}")
         spt, known = ("", "–") if lit is None else (lit.spectral_type,
                                                     f"{lit.teff:.0f}±{lit.teff_err:.0f}")
         lines.append(f"{p.source[:28]:28s} {spt:5s} {t:>16s} {known:>12s} "

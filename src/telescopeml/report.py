@@ -2,8 +2,8 @@
 
 :func:`write_report` reads what a run directory holds and writes ``report.html``: figures
 embedded as base64 PNG, inline CSS, no scripts and no external requests, so the file can be
-mailed or archived alone. Each section appears only when its input exists; the report's
-contents list says which sections are present and why the others are not.
+mailed or archived alone. Each section appears only when its input exists, and the
+report's contents list the sections it has.
 
 What is read from the run directory (all optional):
 
@@ -59,6 +59,7 @@ from telescopeml.data.objects import LITERATURE_SCALE, Literature, find_literatu
 from telescopeml.errors import DataError
 from telescopeml.inference.diagnostics import MODEL_SYSTEMATIC
 from telescopeml.parameters import parameter
+from telescopeml.values import estimate_cells
 from telescopeml.version import __version__
 from telescopeml.vocabulary import SCALE_EMPIRICAL, describe
 
@@ -88,7 +89,6 @@ figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
 figcaption { font-size: 0.88em; color: #555; }
 .muted { color: #666; font-size: 0.9em; }
 .warning { color: #8a4b00; }
-ul.contents li.absent { color: #888; }
 """
 
 
@@ -362,31 +362,29 @@ def _literature_note(literature: Literature, name: str, scale: str) -> str:
             f"{html.escape(LITERATURE_SCALE)}; {html.escape(same)}.</p>")
 
 
-def _prediction_section(data: Mapping[str, Any], source: Path) -> str:
+def _model_name(model: str, run: Path, manifest: Mapping[str, Any]) -> str:
+    """A prediction's model as a reader knows it: this run's own model (a record's model is
+    the folder name of its bundle, "model" for the demo's) by its grid and architecture."""
+    if model != run.resolve().name or not manifest:
+        return model
+    return f"this run's {_title(run, manifest).removeprefix('telescopeml report: ')}"
+
+
+def _prediction_section(data: Mapping[str, Any], source: Path, run: Path,
+                        manifest: Mapping[str, Any]) -> str:
     name = str(data.get("name") or source.stem)
     literature = find_literature(name)
     out = [f"<h3>{html.escape(name)}</h3>",
            f'<p class="muted">{html.escape(source.name)}</p>']
     if data.get("scale"):
+        model = _model_name(str(data.get("model") or ""), run, manifest)
         out.append(f"<p>Scale: {html.escape(describe(str(data['scale'])))}"
-                   + (f"; model: {html.escape(str(data['model']))}" if data.get("model")
-                      else "") + "</p>")
-    rows = []
-    for param, value in (data.get("parameters") or {}).items():
-        if isinstance(value, Mapping):
-            level = value.get("level")
-            interval = (f"{_number(value.get('low'))} – {_number(value.get('high'))}"
-                        + (f" ({100 * level:.0f}%)" if level else ""))
-            estimate = _number(value.get("median", value.get("mean")))
-            if value.get("limit"):
-                estimate = f"{value['limit']} (a limit: the posterior piles at the grid's edge)"
-            if value.get("unit"):
-                estimate += f" {value['unit']}"
-            rows.append([_label(param), estimate, interval])
-        else:
-            rows.append([_label(param), _number(value), "–"])
+                   + (f"; model: {html.escape(model)}" if model else "") + "</p>")
+    rows = [[_label(param), *map(html.escape, estimate_cells(param, value))]
+            for param, value in (data.get("parameters") or {}).items()]
+    for row, param in zip(rows, data.get("parameters") or {}, strict=True):
         if literature is not None:
-            rows[-1].append(_literature_cell(param, literature))
+            row.append(_literature_cell(param, literature))
     if rows:
         header = ["parameter", "estimate", "interval"]
         out.append(_table(header + ["literature (68%)"] * (literature is not None), rows))
@@ -439,34 +437,28 @@ def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     test_predictions = evaluation.get("test_predictions")
     windows = run / "window_ablation.json"
 
-    sections: list[tuple[str, str, Callable[[], str] | None, str]] = [
-        ("grid", "Grid and run", (lambda: _grid_section(run, manifest)) if manifest else None,
-         "no manifest.json"),
+    sections: list[tuple[str, str, Callable[[], str] | None]] = [
+        ("grid", "Grid and run", (lambda: _grid_section(run, manifest)) if manifest else None),
         ("training", "Training curves",
          (lambda: _figure(plots.loss_curves(history), "loss curves",
-                          _loss_caption(history, manifest))) if history else None,
-         "no history.csv or history.json"),
+                          _loss_caption(history, manifest))) if history else None),
         ("metrics", "Test metrics",
-         (lambda: _metrics_section(evaluation, names)) if evaluation.get("snr") else None,
-         "no evaluation.json with test metrics"),
+         (lambda: _metrics_section(evaluation, names)) if evaluation.get("snr") else None),
         ("parity", "Parity and residuals",
-         (lambda: _parity_section(test_predictions, names)) if test_predictions else None,
-         "evaluation.json has no per-spectrum test_predictions"),
+         (lambda: _parity_section(test_predictions, names)) if test_predictions else None),
         ("calibration", "Calibration",
          (lambda: _calibration_section(_read_json(calibration))) if calibration.is_file()
-         else None, "no calibration.json"),
+         else None),
         ("windows", "Wavelength windows",
-         (lambda: _windows_section(_read_json(windows))) if windows.is_file() else None,
-         "no window_ablation.json"),
+         (lambda: _windows_section(_read_json(windows))) if windows.is_file() else None),
         ("predictions", "Predictions for observed spectra",
-         (lambda: "\n".join(_prediction_section(_read_json(p), p) for p in prediction_files))
-         if prediction_files else None, "no predictions/*.json"),
+         (lambda: "\n".join(_prediction_section(_read_json(p), p, run, manifest)
+                            for p in prediction_files))
+         if prediction_files else None),
     ]
     contents, body = [], []
-    for anchor, title, render, missing in sections:
-        if render is None:
-            contents.append(f'<li class="absent">{html.escape(title)}: not in this run '
-                            f"({html.escape(missing)})</li>")
+    for anchor, title, render in sections:
+        if render is None:  # the run has not its input: no entry in the contents either
             continue
         contents.append(f'<li><a href="#{anchor}">{html.escape(title)}</a></li>')
         body.append(f'<h2 id="{anchor}">{html.escape(title)}</h2>\n{render()}')

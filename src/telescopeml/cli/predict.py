@@ -17,6 +17,7 @@ from telescopeml.vocabulary import SCALES
 
 
 def _predict(args: argparse.Namespace) -> int:
+    from telescopeml.data.checks import missing_file
     from telescopeml.inference.request import is_model, predict
 
     if args.out or args.samples_out:  # astropy.table is slow to import: only when writing
@@ -29,6 +30,9 @@ def _predict(args: argparse.Namespace) -> int:
         check_writable(args.samples_out, SAMPLE_SUFFIXES, args.overwrite)
     distance = None if args.distance is None else (args.distance, args.distance_err)
     inputs = list(args.inputs)
+    spectra = inputs[1:] if inputs and args.model is None and is_model(inputs[0]) else inputs
+    if spectra and all(map(missing_file, spectra)):  # say so before any model loads
+        raise DataError("no such file; nothing was predicted", spectra[0])
     if inputs and args.model is None and Path(inputs[0]).is_dir() and not is_model(inputs[0]):
         raise DataError("a folder without manifest.json: not a model bundle (nor a spectrum "
                         "file); nothing was predicted", inputs[0])

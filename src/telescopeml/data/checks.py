@@ -78,6 +78,15 @@ def _library_name(path: Path) -> bool:
                                          or bool(UCDMCMC_FILE.match(path.name)))
 
 
+def missing_file(item: object) -> bool:
+    """Whether ``item`` is a path to no file that cannot name a library spectrum either (it
+    has a folder or a file suffix): :func:`as_spectrum` would answer "no such file"."""
+    if not isinstance(item, str | Path):
+        return False
+    path = Path(item)
+    return not path.exists() and not path.is_symlink() and not _library_name(path)
+
+
 def source_of(spectrum: ObservedSpectrum | str | Path) -> str:
     """The file or name a spectrum came from, for messages."""
     if isinstance(spectrum, ObservedSpectrum):
