@@ -17,19 +17,34 @@ TRUTH = np.array([0.43, 0.61])
 SCALE = 2.0
 
 
-def linear_problem(scatter: bool, seed: int = 0, n: int = 60, noise: float = 0.01):
-    """A grid whose log flux is linear in two parameters (so interpolation is exact), one
-    noisy observation at :data:`TRUTH`, and the closed-form posterior (mean, σ) of the
-    linearised model with the flux scale as a free linear parameter."""
+TOY_AXES = (np.linspace(0, 1, 11), np.linspace(0, 1, 6))
+
+
+def cell_factor(point):
+    """``1 + Σ_c w_c²`` of multilinear interpolation at ``point`` on the toy lattice."""
+    squares = 1.0
+    for x, values in zip(point, TOY_AXES, strict=True):
+        i = min(np.searchsorted(values, x, side="right") - 1, values.size - 2)
+        w = (x - values[i]) / (values[i + 1] - values[i])
+        squares *= (1 - w) ** 2 + w**2
+    return 1.0 + squares
+
+
+def linear_problem(scatter: bool, seed: int = 0, n: int = 60, noise: float = 0.01,
+                   truth: np.ndarray = TRUTH):
+    """A grid whose log flux is linear in two parameters, one noisy observation at
+    ``truth``, and the closed-form posterior (mean, σ) of the linearised model with the flux
+    scale as a free linear parameter. With ``scatter``, the observation differs from the
+    interpolant by the node scatter times the interpolation-error factor at ``truth``."""
     rng = np.random.default_rng(seed)
     wavelength = np.linspace(1.0, 2.0, n)
     base = 0.3 * np.sin(3 * wavelength)
     slopes = rng.normal(0.0, 0.3, (2, n))
-    a, b = np.meshgrid(np.linspace(0, 1, 11), np.linspace(0, 1, 6), indexing="ij")
+    a, b = np.meshgrid(*TOY_AXES, indexing="ij")
     nodes = np.column_stack([a.ravel(), b.ravel()])
     grid = SpectralGrid(params={"a": nodes[:, 0], "b": nodes[:, 1]}, wavelength=wavelength,
                         flux=np.exp(base + nodes @ slopes))
-    model = np.exp(base + TRUTH @ slopes)
+    model = np.exp(base + truth @ slopes)
     model /= np.exp(np.mean(np.log(model)))  # the likelihood's normalisation
     sigma = np.full(n, noise)
     covariance = np.diag(sigma**2)
@@ -37,13 +52,14 @@ def linear_problem(scatter: bool, seed: int = 0, n: int = 60, noise: float = 0.0
     node_cov = None
     if scatter:  # node scatter along the parameters' own directions: it widens them most
         node_cov = 0.003**2 * centred.T @ centred
-        covariance = covariance + SCALE**2 * np.outer(model, model) * node_cov
+        covariance = covariance + cell_factor(truth) * SCALE**2 * np.outer(model, model) \
+            * node_cov
     observed = SCALE * model + rng.multivariate_normal(np.zeros(n), covariance)
     design = np.column_stack([model, SCALE * model * centred[0], SCALE * model * centred[1]])
     inverse = np.linalg.inv(covariance)
     cov = np.linalg.inv(design.T @ inverse @ design)
     beta = cov @ design.T @ inverse @ observed
-    return grid, observed, sigma, node_cov, TRUTH + beta[1:], np.sqrt(np.diag(cov)[1:])
+    return grid, observed, sigma, node_cov, truth + beta[1:], np.sqrt(np.diag(cov)[1:])
 
 
 def starts_near(mean, sd, seed=1):
@@ -99,6 +115,69 @@ def test_the_node_scatter_widens_the_posterior_as_it_says():
     assert np.allclose(widening, sd / sd_plain, rtol=0.04)
 
 
+def test_the_interpolation_error_factor_is_largest_at_a_node():
+    grid, observed, sigma, node_cov, _, _ = linear_problem(True)
+    like = GridLikelihood(grid, observed, sigma, scatter=node_cov, model_error=False)
+    # at a node the truth's own deviation and the node's add: 2 Σ; mid-cell in two axes
+    # the four corners' weights are 1/4 each: 1 + 4/16; on an edge between two nodes, 1.5
+    points = np.array([[0.4, 0.6], [0.45, 0.7], [0.45, 0.6], TRUTH])
+    assert like.scatter_factor(points) == pytest.approx([2.0, 1.25, 1.5, 1.5249], abs=1e-4)
+    assert like.scatter_factor(points) == pytest.approx([cell_factor(p) for p in points])
+
+
+def test_a_posterior_at_a_node_widens_as_the_factor_says():
+    """Near a node the interpolation error is 2 Σ, mid-cell 1.25 Σ: the posterior's width
+    follows the closed form with that factor, and so is wider at the node."""
+    widths = {}
+    for label, truth in (("node", np.array([0.4, 0.6])), ("mid", np.array([0.45, 0.7]))):
+        grid, observed, sigma, node_cov, mean, sd = linear_problem(True, truth=truth)
+        post = sample_grid_posterior(
+            GridLikelihood(grid, observed, sigma, scatter=node_cov, model_error=False),
+            starts_near(mean, sd), 20000)
+        widths[label] = post.samples.std(axis=0)
+        assert np.all(np.abs(widths[label] / sd - 1) < 0.05)
+    _, _, _, _, _, sd_node = linear_problem(True, truth=np.array([0.4, 0.6]))
+    _, _, _, _, _, sd_mid = linear_problem(True, truth=np.array([0.45, 0.7]))
+    assert np.all(sd_node / sd_mid > 1.1)
+    assert np.allclose(widths["node"] / widths["mid"], sd_node / sd_mid, rtol=0.05)
+
+
+def scattered_grid(curvature: float, seed: int = 0, n: int = 40):
+    """A 20 × 20 grid, linear in log flux plus ``curvature`` times a quadratic in ``a`` (along
+    one of the deviations' directions), each node with its own deviation drawn from a rank-3
+    covariance."""
+    rng = np.random.default_rng(seed)
+    wavelength = np.linspace(1.0, 2.0, n)
+    a, b = np.meshgrid(np.linspace(0, 1, 20), np.linspace(0, 1, 20), indexing="ij")
+    nodes = np.column_stack([a.ravel(), b.ravel()])
+    slopes = rng.normal(0.0, 0.3, (2, n))
+    directions = rng.normal(0.0, 0.02, (3, n))
+    log_flux = (nodes @ slopes + curvature * nodes[:, :1] ** 2 * directions[0]
+                + rng.standard_normal((len(nodes), 3)) @ directions)
+    return SpectralGrid(params={"a": nodes[:, 0], "b": nodes[:, 1]}, wavelength=wavelength,
+                        flux=np.exp(log_flux))
+
+
+def test_leave_one_out_sets_the_scale_of_the_interpolation_error():
+    from telescopeml.data.scatter import interpolation_scale, node_scatter
+
+    # independent node deviations alone: leave-one-out finds what (1 + Σ w²) Σ says
+    grid = scattered_grid(0.0)
+    basis = scatter_basis(node_scatter(grid))
+    assert basis.shape[1] == 3
+    assert interpolation_scale(grid, basis) == pytest.approx(1.0, abs=0.15)
+    # curvature between nodes adds to it, and the likelihood's noise takes the larger scale
+    curved = scattered_grid(1000.0)
+    scale = interpolation_scale(curved, scatter_basis(node_scatter(curved)))
+    assert scale > 1.5
+    flux = curved.flux_array()[25].astype(np.float64)
+    like = GridLikelihood(curved, flux, flux / 50, scatter=node_scatter(curved))
+    assert like.scatter_scale == pytest.approx(scale)
+    # a grid that is linear in log flux has no leave-one-out error: the scatter stays as given
+    grid, observed, sigma, node_cov, _, _ = linear_problem(True)
+    assert GridLikelihood(grid, observed, sigma, scatter=node_cov).scatter_scale == 1.0
+
+
 def test_woodbury_matches_the_dense_likelihood():
     grid, observed, sigma, node_cov, _, _ = linear_problem(True)
     like = GridLikelihood(grid, observed, sigma, scatter=node_cov)
@@ -112,7 +191,8 @@ def test_woodbury_matches_the_dense_likelihood():
         diag = sigma**2 + (f * scale * model) ** 2
         refit = np.sum(observed * model / diag) / np.sum(model**2 / diag)
         diag = sigma**2 + (f * refit * model) ** 2
-        cov = np.diag(diag) + refit**2 * np.outer(model, model) * (basis @ basis.T)
+        cov = np.diag(diag) + cell_factor(row[:2]) * refit**2 * np.outer(model, model) \
+            * (basis @ basis.T)
         inverse = np.linalg.inv(cov)
         q_mm = model @ inverse @ model
         best = model @ inverse @ observed / q_mm

@@ -54,6 +54,52 @@ def axis_neighbours(grid: SpectralGrid, names: Sequence[str]
     return neighbours, inside, coords
 
 
+def interpolation_scale(grid: SpectralGrid, basis: np.ndarray,
+                        names: Sequence[str] | None = None) -> float:
+    """How much larger a node's leave-one-out interpolation error is than the node scatter
+    alone predicts (1: as predicted).
+
+    Every node with both neighbours along an axis is interpolated from them (linearly in
+    log flux, weights ``1 - w`` and ``w``; less the mean over wavelength, as in
+    :func:`node_scatter`). Were the nodes' deviations independent with covariance
+    ``Σ = basis @ basis.T``, that residual would have covariance ``(1 + (1 - w)² + w²) Σ``;
+    the curvature of the spectra between nodes adds to it. Returned: the mean, over all
+    such residuals and over the columns of ``basis``, of the residual's variance along each
+    column's direction over what that covariance says, so that ``scale × (1 + Σ_c w_c²) Σ``
+    describes the grid's own interpolation error (the scale is measured on the grid's own
+    nodes, never on a spectrum to be fitted).
+
+    Parameters
+    ----------
+    grid
+        A grid on a regular lattice, on the wavelengths of ``basis``.
+    basis
+        ``(n_wavelengths, r)`` eigenvectors of ``Σ`` times the root of their eigenvalues
+        (:func:`telescopeml.inference.likelihood.scatter_basis`).
+    names
+        Axes to interpolate along (default: every axis with more than one value).
+    """
+    names = [a for a in grid.axes if grid.axis_values(a).size > 1] if names is None \
+        else list(names)
+    neighbours, _, coords = axis_neighbours(grid, names)
+    log_flux = np.log(grid.flux_array().astype(np.float64))
+    norms = np.sum(basis**2, axis=0)
+    ratios = []
+    for j in range(len(names)):
+        nodes = np.flatnonzero((neighbours[:, j] >= 0).all(axis=1))
+        if not nodes.size:
+            continue
+        lower, value, upper = coords[nodes, j].T
+        w = ((value - lower) / (upper - lower))[:, None]
+        residual = log_flux[nodes] - ((1 - w) * log_flux[neighbours[nodes, j, 0]]
+                                      + w * log_flux[neighbours[nodes, j, 1]])
+        residual -= residual.mean(axis=1, keepdims=True)
+        # along the unit direction of column i, the modelled variance is norms[i] × factor
+        along = (residual @ basis) ** 2 / norms**2
+        ratios.append(along / (1 + (1 - w) ** 2 + w**2))
+    return float(np.mean(np.concatenate(ratios))) if ratios else 1.0
+
+
 def node_scatter(grid: SpectralGrid, names: Sequence[str] | None = None) -> np.ndarray | None:
     """Covariance in log flux of the part of a node's spectrum its neighbours do not predict.
 

@@ -5,9 +5,18 @@
 on the pixels the predictor uses. The noise has three parts:
 
 - the observed σ;
-- the grid's own interpolation error: the node-scatter covariance of
-  :func:`~telescopeml.data.scatter.node_scatter` (relative, in log flux), kept to its leading
-  eigenvectors so that the Woodbury identity makes each evaluation cost ``O(n r²)``;
+- the grid's own interpolation error. :func:`~telescopeml.data.scatter.node_scatter`
+  estimates ``Σ``, the covariance (relative, in log flux) of each node's own deviation from a
+  smooth function of the parameters. The truth at θ carries its own deviation, and the
+  interpolant the corners' deviations weighted by their interpolation weights ``w_c``, so
+  their difference has covariance ``(1 + Σ_c w_c²) Σ``: twice ``Σ`` at and next to a node,
+  ``1 + 2⁻ᵈ`` times it at the middle of a ``d``-dimensional cell (:meth:`GridLikelihood.
+  scatter_factor`). Leave-one-out on the grid's own nodes shows how much larger the
+  error is than that (the spectra's curvature between nodes,
+  :func:`~telescopeml.data.scatter.interpolation_scale`), and ``Σ`` is multiplied by that
+  one measured scale (never by less than 1). ``Σ`` is kept to its :data:`SCATTER_RANK`
+  leading eigenvectors so that the Woodbury identity makes each evaluation cost
+  ``O(n r²)``;
 - a model error, a fraction ``f`` of the model flux added in quadrature (the error inflation
   of grid-fitting codes such as species, Stolker et al. 2020), sampled with a log-uniform
   prior on :data:`MODEL_ERROR_RANGE` and so marginalised in the posterior.
@@ -25,33 +34,34 @@ import numpy as np
 
 from telescopeml.data.chi2 import scaled_chi2
 from telescopeml.data.grid import SpectralGrid
+from telescopeml.data.scatter import interpolation_scale
 from telescopeml.errors import DataError
 
 #: Range of the model-error fraction ``f`` (log-uniform prior).
 MODEL_ERROR_RANGE = (0.005, 0.5)
 #: Name of the model-error column (its value is ``ln f``).
 LN_MODEL_ERROR = "ln_model_error"
-#: Leading eigenvectors of the node-scatter covariance that are kept.
+#: Leading eigenvectors of the node-scatter covariance that are kept. Not fewer by a share of
+#: its trace: on the shipped SpeX grids one eigenvalue holds 92% of the trace while the 7th
+#: to 12th are still 0.5-3 times the variance of S/N 30 noise, and leaving them out made
+#: held-out nodes' posteriors too narrow.
 SCATTER_RANK = 12
-#: Fraction of the node-scatter variance the kept eigenvectors must hold (fewer when they do).
-SCATTER_KEPT = 0.995
-#: Points evaluated at once (bounds the memory of the ``(k, n, r)`` temporaries).
+#: Points evaluated at once (bounds the memory of the ``(k, n)`` temporaries).
 CHUNK = 128
 
 
 def scatter_basis(covariance: np.ndarray | None, rank: int = SCATTER_RANK) -> np.ndarray | None:
-    """``U`` with ``U @ U.T`` ≈ ``covariance``: its leading eigenvectors times the root of
-    their eigenvalues, at most ``rank`` of them and no more than hold :data:`SCATTER_KEPT`
-    of the trace (None for no or zero covariance)."""
+    """``U`` with ``U @ U.T`` ≈ ``covariance``: its ``rank`` leading eigenvectors times the
+    root of their eigenvalues, less those that are zero to rounding (None for no or zero
+    covariance)."""
     if covariance is None:
         return None
     values, vectors = np.linalg.eigh((covariance + covariance.T) / 2)
     order = np.argsort(values)[::-1]
     values, vectors = np.clip(values[order], 0.0, None), vectors[:, order]
-    if values.sum() <= 0:
+    if values[0] <= 0:
         return None
-    keep = int(np.searchsorted(np.cumsum(values) / values.sum(), SCATTER_KEPT) + 1)
-    keep = min(keep, rank, values.size)
+    keep = min(rank, int(np.sum(values > 1e-12 * values[0])))
     return vectors[:, :keep] * np.sqrt(values[:keep])
 
 
@@ -67,8 +77,9 @@ class GridLikelihood:
     good
         Pixels to use (default: finite flux and positive finite σ).
     scatter
-        The grid's node-scatter covariance in log flux ``(n_wavelengths, n_wavelengths)``
-        (:func:`~telescopeml.data.scatter.node_scatter`), or None to leave it out.
+        The grid's node-scatter covariance ``Σ`` in log flux ``(n_wavelengths,
+        n_wavelengths)`` (:func:`~telescopeml.data.scatter.node_scatter`), or None to leave
+        it out; the noise holds it times :attr:`scatter_scale` and :meth:`scatter_factor`.
     model_error
         Sample the model-error fraction (``False``: the observed σ and the scatter alone).
 
@@ -79,6 +90,10 @@ class GridLikelihood:
         adds :data:`LN_MODEL_ERROR` when ``model_error``.
     bounds
         ``(dim, 2)`` lower and upper edge of each column of :attr:`names`.
+    scatter_scale
+        The grid's leave-one-out interpolation error over what its node scatter predicts
+        (:func:`~telescopeml.data.scatter.interpolation_scale`), at least 1 (1 without a
+        scatter).
     """
 
     def __init__(self, grid: SpectralGrid, flux: np.ndarray, sigma: np.ndarray,
@@ -106,7 +121,16 @@ class GridLikelihood:
             bounds.append(tuple(float(np.log(v)) for v in MODEL_ERROR_RANGE))
         self.bounds = np.array(bounds, dtype=np.float64)
         basis = scatter_basis(scatter)
-        self.scatter_basis = None if basis is None else basis[self.good]
+        # never below 1: curvature adds to the node scatter, it cannot take from it
+        self.scatter_scale = 1.0 if basis is None else max(
+            1.0, interpolation_scale(grid, basis, self.axes))
+        self.scatter_basis = None if basis is None else \
+            np.sqrt(self.scatter_scale) * basis[self.good]
+        if basis is not None:  # U_i U_j per pixel (i <= j): U^T diag(x) U as one product
+            self._pairs = np.triu_indices(basis.shape[1])
+            self._basis_products = (self.scatter_basis[:, self._pairs[0]]
+                                    * self.scatter_basis[:, self._pairs[1]])
+        self._axis_values = [grid.axis_values(a) for a in self.axes]
 
     @property
     def dim(self) -> int:
@@ -152,30 +176,54 @@ class GridLikelihood:
         log_flux = log_flux[:, self.good]
         return np.exp(log_flux - log_flux.mean(axis=1, keepdims=True)), missing
 
+    def scatter_factor(self, theta: np.ndarray) -> np.ndarray:
+        """``1 + Σ_c w_c²`` at each row of ``theta`` (columns :attr:`axes` first): the
+        interpolation error's covariance in units of the node scatter ``Σ``, the truth's
+        own deviation plus its interpolation-weighted corners' (2 at a node, ``1 + 2⁻ᵈ`` at
+        the middle of a cell of the ``d`` axes). The weights of a multilinear interpolant
+        are products over axes, and so is the sum of their squares."""
+        theta = np.atleast_2d(np.asarray(theta, dtype=np.float64))
+        squares = np.ones(len(theta))
+        for j, values in enumerate(self._axis_values):
+            i = np.clip(np.searchsorted(values, theta[:, j], side="right") - 1, 0,
+                        values.size - 2)
+            w = np.clip((theta[:, j] - values[i]) / (values[i + 1] - values[i]), 0.0, 1.0)
+            squares *= (1 - w) ** 2 + w**2
+        return 1.0 + squares
+
     def _terms(self, theta: np.ndarray) -> np.ndarray:
         model, missing = self.model_flux(theta[:, :len(self.axes)])
         y, var = self.flux, self.variance
         scale = (model @ (y / var)) / ((model**2) @ (1.0 / var))
-        diag = np.broadcast_to(var, model.shape)
         if self.model_error:
-            f = np.exp(theta[:, -1])[:, None]
-            diag = var + (f * scale[:, None] * model) ** 2
-            scale = np.sum(y * model / diag, axis=1) / np.sum(model**2 / diag, axis=1)
-            diag = var + (f * scale[:, None] * model) ** 2
-        q_yy = np.sum(y**2 / diag, axis=1)
-        q_ym = np.sum(y * model / diag, axis=1)
-        q_mm = np.sum(model**2 / diag, axis=1)
-        log_det = np.sum(np.log(diag), axis=1)
+            f, model_sq = np.exp(theta[:, -1]), model**2
+            diag = var + (f * scale)[:, None] ** 2 * model_sq
+            scale = np.sum(y * model / diag, axis=1) / np.sum(model_sq / diag, axis=1)
+            inverse = 1.0 / (var + (f * scale)[:, None] ** 2 * model_sq)
+        else:
+            inverse = np.broadcast_to(1.0 / var, model.shape)
+        weighted = model * inverse  # D⁻¹ m
+        q_yy = inverse @ y**2
+        q_ym = weighted @ y
+        q_mm = np.einsum("kn,kn->k", weighted, model)
+        log_det = -np.sum(np.log(inverse), axis=1)
         if self.scatter_basis is not None:
-            u = (scale[:, None] * model)[:, :, None] * self.scatter_basis[None]
-            b = u / diag[:, :, None]
-            inner = np.eye(u.shape[2]) + np.matmul(u.transpose(0, 2, 1), b)
+            # Woodbury with V = √a s diag(m) U (a the scatter factor): the r × r matrix
+            # I + V^T D⁻¹ V and the projections V^T D⁻¹ y, V^T D⁻¹ m as matrix products
+            r = self.scatter_basis.shape[1]
+            root = scale * np.sqrt(self.scatter_factor(theta))
+            inner = np.empty((len(theta), r, r))
+            upper = (weighted * model) @ self._basis_products * root[:, None] ** 2
+            inner[:, self._pairs[0], self._pairs[1]] = upper
+            inner[:, self._pairs[1], self._pairs[0]] = upper
+            inner += np.eye(r)
             chol = np.linalg.cholesky(inner)
-            t_y = np.linalg.solve(chol, (y @ b)[..., None])[..., 0]
-            t_m = np.linalg.solve(chol, np.matmul(model[:, None], b)[:, 0, :, None])[..., 0]
-            q_yy -= np.sum(t_y**2, axis=1)
-            q_ym -= np.sum(t_y * t_m, axis=1)
-            q_mm -= np.sum(t_m**2, axis=1)
+            rhs = np.stack([(weighted * y) @ self.scatter_basis,
+                            (weighted * model) @ self.scatter_basis], axis=-1)
+            t = np.linalg.solve(chol, rhs * root[:, None, None])
+            q_yy -= np.sum(t[..., 0] ** 2, axis=1)
+            q_ym -= np.sum(t[..., 0] * t[..., 1], axis=1)
+            q_mm -= np.sum(t[..., 1] ** 2, axis=1)
             log_det += 2 * np.sum(np.log(np.diagonal(chol, axis1=1, axis2=2)), axis=1)
         best = q_ym / q_mm
         chi2 = q_yy - q_ym * best
