@@ -33,6 +33,7 @@ API_MODULES = [
     "telescopeml.extras",
     "telescopeml.parameters",
     "telescopeml.vocabulary",
+    "telescopeml.progress",
     "telescopeml.data.grid",
     "telescopeml.data.gridchecks",
     "telescopeml.data.spectrum",
@@ -103,6 +104,7 @@ API_MODULES = [
     "telescopeml.evaluation.real_baselines",
     "telescopeml.explore",
     "telescopeml.report",
+    "telescopeml.values",
     "telescopeml.plots",
     "telescopeml.plots.style",
     "telescopeml.plots.grid",
@@ -178,7 +180,14 @@ def test_index_has_what_install_and_the_two_commands(site):
         assert f'href="{page}' in index, f"index.html does not link {page}"
         assert (site / page).is_file()
     assert "telescopeml tune" in page_text(site / "scaling.html")
-    assert "telescopeml predict" in page_text(site / "usage.html")
+    usage = page_text(site / "usage.html")
+    assert "telescopeml predict" in usage
+    # one place that says what the two scales are and what --scale and --fast do
+    scales = usage[usage.index("Two scales: empirical and atmosphere grid"):]
+    scales = scales[:scales.index("Prediction tables and samples")]
+    for words in ("--scale empirical", "--scale grid", "--scale auto", "--fast",
+                  "evolutionary", "the network only proposes"):
+        assert words in scales, f"usage.html's section on the two scales lacks {words!r}"
 
 
 def test_api_reference_has_every_module_and_its_docstrings(site):

@@ -13,16 +13,19 @@
 # %% [markdown]
 # # 2. Predict the parameters of an observed brown dwarf
 #
-# telescopeml ships two trained models, so this needs no training at all:
+# telescopeml ships five trained models (README lists them), so this needs no training at
+# all. Two are made for SpeX prism spectra, such as the ones of this tutorial:
 #
 # - `dback24-spex`: Sonora Diamondback (Morley et al. 2024, ApJ 975, 59), 900-2400 K,
 #   log g 3.5-5.5, [M/H] -0.5..+0.5 and clouds (1/f_sed), at SpeX prism resolution;
 # - `atmo20pp-spex`: ATMO 2020++ (Meisner et al. 2023, AJ 166, 57), 250-1200 K, log g
 #   2.5-5.5, [M/H] -1..+0.3, for late-T and Y dwarfs.
 #
-# Both give full posteriors (a normalizing flow), a goodness-of-fit check against the
-# model grid, and flags when the object is likely outside the grid. The `ModelChooser`
-# runs both and keeps the one whose grid covers the object.
+# The other three (`dback24-prism`, `atmo20pp-prism` and `atmo20pp-3to5um`) read JWST
+# NIRSpec spectra (tutorial 5). All give full posteriors (a normalizing flow), a
+# goodness-of-fit check against the model grid, and flags when the object is likely
+# outside the grid. The `ModelChooser` runs the models made for the spectrum's instrument
+# (here the two SpeX ones) and keeps the one whose grid covers the object.
 
 # %%
 import json
