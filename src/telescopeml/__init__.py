@@ -2,8 +2,10 @@
 
 ``telescopeml.predict("spectrum.fits")`` predicts as ``telescopeml predict`` does
 (:func:`telescopeml.inference.request.predict`); :class:`~telescopeml.predict.Predictor` is
-one trained model. Importing the package imports none of its parts: each name below is
-imported on first use.
+one trained model; ``telescopeml.classify("spectrum.fits")`` gives the spectral type,
+gravity, metallicity class and spectral binarity as ``telescopeml classify`` does
+(:func:`telescopeml.data.classification.classify`). Importing the package imports none of
+its parts: each name below is imported on first use.
 """
 
 import importlib
@@ -21,6 +23,8 @@ _EXPORTS = {
     "load_grid": "telescopeml.data.sources",
     "ObservedSpectrum": "telescopeml.data.spectrum",
     "Predictor": "telescopeml.predict",
+    "classify": "telescopeml.data.classification",
+    "Classification": "telescopeml.data.classification",
     **{name: "telescopeml.errors" for name in (
         "ChecksumError", "DataError", "OutOfGridError", "TelescopeMLError", "UnknownNameError")},
 }

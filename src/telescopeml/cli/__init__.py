@@ -2,8 +2,9 @@
 
 One module per command group parses its arguments and calls the library: :mod:`.data`,
 :mod:`.explore`, :mod:`.train` (``train``, ``calibrate``), :mod:`.tune`, :mod:`.evaluate`
-(``evaluate``, ``benchmark``), :mod:`.predict`, :mod:`.report` and :mod:`.demo`. Building the
-parser imports none of the heavy dependencies (PyTorch, matplotlib, Optuna).
+(``evaluate``, ``benchmark``), :mod:`.predict`, :mod:`.classify`, :mod:`.report` and
+:mod:`.demo`. Building the parser imports none of the heavy dependencies (PyTorch,
+matplotlib, Optuna).
 """
 
 from __future__ import annotations
@@ -17,7 +18,17 @@ import threading
 from collections.abc import Iterator, Sequence
 
 from telescopeml.cache import set_cache_dir
-from telescopeml.cli import data, demo, evaluate, explore, predict, report, train, tune
+from telescopeml.cli import (
+    classify,
+    data,
+    demo,
+    evaluate,
+    explore,
+    predict,
+    report,
+    train,
+    tune,
+)
 from telescopeml.errors import MissingExtraError, TelescopeMLError
 from telescopeml.extras import missing_extra
 from telescopeml.version import __version__
@@ -55,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
                         help="no progress output")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for group in (data, train, evaluate, predict, demo, explore, report, tune):
+    for group in (data, train, evaluate, predict, classify, demo, explore, report, tune):
         group.register(sub, common)
     return parser
 
