@@ -224,7 +224,9 @@ def test_another_instrument_is_flagged_by_name(bundle, module_grid, tmp_path):
                              n_samples=200)
     assert not [f for f in same.flags if f.startswith("another instrument?")]
     wide = np.linspace(0.6, 5.3, 400)  # a JWST NIRSpec PRISM-like coverage
-    fine = np.linspace(0.85, 2.45, 3000)  # sampled ~40x finer than the model
+    # sampled ~300x finer than the model, by no known instrument (R≈10,000 from its pixels;
+    # at R≈1,500 it would be SpeX SXD, which the model reads once smoothed)
+    fine = np.linspace(0.85, 2.45, 20000)
     for name, wave, words in (("wide", wide, "JWST NIRSpec PRISM spectrum, 0.60-5.30 µm"),
                               ("fine", fine, "finer than the model's pixels")):
         flux = np.interp(wave, module_grid.wavelength, module_grid.flux[20])
