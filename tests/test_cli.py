@@ -131,3 +131,18 @@ def test_sigterm_ends_a_command_as_an_interrupt_does(monkeypatch, capsys):
     assert time.perf_counter() - start < 4
     assert capsys.readouterr().err == "telescopeml: interrupted (SIGTERM)\n"
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # given back
+
+
+@pytest.mark.parametrize("argv", [
+    ["predict", "x.txt", "--samples", "1000000000"],
+    ["benchmark", "shipped", "--objects", "o.csv", "--samples", "2000000"],
+])
+def test_sample_counts_no_one_can_mean_are_usage_errors(argv, capsys):
+    """Refused in one line before any work (a billion samples would fill the memory)."""
+    from telescopeml.cli import main
+
+    with pytest.raises(SystemExit) as caught:
+        main(["-q", *argv])
+    assert caught.value.code == 2
+    err = capsys.readouterr().err
+    assert "at most 1,000,000 samples per spectrum" in err and "Traceback" not in err

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from telescopeml.cli.common import SAMPLES_MANY, command, metrics_table, positive_int
+from telescopeml.cli.common import SAMPLES_MANY, command, metrics_table, sample_count
 from telescopeml.extras import requires
 from telescopeml.jsonio import dumps
 from telescopeml.vocabulary import SCALES
@@ -105,7 +105,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("model", help="model directory, the name of a shipped model, or "
                    "'shipped' (each object gets the shipped model that covers it)")
     p.add_argument("--objects", required=True, help="CSV table of objects")
-    p.add_argument("--samples", type=positive_int, default=SAMPLES_MANY,
+    p.add_argument("--samples", type=sample_count, default=SAMPLES_MANY,
                    help=f"posterior samples per object (default {SAMPLES_MANY})")
     p.add_argument("--json", action="store_true", help="print one JSON object to stdout")
     p.add_argument("--plots", metavar="PATH",

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from telescopeml.cli.common import command, nonnegative_float, positive_float, positive_int
+from telescopeml.cli.common import command, nonnegative_float, positive_float, sample_count
 from telescopeml.errors import DataError
 from telescopeml.vocabulary import SCALES
 
@@ -113,7 +113,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                         "any work)")
     p.add_argument("--samples-out", metavar="FILE", help="write the posterior samples, one "
                    "block per spectrum: .h5/.hdf5 (a dataset each) or .fits (a table each)")
-    p.add_argument("--samples", type=positive_int, help="posterior samples per spectrum (default "
+    p.add_argument("--samples", type=sample_count, help="posterior samples per spectrum (default "
                    "10,000 for up to 5 spectra, 2,000 for larger batches)")
     p.add_argument("--no-smooth", dest="smooth", action="store_false",
                    help="keep a spectrum sharper than the model's resolution as it is (by "
