@@ -328,3 +328,45 @@ def test_a_killed_wheel_download_is_removed_on_the_next_run(monkeypatch):
     monkeypatch.setattr(wheels, "_verified", lambda path, sha256: True)  # cached and good
     assert wheels.fetch_wheel("splat") == target
     assert list(target.parent.iterdir()) == []
+
+
+class _StopsOnSecondBatch:
+    """A predictor whose second batch is interrupted (Ctrl-C)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def predict_many(self, spectra, n_samples=2000, seed=0):
+        from test_tables import make_prediction
+
+        self.calls += 1
+        if self.calls == 2:
+            raise KeyboardInterrupt
+        return [make_prediction() for _ in spectra]
+
+
+def test_an_interrupted_batch_keeps_what_was_finished(tmp_path, monkeypatch, capsys):
+    """Ctrl-C during a batch: the finished rows are written, the run says so, exit 130."""
+    from telescopeml.errors import BatchInterrupted
+    from telescopeml.inference import request
+    from telescopeml.inference.batch import predict_files
+
+    files = [f"spectrum{i}" for i in range(5)]
+    with pytest.raises(BatchInterrupted) as caught:
+        predict_files(_StopsOnSecondBatch(), files, progress=False, batch=2)
+    assert len(caught.value.done) == 2 and caught.value.total == 5
+    assert "interrupted after 2 of 5 spectra" in str(caught.value)
+
+    def interrupted(*args, **kwargs):
+        return predict_files(_StopsOnSecondBatch(), files, progress=False, batch=2)
+
+    monkeypatch.setattr(request, "predict", lambda *a, **k: request.Predictions(
+        *interrupted()))
+    out = tmp_path / "rows.csv"
+    for name in files:
+        (tmp_path / name).write_text("1 1 0.1\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["-q", "predict", *files, "--out", str(out)]) == 130
+    err = capsys.readouterr().err
+    assert f"the 2 finished were written to {out}" in err, err
+    assert len(out.read_text().strip().splitlines()) == 3  # header and the two finished rows

@@ -66,3 +66,20 @@ class MissingExtraError(TelescopeMLError, ImportError):
         self.package, self.extra, self.install = package, extra, install
         super().__init__(f"{package} is not installed; the {extra!r} extra installs it: "
                          f"in the telescopeml source folder, run {install}")
+
+
+class BatchInterrupted(KeyboardInterrupt):
+    """Ctrl-C (or SIGTERM) during a batch, carrying what was finished so that it is kept.
+
+    Attributes
+    ----------
+    done, failed
+        The predictions finished, and ``(source, error)`` of the inputs that failed, before
+        the interrupt.
+    total
+        How many inputs the batch had.
+    """
+
+    def __init__(self, done: list, failed: list, total: int) -> None:
+        self.done, self.failed, self.total = done, failed, total
+        super().__init__(f"interrupted after {len(done) + len(failed)} of {total} spectra")

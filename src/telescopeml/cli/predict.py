@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from telescopeml.cli.common import command, nonnegative_float, positive_float, sample_count
-from telescopeml.errors import DataError
+from telescopeml.errors import BatchInterrupted, DataError
 from telescopeml.vocabulary import SCALES
 
 
 def _predict(args: argparse.Namespace) -> int:
     from telescopeml.data.checks import missing_file
-    from telescopeml.inference.request import is_model, predict
+    from telescopeml.inference.request import Predictions, is_model, predict
 
     if args.out or args.samples_out:  # astropy.table is slow to import: only when writing
         from telescopeml.tables import SAMPLE_SUFFIXES, check_distinct, check_writable
@@ -42,9 +42,14 @@ def _predict(args: argparse.Namespace) -> int:
         first = 1 if inputs and args.model is None and is_model(inputs[0]) else 0
         inputs[first:] = [item if Path(item).exists() else with_instrument(item, args.instrument)
                           for item in inputs[first:]]
-    result = predict(inputs, args.model, args.scale, args.fast, distance, args.samples,
-                     targets=args.list, library=args.library, spectral_type=args.type,
-                     empirical=args.empirical, smooth=args.smooth, quiet=args.quiet)
+    interrupted = None
+    try:
+        result = predict(inputs, args.model, args.scale, args.fast, distance, args.samples,
+                         targets=args.list, library=args.library, spectral_type=args.type,
+                         empirical=args.empirical, smooth=args.smooth, quiet=args.quiet)
+    except BatchInterrupted as exc:  # keep what was finished, then exit 130
+        interrupted = exc
+        result = Predictions(exc.done, exc.failed)
     done, failed = result.done, result.failed
     for _path, error in failed:
         print(f"telescopeml: skipped {error}", file=sys.stderr)
@@ -68,6 +73,12 @@ def _predict(args: argparse.Namespace) -> int:
 
         for prediction in done:
             save_prediction_plots(prediction, args.plots)
+    if interrupted is not None:
+        kept = " and ".join(str(out) for out in (args.out, args.samples_out) if out)
+        print(f"telescopeml: {interrupted}" + (f"; the {len(done)} finished were written to "
+                                               f"{kept}" if kept and done else ""),
+              file=sys.stderr)
+        return 130
     if not done:
         return 2
     return 1 if failed else 0

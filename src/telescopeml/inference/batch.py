@@ -7,7 +7,7 @@ from pathlib import Path
 
 from telescopeml.data.checks import as_spectrum, source_of, with_distance
 from telescopeml.data.spectrum import ObservedSpectrum
-from telescopeml.errors import DataError, TelescopeMLError
+from telescopeml.errors import BatchInterrupted, DataError, TelescopeMLError
 from telescopeml.inference.protocol import SpectrumPredictor
 from telescopeml.prediction import Prediction
 
@@ -27,10 +27,24 @@ def predict_files(predictor: SpectrumPredictor, files: list[str | Path | Observe
                   ) -> tuple[list[Prediction], list[tuple[str, str]]]:
     """Predict many spectra (files, library names or spectra), ``batch`` at a time; one
     that fails is reported and skipped. ``distances``: ``(pc, error)`` or None per input,
-    for the radius and mass."""
+    for the radius and mass. Ctrl-C (or SIGTERM) raises :class:`~telescopeml.errors.
+    BatchInterrupted`, which carries the predictions finished so far."""
+    done: list[Prediction] = []
+    failed: list[tuple[str, str]] = []
+    try:
+        _run_batches(predictor, files, n_samples, progress, batch, distances, done, failed)
+    except KeyboardInterrupt as exc:
+        raise BatchInterrupted(done, failed, len(files)) from exc
+    return done, failed
+
+
+def _run_batches(predictor: SpectrumPredictor, files: list[str | Path | ObservedSpectrum],
+                 n_samples: int, progress: bool, batch: int,
+                 distances: list[tuple[float, float] | None] | None,
+                 done: list[Prediction], failed: list[tuple[str, str]]) -> None:
+    """:func:`predict_files`' loop, appending to ``done`` and ``failed`` as it goes."""
     from tqdm.auto import tqdm
 
-    done, failed = [], []
     with tqdm(total=len(files), desc="predicting", unit="spectrum",
               disable=not progress) as bar:
         for start in range(0, len(files), batch):
@@ -54,7 +68,6 @@ def predict_files(predictor: SpectrumPredictor, files: list[str | Path | Observe
                 else:
                     failed.append((source_of(item), str(result)))
             bar.update(min(batch, len(files) - start))
-    return done, failed
 
 
 def _with_distance(item: str | Path | ObservedSpectrum,
