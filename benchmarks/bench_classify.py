@@ -25,6 +25,7 @@ import csv
 import io
 import json
 import random
+import re
 import time
 import warnings
 from collections import Counter
@@ -45,7 +46,8 @@ def labels() -> dict[str, dict[str, str]]:
             return list(csv.DictReader(io.StringIO(wheel.read(member).decode("utf-8-sig"))))
         spectra, sources = rows("splat/db/spectral_data.csv"), rows("splat/db/source_data.csv")
     by_key = {r["SOURCE_KEY"]: r for r in sources}
-    return {r["DATA_FILE"]: {**by_key.get(r["SOURCE_KEY"], {}), "SPEX_TYPE": r["SPEX_TYPE"]}
+    return {r["DATA_FILE"]: {**by_key.get(r["SOURCE_KEY"], {}), "SPEX_TYPE": r["SPEX_TYPE"],
+                             "SPEX_GRAVITY": r["SPEX_GRAVITY_CLASSIFICATION"]}
             for r in spectra}
 
 
@@ -54,6 +56,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, help="a random subset of this many spectra")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", default="benchmarks/results/classify.json")
+    parser.add_argument("--rows", help="also write each spectrum's answer and labels (CSV)")
     args = parser.parse_args()
 
     from telescopeml.data.classification import classify_spectrum, parse_type
@@ -103,29 +106,27 @@ def main() -> None:
                                     "mean_offset": float(d.mean())}
         confusion = Counter(("KMLTY"[int(t // 10)], "KMLTY"[int(min(m, 49) // 10)])
                             for m, t, _ in pairs)
+        grav = [lab.get("GRAVITY_CLASS_NIR", "") for r, lab in classified
+                if 10 <= parse_type(lab.get(column, "")) < 40]
+        by_gravity = {g: float(np.mean(np.abs(diff[[x == g for x in grav]]) <= 1))
+                      for g in GRAVITY if g in grav}
+        sure = np.array([not re.search(r"[:?]|\+/-|pec|\+[MLT]", s) for _, _, s in pairs],
+                        dtype=bool)
         report[key] = {"n": int(diff.size), "within_1": float(np.mean(np.abs(diff) <= 1)),
+                       "within_1_by_literature_gravity": by_gravity,
+                       "n_without_stated_uncertainty_pec_or_binary": int(sure.sum()),
+                       "within_1_without_stated_uncertainty_pec_or_binary":
+                           float(np.mean(np.abs(diff[sure]) <= 1)),
                        "within_0.5": float(np.mean(np.abs(diff) <= 0.5)),
                        "mean_offset": float(diff.mean()), "rms": float(np.sqrt(np.mean(diff ** 2))),
                        "by_class": by_class,
                        "class_confusion (literature -> measured)":
                            {f"{a}->{b}": n for (a, b), n in sorted(confusion.items())}}
 
-    # gravity
-    pairs = [(lab.get("GRAVITY_CLASS_NIR", ""), r.gravity_class) for r, lab in classified
-             if lab.get("GRAVITY_CLASS_NIR", "") in GRAVITY]
-    applicable = [(t, m) for t, m in pairs if m in GRAVITY]
-    matrix = {t: {m: sum(1 for a, b in applicable if a == t and b == m) for m in GRAVITY}
-              for t in GRAVITY}
-    report["gravity"] = {
-        "n_labelled": len(pairs), "n_applicable": len(applicable),
-        "agreement": float(np.mean([t == m for t, m in applicable])) if applicable else None,
-        "confusion (rows literature, columns measured)": matrix,
-        "recall_VL-G": _recall(applicable, "VL-G", ("VL-G",)),
-        "recall_INT-G": _recall(applicable, "INT-G", ("INT-G",)),
-        "recall_young_as_INT-G_or_VL-G": _recall(
-            [(t if t == "FLD-G" else "young", m) for t, m in applicable], "young",
-            ("INT-G", "VL-G")),
-    }
+    # gravity: the literature's, and splat's own classification of the same spectrum
+    for key, column in (("gravity", "GRAVITY_CLASS_NIR"),
+                        ("gravity_vs_splat", "SPEX_GRAVITY")):
+        report[key] = _gravity(classified, column)
 
     # metallicity
     mets = [(lab.get("METALLICITY_CLASS", ""), r.metallicity_class) for r, lab in classified]
@@ -156,12 +157,41 @@ def main() -> None:
         if rest else None,
         "strong_rate_rest": float(np.mean([b == "strong" for b in rest])) if rest else None,
     }
+    if args.rows:
+        columns = ("NIR_TYPE", "SPEX_TYPE", "GRAVITY_CLASS_NIR", "METALLICITY_CLASS", "SBINARY")
+        with open(args.rows, "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["file", "spt", "spt_number", "spt_err", "spt_index",
+                             "gravity_class", "metallicity_class", "binary_candidate",
+                             *columns])
+            for r, lab in rows:
+                writer.writerow([r.file, r.spt, r.spt_number, r.spt_err, r.spt_index,
+                                 r.gravity_class, r.metallicity_class, r.binary_candidate,
+                                 *(lab.get(c, "") for c in columns)])
     if args.limit:
         report["subset"] = {"limit": args.limit, "seed": args.seed}
     text = json.dumps(report, indent=2)
     print(text)
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(text + "\n")
+
+
+def _gravity(classified: list, column: str) -> dict:
+    pairs = [(lab.get(column, ""), r.gravity_class) for r, lab in classified
+             if lab.get(column, "") in GRAVITY]
+    applicable = [(t, m) for t, m in pairs if m in GRAVITY]
+    matrix = {t: {m: sum(1 for a, b in applicable if a == t and b == m) for m in GRAVITY}
+              for t in GRAVITY}
+    return {
+        "n_labelled": len(pairs), "n_applicable": len(applicable),
+        "agreement": float(np.mean([t == m for t, m in applicable])) if applicable else None,
+        "confusion (rows label, columns measured)": matrix,
+        "recall_VL-G": _recall(applicable, "VL-G", ("VL-G",)),
+        "recall_INT-G": _recall(applicable, "INT-G", ("INT-G",)),
+        "recall_young_as_INT-G_or_VL-G": _recall(
+            [(t if t == "FLD-G" else "young", m) for t, m in applicable], "young",
+            ("INT-G", "VL-G")),
+    }
 
 
 def _recall(pairs: list[tuple[str, str]], truth: str, found: tuple[str, ...]) -> float | None:

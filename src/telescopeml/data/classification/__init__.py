@@ -193,7 +193,7 @@ def classify_spectrum(wavelength: np.ndarray, flux: np.ndarray,
                             spt_index=format_type(index_spt), indices=indices,
                             methods=dict(METHODS), notes=notes, **known)
     # Allers & Liu (2013) read the scores at the index-based type where theirs applies
-    row = index_spt if np.isfinite(index_spt) and index_spt <= 25.5 else spt
+    row = index_spt if np.isfinite(index_spt) and index_spt <= 28 else spt
     if GRAVITY_RANGE[0] <= spt <= GRAVITY_RANGE[1]:
         scores = gravity_scores(indices, row)
         result.gravity_class, median = gravity_class(scores)

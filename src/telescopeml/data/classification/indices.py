@@ -15,7 +15,8 @@ Index definitions (wavelength windows, in µm, and how the windows' fluxes combi
 Classifications from them:
 
 * index-based spectral type: the polynomials of Burgasser (2007), ApJ 659, 655, Table 3
-  (H2O-J, H2O-H, CH4-J, CH4-H, CH4-K, L0-T8) and of Allers & Liu (2013) (H2O, M5-L5);
+  (H2O-J, H2O-H, CH4-J, CH4-H, CH4-K, L0-T8) and of Allers & Liu (2013) (H2O, H2O-1,
+  H2OD, H2O-2; M4-L8);
 * gravity scores and class (FLD-G / INT-G / VL-G): Allers & Liu (2013), Table 9 and Sect. 6
   (M6-L7: each index scores 0, 1 or 2, the class is read from the median score);
 * spectral-binary candidates: the selection regions of Burgasser et al. (2010), Table 5 and
@@ -51,6 +52,11 @@ INDEX_DEFINITIONS: dict[str, tuple[str, str, tuple[tuple[float, float], ...]]] =
     "H2O-Y": ("ratio", "integrate", ((1.04, 1.07), (1.14, 1.17))),
     # Allers & Liu (2013), Table 3
     "H2O": ("ratio", "average", ((1.55, 1.56), (1.492, 1.502))),
+    # the other water indices of Allers & Liu's (2013) typing: Slesnick et al. (2004), ApJ
+    # 610, 1045 (H2O-1, H2O-2), McLean et al. (2003), ApJ 596, 561 (H2OD)
+    "H2O-1": ("ratio", "average", ((1.335, 1.345), (1.295, 1.305))),
+    "H2O-2": ("ratio", "average", ((2.035, 2.045), (2.145, 2.155))),
+    "H2OD": ("ratio", "average", ((1.951, 1.977), (2.062, 2.088))),
     "FeH_z": ("allers", "average", ((0.99135, 1.00465), (0.97335, 0.98665),
                                     (1.01535, 1.02865))),
     "VO_z": ("allers", "average", ((1.05095, 1.06505), (1.02795, 1.04205),
@@ -69,7 +75,11 @@ TYPE_RELATIONS: tuple[tuple[str, tuple[float, ...], tuple[float, float], float, 
     ("CH4-H", (2.084e1, -5.068e1, 4.361e1, -2.291e1, 2.013e1), (31, 39), 0.3, 20.0),
     ("CH4-K", (-1.259e1, -4.734e0, 2.534e1, -2.246e1, 1.885e1), (20, 37), 1.1, 20.0),
     ("H2O", (24.0476, -104.424, 169.388, -83.5437), (15, 25), 0.390, 10.0),
+    ("H2O-1", (28.5982, -80.7404, 39.3513, 12.1927), (14, 25), 1.097, 10.0),
+    ("H2OD", (-97.230, 229.884, -202.245, 79.4477), (20, 28), 0.757, 10.0),
+    ("H2O-2", (37.5013, -97.8144, 55.4580, 10.8822), (14, 22), 0.501, 10.0),
 )
+ALLERS_LIU_TYPING = ("H2O", "H2O-1", "H2OD", "H2O-2")
 
 #: Allers & Liu (2013), Table 9: per index and integer type, the two thresholds of scores 1
 #: and 2 (None: the index does not score at that type). FeH_z and KI_J are weaker (lower)
@@ -178,7 +188,7 @@ def index_type(indices: dict[str, float], near: float | None = None
     relations = [r for r in TYPE_RELATIONS
                  if near is None or r[2][0] - 1 <= near <= r[2][1] + 1]
     if any(r[0] == "H2O" for r in relations):
-        relations = [r for r in relations if r[0] == "H2O"]
+        relations = [r for r in relations if r[0] in ALLERS_LIU_TYPING]
     for name, coeff, (low, high), scatter, offset in relations:
         value = indices.get(name, np.nan)
         if not np.isfinite(value):
