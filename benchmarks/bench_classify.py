@@ -123,6 +123,13 @@ def main() -> None:
                        "class_confusion (literature -> measured)":
                            {f"{a}->{b}": n for (a, b), n in sorted(confusion.items())}}
 
+    # how far splat's own standard-based type is from the literature's (a ceiling of sorts)
+    both = [(parse_type(lab.get("NIR_TYPE", "")), parse_type(lab.get("SPEX_TYPE", "")))
+            for _, lab in classified]
+    both = np.array([(a, b) for a, b in both if 10 <= a < 40 and 10 <= b < 40])
+    report["splat_spex_type_vs_nir_type_within_1"] = float(np.mean(
+        np.abs(both[:, 0] - both[:, 1]) <= 1))
+
     # gravity: the literature's, and splat's own classification of the same spectrum
     for key, column in (("gravity", "GRAVITY_CLASS_NIR"),
                         ("gravity_vs_splat", "SPEX_GRAVITY")):

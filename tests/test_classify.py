@@ -174,3 +174,36 @@ def test_standards_classify_as_themselves(tmp_path):
 
     table = Table.read(out)
     assert list(table["spt"]) == ["M5"] and "literature_spt" in table.colnames
+
+
+def test_prediction_shows_the_classification():
+    from telescopeml.prediction import Prediction
+
+    samples = np.random.default_rng(0).normal([1500, 5.0], [40, 0.2], (200, 2))
+    wave = np.linspace(1, 2, 10)
+    prediction = Prediction("obj", ["teff", "logg"], samples, wave, np.ones(10),
+                            np.full(10, 0.1))
+    assert "classification" not in prediction.summary() and "spt" not in prediction.row()
+    prediction.classification = Classification(
+        spt="L3.5", spt_number=23.5, spt_err=0.5, gravity_class="VL-G",
+        metallicity_class="dwarf", binary_candidate="no",
+        methods={"binary": "Bardalez Gagliuffi et al. (2014): 1 of 12 criteria"})
+    line = next(x for x in prediction.summary().splitlines() if "classification" in x)
+    assert "L3.5 ±0.5" in line and "VL-G (Allers & Liu 2013)" in line
+    table = prediction.to_table()
+    assert table["spt"][0] == "L3.5" and table["gravity_class"][0] == "VL-G"
+    assert float(table["spt_err"][0].value) == 0.5
+    assert prediction.to_json()["classification"]["binary_candidate"] == "no"
+
+
+def test_a_prediction_never_downloads_the_standards():
+    """Without the splat wheel in the cache the classification is refused, not fetched."""
+    from telescopeml.data.classification import classify_observed
+    from telescopeml.data.spectrum import ObservedSpectrum
+
+    wave = np.linspace(0.8, 2.5, 500)
+    spectrum = ObservedSpectrum(wave, np.ones_like(wave), np.full_like(wave, 0.1))
+    result = classify_observed(spectrum)
+    assert "not in the cache" in result.refused
+    short = ObservedSpectrum(wave[wave > 1.5], np.ones((wave > 1.5).sum()))
+    assert "covers" in classify_observed(short).refused

@@ -337,6 +337,9 @@ class Predictor:
                 "already scaled by (distance / radius)^2")
         prediction.flags += prepared.flags
         prediction.model = self.path.name
+        from telescopeml.data.classification import classify_observed
+
+        prediction.classification = classify_observed(spectrum)
         fit = self._grid_fit(prediction, seed)
         if spectrum.meta.get("distance"):
             self.physical_size(prediction, spectrum, None if fit is None else fit.scales,

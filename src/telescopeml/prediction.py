@@ -15,6 +15,8 @@ if TYPE_CHECKING:  # astropy.table takes ~0.3 s to import: only when a table is 
     import astropy.units as u
     from astropy.table import QTable
 
+    from telescopeml.data.classification import Classification
+
 #: Quantiles reported for every parameter (fractions).
 QUANTILES = (0.025, 0.16, 0.5, 0.84, 0.975)
 #: Table columns named for these quantiles: ``teff_p50`` is the median of ``teff``.
@@ -22,7 +24,9 @@ QUANTILE_COLUMNS = (("p50", 2), ("p16", 1), ("p84", 3), ("p2.5", 0), ("p97.5", 4
 #: Columns of text in a prediction table (besides ``PARAM_limit`` and ``PARAM_scale``); every
 #: other column is a number with a unit.
 TEXT_COLUMNS = ("source", "scale", "model", "method", "flag", "note", "name", "spectral_type",
-                "file")
+                "file", "spt", "gravity_class", "metallicity_class", "binary_candidate")
+#: The columns of the classification (:mod:`telescopeml.data.classification`) in a row.
+CLASS_COLUMNS = ("spt", "spt_err", "gravity_class", "metallicity_class", "binary_candidate")
 
 
 def parameter_unit(name: str) -> u.UnitBase:
@@ -125,6 +129,9 @@ class Prediction:
         grid's posterior, ``"network"`` for the network's answer alone), ``describe`` (in
         words) and, for the grid's posterior, ``ess``, ``tau``, ``converged`` and the fitted
         ``model_error`` fraction.
+    classification
+        The spectral type, gravity, metallicity class and spectral binarity by the published
+        methods (:func:`telescopeml.data.classification.classify_spectrum`), or None.
     """
 
     source: str
@@ -151,6 +158,7 @@ class Prediction:
     model_fraction: float = 0.0
     sampling: dict[str, Any] = field(default_factory=dict)
     parameter_scales: dict[str, str] = field(default_factory=dict)
+    classification: Classification | None = None
 
     def scale_of(self, name: str) -> str:
         """The scale parameter ``name`` is on (:attr:`scale` unless
@@ -214,6 +222,9 @@ class Prediction:
         out["flag"] = self.flag
         out["note"] = self.note
         out.update(name=self.name, spectral_type=self.spectral_type, file=self.file)
+        if self.classification is not None:
+            row = self.classification.row()
+            out.update({k: row[k] for k in CLASS_COLUMNS})
         return out
 
     def to_table(self) -> QTable:
@@ -253,6 +264,10 @@ class Prediction:
             "sampling": {k: v for k, v in self.sampling.items()
                          if not isinstance(v, float) or math.isfinite(v)},
             "warnings": [*self.flags, *self.notes],
+            "classification": None if self.classification is None else {
+                **{k: v for k, v in self.classification.row().items()
+                   if not isinstance(v, float) or math.isfinite(v)},
+                "methods": self.classification.methods},
         }
 
     def summary(self) -> str:
@@ -282,6 +297,8 @@ class Prediction:
                          f"({self.chi2_meaning})")
         for key, value in self.scores.items():
             lines.append(f"  {key}: {value:.2f}")
+        if self.classification is not None:
+            lines.append(f"  classification: {self.classification.brief()}")
         lines += [f"  FLAG: {f}" for f in self.flags]
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)

@@ -20,7 +20,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -39,7 +39,11 @@ from telescopeml.data.classification.standards import (
     metallicity,
     spectral_type,
 )
-from telescopeml.errors import DataError
+from telescopeml.data.classification.standards import available as standards_available
+from telescopeml.errors import DataError, TelescopeMLError
+
+if TYPE_CHECKING:
+    from telescopeml.data.spectrum import ObservedSpectrum
 
 #: The wavelengths (µm) a spectrum must cover (within :data:`COVERAGE_SLACK`).
 COVERAGE = (0.90, 2.40)
@@ -96,6 +100,15 @@ class Classification:
         return (f"{who}: {self.spt} ±{self.spt_err:g}{lit}{index}; gravity "
                 f"{self.gravity_class}; metallicity {self.metallicity_class}; spectral "
                 f"binary: {self.binary_candidate}")
+
+    def brief(self) -> str:
+        """The classes in a few words, each with its method (a prediction's summary line)."""
+        if self.refused:
+            return f"none ({self.refused})"
+        return (f"{self.spt} ±{self.spt_err:g} (SpeX standards), gravity "
+                f"{self.gravity_class} (Allers & Liu 2013), metallicity "
+                f"{self.metallicity_class} (subdwarf standards), spectral binary "
+                f"{self.binary_candidate} ({self.methods.get('binary', '').split(':')[0]})")
 
     def row(self) -> dict[str, Any]:
         """The table row: name, file, the classes, the indices and the literature type."""
@@ -216,6 +229,26 @@ def classify_spectrum(wavelength: np.ndarray, flux: np.ndarray,
     return result
 
 
+def classify_observed(spectrum: ObservedSpectrum) -> Classification:
+    """:func:`classify_spectrum` of an :class:`~telescopeml.data.spectrum.ObservedSpectrum`
+    (what a prediction shows). It never downloads: without the splat wheel or the cached
+    standards, the answer is refused with the reason."""
+    known = {"name": spectrum.name, "literature_spt": str(spectrum.meta.get(
+        "spectral_type", "") or "")}
+    try:
+        prepare(spectrum.wavelength, spectrum.flux, spectrum.uncertainty)
+    except ValueError as exc:
+        return _refused(str(exc), **known)
+    if not standards_available():
+        return _refused("the SpeX standards are not in the cache (`telescopeml classify` "
+                        "fetches the splat wheel once)", **known)
+    try:
+        return classify_spectrum(spectrum.wavelength, spectrum.flux, spectrum.uncertainty,
+                                 **known)
+    except (TelescopeMLError, OSError, ValueError) as exc:  # the standards unreadable...
+        return _refused(f"the classification failed ({exc})", **known)
+
+
 def classify(spectra: Any | Sequence[Any] = (), *, library: bool = False,
              spectral_type: str | None = None) -> tuple[list[Classification],
                                                          list[tuple[str, str]]]:
@@ -257,5 +290,5 @@ def classify(spectra: Any | Sequence[Any] = (), *, library: bool = False,
     return done, failed
 
 
-__all__ = ["COVERAGE", "METHODS", "Classification", "classify", "classify_spectrum",
-           "format_type", "parse_type", "prepare"]
+__all__ = ["COVERAGE", "METHODS", "Classification", "classify", "classify_observed",
+           "classify_spectrum", "format_type", "parse_type", "prepare"]
