@@ -103,6 +103,11 @@ def test_a_request_reads_a_model_first_targets_and_distances(toy, tmp_path):
     plain = resolve(files[0], distance=7)
     assert plain.model is None and plain.distances == [(7.0, 0.0)]
     assert samples_for(5) == 10000 and samples_for(6) == 2000 and samples_for(6, 3) == 3
+    with pytest.raises(DataError, match="n_samples must be 1 to 1,000,000"):
+        samples_for(1, 10**9)
+    # a folder that is no bundle is refused, not read past to the shipped models
+    with pytest.raises(DataError, match=r"a folder without manifest\.json"):
+        resolve([str(tmp_path), str(files[0])])
 
 
 def test_every_predictor_has_the_protocol():

@@ -17,6 +17,7 @@ from conftest import analytic_log_flux, export_toy_model
 from telescopeml import pretrained
 from telescopeml.bundle import load_bundle, read_manifest
 from telescopeml.cli import main
+from telescopeml.data import compact
 from telescopeml.data.grid import SpectralGrid
 from telescopeml.errors import DataError, UnknownNameError
 from telescopeml.models.numpy_model import TESTED_ZUKO
@@ -58,25 +59,25 @@ def use_shipped(shipped, monkeypatch):
 
 def test_compact_grid_round_trip(tmp_path):
     grid = toy("warm")
-    path = pretrained.write_compact_grid(grid, tmp_path / "g.safetensors")
-    back = pretrained.read_compact_grid(path)
+    path = compact.write_compact_grid(grid, tmp_path / "g.safetensors")
+    back = compact.read_compact_grid(path)
     np.testing.assert_allclose(back.flux_array(), grid.flux_array(), rtol=1e-3)
     assert back.params.keys() == grid.params.keys()
     np.testing.assert_array_equal(back.params["teff"], grid.params["teff"])
     assert back.flux_unit == grid.flux_unit and back.meta["name"] == "toy-warm"
     assert path.stat().st_size < 0.6 * grid.flux_array().nbytes + 8000  # float16
     fortran = grid.with_flux(np.asfortranarray(grid.flux_array()))  # as resample() makes
-    back = pretrained.read_compact_grid(pretrained.write_compact_grid(fortran, tmp_path / "f"))
+    back = compact.read_compact_grid(compact.write_compact_grid(fortran, tmp_path / "f"))
     np.testing.assert_allclose(back.flux_array(), grid.flux_array(), rtol=1e-3)
     deep = grid.with_flux(grid.flux_array() * np.where(np.arange(60) == 3, 1e-6, 1.0))
-    back = pretrained.read_compact_grid(pretrained.write_compact_grid(deep, tmp_path / "d"))
+    back = compact.read_compact_grid(compact.write_compact_grid(deep, tmp_path / "d"))
     np.testing.assert_allclose(back.flux_array(), deep.flux_array(), rtol=1e-6)  # float32
     bad = grid.with_flux(np.where(np.arange(60) == 3, 0.0, grid.flux_array()))
     with pytest.raises(DataError, match="non-positive"):
-        pretrained.write_compact_grid(bad, tmp_path / "bad.safetensors")
+        compact.write_compact_grid(bad, tmp_path / "bad.safetensors")
     (tmp_path / "junk.safetensors").write_bytes(b"not a file")
     with pytest.raises(DataError, match=r"junk\.safetensors: unreadable shipped grid"):
-        pretrained.read_compact_grid(tmp_path / "junk.safetensors")
+        compact.read_compact_grid(tmp_path / "junk.safetensors")
 
 
 def test_export_halves_weights_and_keeps_predictions(shipped, tmp_path):
@@ -87,7 +88,7 @@ def test_export_halves_weights_and_keeps_predictions(shipped, tmp_path):
     assert manifest["weights"]["dtype"] == "float16" and manifest["command"] == "build warm"
     spectrum = write_spectrum(tmp_path / "s.txt", toy("warm"), 20)
     full = Predictor(run).predict(spectrum, n_samples=2000).median
-    half = Predictor(out, grid=pretrained.read_compact_grid(out / pretrained.GRID_FILE))
+    half = Predictor(out, grid=compact.read_compact_grid(out / pretrained.GRID_FILE))
     assert half.predict(spectrum, n_samples=2000).median["teff"] == pytest.approx(
         full["teff"], abs=2.0)
     assert next(load_bundle(out).model.parameters()).dtype.is_floating_point
@@ -164,7 +165,7 @@ def test_shipped_models_are_small_and_say_how_they_were_made():
 
 def prism_spectrum(path, teff: float, logg: float, mh: float, snr: float = 40.0):
     """A noisy node of the shipped ATMO 2020++ PRISM grid as a 3-column text file."""
-    grid = pretrained.read_compact_grid(pretrained.model_path("atmo20pp-prism") /
+    grid = compact.read_compact_grid(pretrained.model_path("atmo20pp-prism") /
                                         pretrained.GRID_FILE)
     index = int(np.flatnonzero((grid.params["teff"] == teff) & (grid.params["logg"] == logg)
                                & (grid.params["mh"] == mh))[0])
@@ -197,7 +198,7 @@ def test_a_jwst_prism_spectrum_goes_to_the_prism_models(tmp_path):
 def test_a_g395h_spectrum_is_smoothed_and_read_by_the_3_to_5_micron_model(tmp_path):
     """A sharp 2.88-5.2 µm spectrum (NIRSpec G395H-like) is read only by the model of that
     range, after smoothing to its resolution."""
-    grid = pretrained.read_compact_grid(pretrained.model_path("atmo20pp-3to5um") /
+    grid = compact.read_compact_grid(pretrained.model_path("atmo20pp-3to5um") /
                                         pretrained.GRID_FILE)
     index = int(np.flatnonzero((grid.params["teff"] == 700) & (grid.params["logg"] == 5.0)
                                & (grid.params["mh"] == 0.0))[0])
@@ -220,7 +221,7 @@ def test_a_g395h_spectrum_is_smoothed_and_read_by_the_3_to_5_micron_model(tmp_pa
 
 def test_shipped_models_predict_offline(tmp_path):
     """The shipped grid copy makes the fit check work with an empty cache."""
-    grid = pretrained.read_compact_grid(pretrained.model_path("dback24-spex") /
+    grid = compact.read_compact_grid(pretrained.model_path("dback24-spex") /
                                         pretrained.GRID_FILE)
     index = int(np.flatnonzero((grid.params["teff"] == 1500) & (grid.params["logg"] == 5.0)
                                & (grid.params["mh"] == 0) & (grid.params["inv_fsed"] == 0.5))[0])
@@ -240,7 +241,7 @@ def test_shipped_models_predict_offline(tmp_path):
 def test_cli_predict_runs_without_torch(tmp_path):
     """`telescopeml predict FILE` on a SpeX-format file needs neither PyTorch nor the network:
     the shipped models run on the NumPy engine (importing torch alone takes over a second)."""
-    grid = pretrained.read_compact_grid(pretrained.model_path("dback24-spex") /
+    grid = compact.read_compact_grid(pretrained.model_path("dback24-spex") /
                                         pretrained.GRID_FILE)
     index = int(np.flatnonzero((grid.params["teff"] == 1800) & (grid.params["logg"] == 5.0)
                                & (grid.params["mh"] == 0) & (grid.params["inv_fsed"] == 0.5))[0])
@@ -292,7 +293,7 @@ def test_the_same_spectrum_in_any_flux_unit_gives_the_same_answer(tmp_path):
     one answer (the model converts each to its own unit pixel by pixel)."""
     from astropy.table import QTable
 
-    grid = pretrained.read_compact_grid(pretrained.model_path("dback24-spex") /
+    grid = compact.read_compact_grid(pretrained.model_path("dback24-spex") /
                                         pretrained.GRID_FILE)
     index = int(np.flatnonzero((grid.params["teff"] == 1300) & (grid.params["logg"] == 5.0)
                                & (grid.params["mh"] == 0) & (grid.params["inv_fsed"] == 0.5))[0])

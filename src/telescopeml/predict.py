@@ -236,6 +236,8 @@ class Predictor:
         distance; a note says why there is none (not flux-calibrated, no fit, no log g)."""
         why = ("the spectrum has no flux unit (not flux-calibrated)"
                if not spectrum.flux_calibrated else
+               "the flux is normalized (no absolute scale)"
+               if spectrum.meta.get("flux_normalized") else
                "the model records no flux unit" if not self.flux_unit else
                "no grid fit" if scales is None else
                "the model has no log g" if "logg" not in self.names else "")
@@ -273,25 +275,37 @@ class Predictor:
         it (unreadable file, too little coverage, ...), so that one bad file costs nothing
         but itself.
         """
+        return self.finish_many(self.prepare_many(spectra, smooth), n_samples, seed)
+
+    def prepare_many(self, spectra: list[ObservedSpectrum | str | Path],
+                     smooth: bool | None = None) -> list[Prepared | TelescopeMLError]:
+        """Each spectrum prepared for this model (:func:`~telescopeml.inference.prepare.
+        prepare`), or the error that stopped it."""
         smooth = self.smooth if smooth is None else smooth
-        results: list[Prediction | TelescopeMLError | None] = []
-        ready: list[tuple[int, Prepared]] = []
+        out: list[Prepared | TelescopeMLError] = []
         for spectrum in spectra:
             try:
-                ready.append((len(results), prepare(spectrum, self.pixels, smooth)))
-                results.append(None)  # filled in below
+                out.append(prepare(spectrum, self.pixels, smooth))
             except TelescopeMLError as exc:
-                results.append(exc)
+                out.append(exc)
             except (ValueError, ArithmeticError, IndexError, OSError) as exc:
-                results.append(DataError(f"cannot be prepared ({type(exc).__name__}: {exc})",
-                                         source_of(spectrum)))
+                out.append(DataError(f"cannot be prepared ({type(exc).__name__}: {exc})",
+                                     source_of(spectrum)))
+        return out
+
+    def finish_many(self, prepared: list[Prepared | TelescopeMLError], n_samples: int = 2000,
+                    seed: int = 0) -> list[Prediction | TelescopeMLError]:
+        """The Prediction of each :meth:`prepare_many` result (errors pass through): the
+        network run once for all, then the later stages per spectrum."""
+        results: list[Prediction | TelescopeMLError] = list(prepared)
+        ready = [(i, p) for i, p in enumerate(prepared) if isinstance(p, Prepared)]
         if ready:
             samples = self.sample_posterior(np.stack([p.flux for _, p in ready]),
                                             np.stack([p.sigma for _, p in ready]),
                                             n_samples, seed)
-            for (index, prepared), draws in zip(ready, samples.transpose(1, 0, 2), strict=True):
+            for (index, item), draws in zip(ready, samples.transpose(1, 0, 2), strict=True):
                 try:
-                    results[index] = self._finish(prepared, draws, seed)
+                    results[index] = self._finish(item, draws, seed)
                 except TelescopeMLError as exc:
                     results[index] = exc
         return results
@@ -319,7 +333,7 @@ class Predictor:
         prediction.notes += [f"{INPUT_NOTE}{n}" for n in spectrum.meta.get("input_notes", [])]
         prediction.notes += notes
         prediction.flags += flags
-        if spectrum.uncertainty is None and not spectrum.meta.get("input_notes"):
+        if spectrum.uncertainty is None and not any("DER_SNR" in n for n in prediction.notes):
             prediction.notes.append("no uncertainties in the file; estimated from the "
                                     "pixel-to-pixel scatter (DER_SNR)")
         # Teff at an edge means the object is likely outside the grid; log g, [M/H] or

@@ -34,7 +34,7 @@ from telescopeml.data.spectrum import ObservedSpectrum
 from telescopeml.empirical import EMPIRICAL_DIR, META_FILE, EmpiricalModel
 from telescopeml.errors import DataError, TelescopeMLError, UnknownNameError
 from telescopeml.inference.correct import MODEL_ERROR_FLAG
-from telescopeml.inference.prepare import MIN_COVERAGE
+from telescopeml.inference.prepare import MIN_COVERAGE, Prepared
 from telescopeml.predict import Prediction, Predictor
 from telescopeml.vocabulary import SCALES
 
@@ -77,7 +77,8 @@ def load(name: str, smooth: bool = True, fast: bool = False) -> Predictor:
     """A :class:`Predictor` for shipped model ``name``, its grid posterior and fit check on
     the shipped grid (``smooth``, ``fast``: see :class:`~telescopeml.predict.Predictor`)."""
     path = model_path(name)
-    return Predictor(path, grid=read_compact_grid(path / GRID_FILE), smooth=smooth, fast=fast)
+    return Predictor(path, grid=compact.read_compact_grid(path / GRID_FILE), smooth=smooth,
+                     fast=fast)
 
 
 def predictor(model: str | Path | None = None, scale: str = "auto",
@@ -280,8 +281,13 @@ class ModelChooser:
             return (self.fast and n_samples > SCREEN_SAMPLES and len(wanted[i]) > 1
                     and name not in keep)
 
-        per_model = self._run({name: [i for i, names in enumerate(wanted) if name in names]
-                               for name in self.manifests}, read, n_samples, seed, screened)
+        prepared: dict[str, dict[int, Prepared | TelescopeMLError]] = {}
+        for name in self.manifests:
+            group = [i for i, names in enumerate(wanted) if name in names]
+            if group:
+                prepared[name] = dict(zip(group, self.predictor(name).prepare_many(
+                    [read[i] for i in group]), strict=True))
+        per_model = self._run(prepared, n_samples, seed, screened)
         picks: dict[int, tuple[str, bool, dict[str, str], dict[str, Prediction]]] = {}
         out: list[Choice | TelescopeMLError] = []
         for i, spectrum in enumerate(read):
@@ -292,9 +298,9 @@ class ModelChooser:
                 continue
             picks[i] = decided
             out.append(DataError("not chosen yet", ""))  # the Choice replaces it below
-        again = {name: [i for i, pick in picks.items() if pick[0] == name and screened(i, name)]
-                 for name in self.manifests}
-        full = self._run(again, read, n_samples, seed, lambda i, name: False)
+        again = {name: {i: prepared[name][i] for i, pick in picks.items()
+                        if pick[0] == name and screened(i, name)} for name in prepared}
+        full = self._run(again, n_samples, seed, lambda i, name: False)
         for i, (best, covering, tried, good) in picks.items():
             chosen = full.get(best, {}).get(i, good[best])
             if isinstance(chosen, TelescopeMLError):  # cannot happen for a model that read it
@@ -304,18 +310,18 @@ class ModelChooser:
             out[i] = self._annotate(best, chosen, covering, tried, good)
         return out
 
-    def _run(self, indices: dict[str, list[int]], read: list, n_samples: int, seed: int,
-             screened: Callable[[int, str], bool]
+    def _run(self, prepared: dict[str, dict[int, Prepared | TelescopeMLError]], n_samples: int,
+             seed: int, screened: Callable[[int, str], bool]
              ) -> dict[str, dict[int, Prediction | TelescopeMLError]]:
-        """Each model's answers for the spectra ``indices[model]`` (screened ones on
+        """Each model's answers for its ``prepared`` spectra (by index; screened ones on
         :data:`SCREEN_SAMPLES` samples)."""
         answers: dict[str, dict[int, Prediction | TelescopeMLError]] = {}
-        for name, wanted in indices.items():
+        for name, items in prepared.items():
             for screen in (True, False):
-                group = [i for i in wanted if screened(i, name) == screen]
+                group = [i for i in items if screened(i, name) == screen]
                 if group:
-                    results = self.predictor(name).predict_many(
-                        [read[i] for i in group], SCREEN_SAMPLES if screen else n_samples, seed)
+                    results = self.predictor(name).finish_many(
+                        [items[i] for i in group], SCREEN_SAMPLES if screen else n_samples, seed)
                     answers.setdefault(name, {}).update(zip(group, results, strict=True))
         return answers
 
@@ -482,24 +488,10 @@ def export(bundle: str | Path, out_dir: str | Path, grid: SpectralGrid,
     if out_dir.exists():
         shutil.rmtree(out_dir)
     save_bundle(out_dir, loaded.model, loaded.config, weights_dtype="float16", **manifest)
-    write_compact_grid(grid, out_dir / GRID_FILE)
+    compact.write_compact_grid(grid, out_dir / GRID_FILE)
     return out_dir
-
-
-def write_compact_grid(grid: SpectralGrid, path: str | Path) -> Path:
-    """Save ``grid`` in the compact shipped-grid format (the registered grid format
-    ``telescopeml-compact-grid``, :func:`telescopeml.data.compact.write_compact_grid`):
-    fluxes relative to each spectrum's median, float16 where they fit."""
-    return compact.write_compact_grid(grid, path)
-
-
-def read_compact_grid(path: str | Path) -> SpectralGrid:
-    """Read a grid written by :func:`write_compact_grid`."""
-    if not Path(path).is_file():
-        raise DataError("the shipped grid file is missing", path)
-    return compact.read_compact_grid(path)
 
 
 __all__ = ["SCALES", "Choice", "EmpiricalPredictor", "ModelChooser", "available",
            "default_scale", "export", "load", "load_empirical", "made_for",
-           "model_path", "predictor", "read_compact_grid", "write_compact_grid"]
+           "model_path", "predictor"]

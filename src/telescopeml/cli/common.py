@@ -8,7 +8,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from telescopeml.errors import DataError
-from telescopeml.inference.request import SAMPLES_MANY  # noqa: F401 (the commands' default)
+from telescopeml.inference.request import (
+    MAX_SAMPLES,
+    SAMPLES_MANY,  # noqa: F401 (the commands' default)
+)
 
 
 def positive_int(text: str) -> int:
@@ -20,11 +23,6 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1 (got {value})")
     return value
-
-
-#: The most posterior samples per spectrum ``--samples`` takes: a million already pins a 0.1%
-#: quantile, and more would hold gigabytes per spectrum for minutes before any answer.
-MAX_SAMPLES = 1_000_000
 
 
 def sample_count(text: str) -> int:

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from telescopeml.data import compact
 from telescopeml.data.library import spectral_class
 from telescopeml.data.objects import load_object_spectrum, read_objects
 from telescopeml.errors import DataError, OutOfGridError
@@ -57,7 +58,7 @@ class ShippedGrids:
     def __init__(self) -> None:
         from telescopeml import pretrained
 
-        self.grids = {name: pretrained.read_compact_grid(pretrained.model_path(name)
+        self.grids = {name: compact.read_compact_grid(pretrained.model_path(name)
                                                          / pretrained.GRID_FILE)
                       for name in pretrained.available()}
         self._cache: dict[bytes, dict] = {}

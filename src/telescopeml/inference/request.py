@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 SAMPLES_FEW, SAMPLES_MANY = 10000, 2000
 #: How many spectra are "a few" (:data:`SAMPLES_FEW` samples each).
 FEW_SPECTRA = 5
+#: The most posterior samples per spectrum (``--samples``): a million already pins a 0.1%
+#: quantile, and more would hold gigabytes per spectrum for minutes before any answer.
+MAX_SAMPLES = 1_000_000
 #: The instrument of the library spectra that ``library=True`` (``--library``) predicts: the
 #: SpeX prism, which the shipped SpeX models and the empirical scale are made for.
 LIBRARY_INSTRUMENT = "SPEX-PRISM"
@@ -39,8 +42,11 @@ Distance = tuple[float, float]
 
 
 def samples_for(n_spectra: int, requested: int | None = None) -> int:
-    """``requested``, else :data:`SAMPLES_FEW` for up to :data:`FEW_SPECTRA` spectra, else
-    :data:`SAMPLES_MANY`."""
+    """``requested`` (1 to :data:`MAX_SAMPLES`), else :data:`SAMPLES_FEW` for up to
+    :data:`FEW_SPECTRA` spectra, else :data:`SAMPLES_MANY`."""
+    if requested is not None and not 1 <= requested <= MAX_SAMPLES:
+        raise DataError(f"n_samples must be 1 to {MAX_SAMPLES:,} per spectrum, got "
+                        f"{requested:,}")
     return requested or (SAMPLES_FEW if n_spectra <= FEW_SPECTRA else SAMPLES_MANY)
 
 
@@ -95,6 +101,10 @@ def resolve(spectra: Input | Sequence[Input] = (), model: str | Path | SpectrumP
                            else [spectra])
     if model is None and inputs and is_model(inputs[0]):
         model = inputs.pop(0)
+    elif (model is None and inputs and isinstance(inputs[0], str | Path)
+          and Path(inputs[0]).is_dir()):
+        raise DataError("a folder without manifest.json: not a model bundle (nor a spectrum "
+                        "file); nothing was predicted", inputs[0])
     if distance is not None and not isinstance(distance, tuple | list):
         distance = (float(distance), 0.0)
     one: Distance | None = None if distance is None else (float(distance[0]),
