@@ -41,18 +41,18 @@ def main() -> None:
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--out", default="runs/fold_variants")
     args = parser.parse_args()
+    from telescopeml.data.prepared import config_grid
     from telescopeml.evaluation.evaluate import (
         NOISE_REPEATS,
         load_with_data,
+        noisy_test_sets,
         predict_parameters,
-        test_sets,
     )
     from telescopeml.training import experiment
-    from telescopeml.training.experiment import prepare_grid
 
     overrides = json.loads(args.set)
     config = config_of(args.config, overrides)
-    folds = fold_splits(prepare_grid(config.data, quiet=True), 10, config.data.fractions, 0)
+    folds = fold_splits(config_grid(config.data, quiet=True), 10, config.data.fractions, 0)
     predictions: dict[int, list[np.ndarray]] = {s: [] for s in args.seeds}
     truth = []
     for fold in args.folds:
@@ -68,7 +68,7 @@ def main() -> None:
                                    progress=False, baselines=False,
                                    command="python benchmarks/bench_fold_variants.py")
             bundle, prepared, _ = load_with_data(out)
-            flux, sigma, labels, _ = test_sets(prepared, 0, [SNR])[f"{SNR:g}"]
+            flux, sigma, labels, _ = noisy_test_sets(prepared, 0, [SNR])[f"{SNR:g}"]
             predictions[seed].append(predict_parameters(bundle.model, prepared, flux,
                                                         sigma)[keep])
         truth.append(labels[keep])

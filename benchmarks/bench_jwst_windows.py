@@ -47,12 +47,13 @@ def train_bundle(config: ExperimentConfig, out: Path) -> None:
     """The steps of ``experiment.train`` up to the bundle, without its full evaluation
     (whose throughput test alone takes minutes with a flow head on 2 cores)."""
     from telescopeml.bundle import save_bundle
-    from telescopeml.training.experiment import bundle_sections, fit_model, recalibrate
+    from telescopeml.training.experiment import fit_model, recalibrate
+    from telescopeml.training.manifest import bundle_sections
 
     started = time.time()
     prepared, trainer = fit_model(config, out, progress=False)
     model = trainer.model
-    manifest = bundle_sections(prepared, config, model_config=model.config)
+    manifest = bundle_sections(prepared, config.to_dict(), model_config=model.config)
     manifest["posterior"] = recalibrate(model, config, prepared)
     manifest["training"].update(seconds=time.time() - started, best_epoch=trainer.best_epoch)
     manifest["command"] = "python benchmarks/bench_jwst_windows.py"
@@ -67,9 +68,9 @@ def run_one(grid: str, windows: list[tuple[float, float]], epochs: int, seed: in
     from telescopeml.evaluation.evaluate import (
         calibrate,
         load_with_data,
+        noisy_test_sets,
         predict_parameters,
         snr_key,
-        test_sets,
     )
     from telescopeml.evaluation.metrics import regression_metrics
     from telescopeml.training.experiment import ExperimentConfig
@@ -85,7 +86,7 @@ def run_one(grid: str, windows: list[tuple[float, float]], epochs: int, seed: in
     if bundle.manifest["training"]["config"] != json.loads(json.dumps(config.to_dict())):
         raise SystemExit(f"{out} holds a model trained with another config")
     training = bundle.manifest["training"]
-    flux, sigma, truth, _ = test_sets(prepared, seed, levels=(SNR,))[snr_key(SNR)]
+    flux, sigma, truth, _ = noisy_test_sets(prepared, seed, levels=(SNR,))[snr_key(SNR)]
     predicted = predict_parameters(bundle.model, prepared, flux, sigma)
     calibration = calibrate(bundle.model, prepared, flux, sigma, truth, seed=seed)
     return {"seed": seed, "seconds": round(training["seconds"], 1),

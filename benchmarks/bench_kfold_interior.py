@@ -109,15 +109,16 @@ def main() -> None:
     args = parser.parse_args()
     from scipy.stats import bootstrap
 
+    from telescopeml.data.prepared import config_grid
     from telescopeml.data.scatter import node_scatter
     from telescopeml.evaluation.crlb import grid_bound
-    from telescopeml.training.experiment import ExperimentConfig, prepare_grid
+    from telescopeml.training.experiment import ExperimentConfig
 
     config = (ExperimentConfig.from_toml(args.config) if args.config
               else ExperimentConfig.from_dict({}))
     if args.epochs:
         config.train.epochs = args.epochs
-    grid = prepare_grid(config.data, quiet=True)
+    grid = config_grid(config.data, quiet=True)
     if args.bounds:
         (ROOT / "results").mkdir(exist_ok=True)
         (ROOT / "results" / "held_out_bound.json").write_text(

@@ -19,7 +19,7 @@ def main() -> None:
     args = parser.parse_args()
     import torch
 
-    from telescopeml.evaluation.evaluate import load_with_data, predict_parameters, test_sets
+    from telescopeml.evaluation.evaluate import load_with_data, noisy_test_sets, predict_parameters
     from telescopeml.evaluation.metrics import regression_metrics
 
     torch.set_num_threads(1)
@@ -27,7 +27,7 @@ def main() -> None:
     for seed in args.seeds:
         bundle, prepared, _ = load_with_data(f"{args.runs}/default-seed{seed}")
         bundle.model.config.flow_samples = args.samples
-        flux, sigma, truth, edge = test_sets(prepared, seed, levels=[30.0])["30"]
+        flux, sigma, truth, edge = noisy_test_sets(prepared, seed, levels=[30.0])["30"]
         pred = predict_parameters(bundle.model, prepared, flux, sigma)
         names = prepared.targets
         for key, keep in (("interior", ~edge), ("all", np.ones_like(edge))):

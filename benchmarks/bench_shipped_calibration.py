@@ -36,7 +36,7 @@ def main() -> None:
     import torch
 
     from telescopeml import pretrained
-    from telescopeml.evaluation.evaluate import load_with_data, posterior_samples, test_sets
+    from telescopeml.evaluation.evaluate import load_with_data, noisy_test_sets, posterior_samples
     from telescopeml.training.experiment import ExperimentConfig, recalibrate
 
     torch.set_num_threads(1)
@@ -49,7 +49,7 @@ def main() -> None:
             config = ExperimentConfig.from_dict(bundle.manifest["training"]["config"])
             recalibrate(bundle.model, config, prepared)
         print(f"{name}: parameters", " / ".join(prepared.targets))
-        for key, (flux, sigma, truth, _edge) in test_sets(prepared, seed).items():
+        for key, (flux, sigma, truth, _edge) in noisy_test_sets(prepared, seed).items():
             samples = posterior_samples(bundle.model, prepared, flux, sigma, seed=0)
             report(key, samples, truth)
             pooled.setdefault(key, ([], []))[0].append(samples)

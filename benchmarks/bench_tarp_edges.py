@@ -19,13 +19,13 @@ def main() -> None:
 
     from telescopeml import pretrained
     from telescopeml.evaluation.calibration import coverage, tarp
-    from telescopeml.evaluation.evaluate import load_with_data, posterior_samples, test_sets
+    from telescopeml.evaluation.evaluate import load_with_data, noisy_test_sets, posterior_samples
 
     torch.set_num_threads(1)
     path = Path(args.model)
     bundle, prepared, seed = load_with_data(
         path if path.exists() else pretrained.model_path(args.model))
-    flux, sigma, truth, edge = test_sets(prepared, seed)["30"]
+    flux, sigma, truth, edge = noisy_test_sets(prepared, seed)["30"]
     samples = posterior_samples(bundle.model, prepared, flux, sigma, seed=0)
     alpha, ecp, distance = tarp(samples, truth)
     print(f"TARP {distance:.3f}; ecp - alpha at alpha = 0.1 ... 0.9: "

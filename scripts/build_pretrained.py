@@ -66,7 +66,8 @@ TARGET = Path(__file__).resolve().parents[1] / "src" / "telescopeml" / "pretrain
 
 def build(name: str, work: Path, seed: int = 0, reuse: bool = False) -> dict:
     from telescopeml.evaluation.evaluate import evaluate_bundle
-    from telescopeml.training.experiment import ExperimentConfig, summary_metrics, train
+    from telescopeml.training.experiment import ExperimentConfig, train
+    from telescopeml.training.manifest import summary_metrics
 
     grid, epochs, augment = MODELS[name]
     config = ExperimentConfig.from_dict(
@@ -140,7 +141,8 @@ def refit_calibration(name: str) -> dict:
     """Refit a shipped model's posterior recalibration on its own validation points and
     re-evaluate it; the weights are not touched."""
     from telescopeml.evaluation.evaluate import evaluate_bundle, load_with_data
-    from telescopeml.training.experiment import ExperimentConfig, recalibrate, summary_metrics
+    from telescopeml.training.experiment import ExperimentConfig, recalibrate
+    from telescopeml.training.manifest import summary_metrics
 
     out = TARGET / name
     bundle, prepared, _ = load_with_data(out)

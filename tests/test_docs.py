@@ -79,6 +79,7 @@ API_MODULES = [
     "telescopeml.training.checkpoint",
     "telescopeml.training.outputs",
     "telescopeml.training.experiment",
+    "telescopeml.training.manifest",
     "telescopeml.training.empirical",
     "telescopeml.training.search_space",
     "telescopeml.training.storage",

@@ -163,8 +163,8 @@ def test_gap_pixels_are_masked_not_interpolated(bundle):
 def test_a_model_is_not_flagged_for_the_instruments_it_reads(spectrum_pixels, flagged):
     model = pixels(2.9035, 5.1475, 100)
     record = instruments.instrument_record("JWST-NIRSPEC-PRISM", model)
-    assert bool(instruments.mismatch(spectrum_pixels, record, model)) == flagged
+    assert bool(instruments.instrument_mismatch(spectrum_pixels, record, model)) == flagged
     # a model of the whole PRISM range still flags a G395H spectrum
     full = pixels(0.6, 5.3, 100)
-    assert instruments.mismatch(G395H, instruments.instrument_record("JWST-NIRSPEC-PRISM",
-                                                                     full), full)
+    prism = instruments.instrument_record("JWST-NIRSPEC-PRISM", full)
+    assert instruments.instrument_mismatch(G395H, prism, full)

@@ -156,7 +156,7 @@ def reads(instrument: Instrument, record: dict[str, Any], model_wavelength: np.n
             and low - RANGE_SLACK_UM <= w[0] and w[-1] <= high + RANGE_SLACK_UM)
 
 
-def mismatch(wavelength: np.ndarray, record: dict[str, Any],
+def instrument_mismatch(wavelength: np.ndarray, record: dict[str, Any],
              model_wavelength: np.ndarray) -> str:
     """Why a spectrum looks like another instrument's than the model's, naming both
     (``""`` when it does not): a different known instrument that the model does not

@@ -6,6 +6,8 @@ and resumed runs rebuild it from a bundle's manifest (:func:`prepared_from_manif
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,9 +48,12 @@ class PreparedData:
         return self.scaler.transform(params[:, self.target_columns]).astype(np.float32)
 
 
-def config_grid(data: dict[str, Any], quiet: bool = False) -> SpectralGrid:
-    """The grid that a saved training config's ``data`` section describes (on its
-    instrument's pixels, cropped, windowed: :func:`~telescopeml.data.sources.model_grid`)."""
+def config_grid(data: Mapping[str, Any] | Any, quiet: bool = False) -> SpectralGrid:
+    """The grid that a training config's ``data`` section describes (on its instrument's
+    pixels, cropped, windowed: :func:`~telescopeml.data.sources.model_grid`): a saved
+    config's dict, or a ``DataConfig``."""
+    if not isinstance(data, Mapping):
+        data = dataclasses.asdict(data)
     return model_grid(data["grid"], data.get("instrument", ""),
                       tuple(data.get("wavelength_range", (0.0, 0.0))),
                       [tuple(w) for w in data.get("windows", ())], quiet=quiet)

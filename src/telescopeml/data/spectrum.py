@@ -22,8 +22,9 @@ from telescopeml.errors import DataError
 MIN_PIXELS = 10
 #: Standard near-infrared telluric absorption bands, µm.
 TELLURIC_BANDS: tuple[tuple[float, float], ...] = ((1.35, 1.42), (1.80, 1.95))
-#: A gap wider than this many median pixel spacings counts as not covered.
-GAP_FACTOR = 3.0
+#: A gap wider than this many median pixel spacings counts as not covered (:meth:`coverage`;
+#: the instrument's gaps, which the resampling masks, are ``instruments.gaps``').
+COVERAGE_GAP_FACTOR = 3.0
 
 
 @dataclass(eq=False, repr=False)
@@ -266,12 +267,12 @@ class ObservedSpectrum:
     def coverage(self, wavelength: np.ndarray) -> float:
         """Fraction of the points of ``wavelength`` (µm, e.g. a model grid's) that this
         spectrum covers: inside its range and not in a gap (masked band) wider than
-        ``GAP_FACTOR`` median pixels."""
+        :data:`COVERAGE_GAP_FACTOR` median pixels."""
         model = np.asarray(wavelength, dtype=np.float64)
         observed = self.wavelength[np.isfinite(self.flux)]
         if model.size == 0 or observed.size < 2:
             return 0.0
-        widest = GAP_FACTOR * float(np.median(np.diff(observed)))
+        widest = COVERAGE_GAP_FACTOR * float(np.median(np.diff(observed)))
         i = np.clip(np.searchsorted(observed, model), 1, observed.size - 1)
         inside = (model >= observed[0]) & (model <= observed[-1])
         covered = inside & (observed[i] - observed[i - 1] <= widest)

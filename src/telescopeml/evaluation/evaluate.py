@@ -30,7 +30,7 @@ def snr_key(snr: float | None) -> str:
     return "clean" if snr is None else f"{snr:g}"
 
 
-def test_sets(prepared, seed: int = 0, levels: Sequence[float | None] = SNR_LEVELS):
+def noisy_test_sets(prepared, seed: int = 0, levels: Sequence[float | None] = SNR_LEVELS):
     """``{key: (flux, sigma, params, edge_mask)}`` for the test split at each S/N."""
     test = prepared.split.test
     edge = is_edge(prepared.grid, test)
@@ -110,7 +110,7 @@ def evaluate_prepared(model: torch.nn.Module, prepared, seed: int = 0, baselines
     ``baselines`` {name -> same shape as ``snr``} and ``inference`` (spectra per second).
     """
     names = prepared.targets
-    sets = test_sets(prepared, seed)
+    sets = noisy_test_sets(prepared, seed)
     n_spectra = sum(len(v[0]) for v in sets.values())
     with stage(f"predicting {n_spectra} test spectra with the network (S/N "
                f"{', '.join(sets)})", progress):
@@ -296,7 +296,7 @@ def _forest_features(prepared, flux: np.ndarray, sigma: np.ndarray) -> np.ndarra
 
 def load_with_data(path, quiet: bool = True):
     """A saved model with its data rebuilt: ``(bundle, prepared, seed)``, the seed being its
-    training seed, which also seeds its test sets' noise (:func:`test_sets`)."""
+    training seed, which also seeds its test sets' noise (:func:`noisy_test_sets`)."""
     from telescopeml.bundle import load_bundle
     from telescopeml.data.prepared import prepared_from_manifest
 

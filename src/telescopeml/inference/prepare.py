@@ -16,7 +16,14 @@ from typing import Any
 import numpy as np
 
 from telescopeml.data.checks import as_spectrum, clean_spectrum, der_snr_noise
-from telescopeml.data.instruments import describe, expects, gap_notes, gaps, mismatch, to_resolution
+from telescopeml.data.instruments import (
+    describe,
+    expects,
+    gap_notes,
+    gaps,
+    instrument_mismatch,
+    to_resolution,
+)
 from telescopeml.data.spectrum import ObservedSpectrum
 from telescopeml.errors import DataError
 from telescopeml.vocabulary import INSTRUMENT_FLAG
@@ -138,8 +145,8 @@ def on_model_pixels(spectrum: ObservedSpectrum, model: ModelPixels,
 
 def instrument_flags(spectrum: ObservedSpectrum, model: ModelPixels) -> list[str]:
     """A flag when ``spectrum`` is not from the instrument the model was made for
-    (:func:`~telescopeml.data.instruments.mismatch`: both are named)."""
-    problem = mismatch(spectrum.wavelength, model.instrument, model.wavelength)
+    (:func:`~telescopeml.data.instruments.instrument_mismatch`: both are named)."""
+    problem = instrument_mismatch(spectrum.wavelength, model.instrument, model.wavelength)
     return [f"{INSTRUMENT_FLAG} {problem}"] if problem else []
 
 

@@ -5,7 +5,7 @@ one spectrum; :class:`NumpyModel` reads the same ``model.safetensors`` and compu
 function as the torch modules of :mod:`telescopeml.models.cnn` and
 :mod:`telescopeml.models.posterior` (float32, agreement to rounding is tested).
 
-It holds no copy of any network. Each architecture registers, in :data:`ARCHITECTURES`, how
+It holds no copy of any network. Each architecture registers, in :data:`TREES`, how
 its torch module tree follows from a :class:`~telescopeml.models.config.ModelConfig` (the
 mirror of its torch constructor, built from the layer nodes of ``numpy_layers``), and each
 head in :data:`HEADS` the modules it adds; :func:`structure` puts them together (an
@@ -53,7 +53,7 @@ from telescopeml.models.recalibration import Recalibration
 
 #: Architecture name (``ModelConfig.architecture``) -> the torch module tree of a single
 #: network of that config, as its class in :data:`telescopeml.models.cnn.MODELS` builds it.
-ARCHITECTURES: dict[str, Callable[[ModelConfig], Node]] = {}
+TREES: dict[str, Callable[[ModelConfig], Node]] = {}
 #: Head name (``ModelConfig.head``) -> the modules it adds to a network, by attribute name.
 HEADS: dict[str, Callable[[ModelConfig], dict[str, Node]]] = {
     "point": lambda config: {},  # the network's output is the answer
@@ -69,7 +69,7 @@ def architecture(name: str) -> Callable[[Callable[[ModelConfig], Node]],
                                         Callable[[ModelConfig], Node]]:
     """Register the decorated function as the module tree of architecture ``name``."""
     def register(tree: Callable[[ModelConfig], Node]) -> Callable[[ModelConfig], Node]:
-        ARCHITECTURES[name] = tree
+        TREES[name] = tree
         return tree
     return register
 
@@ -83,15 +83,15 @@ def structure(config: ModelConfig) -> Node:
     ValueError
         If the architecture or the head is not registered.
     """
-    if config.architecture not in ARCHITECTURES or config.head not in HEADS:
-        raise ValueError(f"NumpyModel evaluates {tuple(ARCHITECTURES)} with heads "
+    if config.architecture not in TREES or config.head not in HEADS:
+        raise ValueError(f"NumpyModel evaluates {tuple(TREES)} with heads "
                          f"{tuple(HEADS)}, not {config.architecture!r} with {config.head!r}")
     if config.members > 1:
-        single = ARCHITECTURES[config.architecture](dataclasses.replace(config, members=1))
+        single = TREES[config.architecture](dataclasses.replace(config, members=1))
         network = Node("Ensemble", children=(("members",
                                               module_list([single] * config.members)),))
     else:
-        network = ARCHITECTURES[config.architecture](config)
+        network = TREES[config.architecture](config)
     head = HEADS[config.head](config)
     return dataclasses.replace(network, children=(*head.items(), *network.children))
 
@@ -99,7 +99,7 @@ def structure(config: ModelConfig) -> Node:
 def supports(config: ModelConfig) -> bool:
     """Whether :class:`NumpyModel` can evaluate a model of this config: its architecture and
     head are registered and every module of its tree has a NumPy twin."""
-    if config.architecture not in ARCHITECTURES or config.head not in HEADS:
+    if config.architecture not in TREES or config.head not in HEADS:
         return False
     return not missing_twins(structure(config))
 

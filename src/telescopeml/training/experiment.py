@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import platform
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -20,9 +19,7 @@ from telescopeml.cache import remove_stale
 from telescopeml.data.augment import AugmentConfig, Augmenter, TrainingBatch, sample_test_set
 from telescopeml.data.grid import SpectralGrid
 from telescopeml.data.inputs import EXTRA_FEATURES, InputEncoder
-from telescopeml.data.instruments import instrument_record
-from telescopeml.data.prepared import PreparedData, grid_checksum
-from telescopeml.data.sources import model_grid
+from telescopeml.data.prepared import PreparedData, config_grid
 from telescopeml.data.splits import split_grid
 from telescopeml.data.transforms import Normalizer, ParameterScaler
 from telescopeml.errors import DataError, UnknownNameError
@@ -31,10 +28,10 @@ from telescopeml.models import ModelConfig, box_bounds, build_model, count_param
 from telescopeml.progress import stage
 from telescopeml.training.checkpoint import check_train_settings, read_meta
 from telescopeml.training.config import MAX_SEED, TrainConfig
+from telescopeml.training.manifest import bundle_sections, summary_metrics
 from telescopeml.training.outputs import CHECKPOINT_DIR, CONFIG_FILE, holds_files, replacing
 from telescopeml.training.runtime import is_main_process, seed_everything
 from telescopeml.training.trainer import Trainer
-from telescopeml.version import __version__
 
 
 @dataclass
@@ -260,16 +257,10 @@ def _build(cls: type, values: dict[str, Any]) -> Any:
     return tomlio.dataclass_from_dict(cls, values)
 
 
-def prepare_grid(config: DataConfig, quiet: bool = False) -> SpectralGrid:
-    """The grid that ``config`` describes (see :func:`telescopeml.data.sources.model_grid`)."""
-    return model_grid(config.grid, config.instrument, config.wavelength_range, config.windows,
-                      quiet)
-
-
 def prepare(config: ExperimentConfig, grid: SpectralGrid | None = None,
             quiet: bool = False) -> PreparedData:
     """Split the grid, set up augmentation, and fit the transforms on training data only."""
-    grid = prepare_grid(config.data, quiet) if grid is None else grid
+    grid = config_grid(config.data, quiet) if grid is None else grid
     targets = list(config.data.targets) or [a for a in grid.axes
                                             if grid.axis_values(a).size > 1]
     for t in targets:
@@ -450,7 +441,7 @@ def _train(config: ExperimentConfig, work: Path, out_dir: Path, resume: bool, pr
         return out_dir
     model = trainer.model
     train_seconds = time.time() - started
-    manifest = bundle_sections(prepared, config, model_config=model.config)
+    manifest = bundle_sections(prepared, config.to_dict(), model_config=model.config)
     manifest["training"]["seconds"] = train_seconds
     manifest["training"]["best_epoch"] = trainer.best_epoch
     manifest["command"] = command
@@ -472,39 +463,3 @@ def _train(config: ExperimentConfig, work: Path, out_dir: Path, resume: bool, pr
     # the run is complete and the bundle written: nothing is left to resume (16 MB saved)
     shutil.rmtree(work / CHECKPOINT_DIR, ignore_errors=True)
     return out_dir
-
-
-def summary_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
-    """The metrics kept in the manifest: tables and verdicts, not per-spectrum arrays."""
-    summary = {k: v for k, v in metrics.items() if k not in ("test_predictions", "calibration")}
-    if "calibration" in metrics:
-        cal = metrics["calibration"]
-        summary["calibration"] = {"check": cal["check"], "tarp_distance": cal["tarp"]["distance"],
-                                  "sbc_pvalues": cal["sbc_pvalues"]}
-    return summary
-
-
-def bundle_sections(prepared: PreparedData, config: ExperimentConfig,
-                    model_config: ModelConfig) -> dict[str, Any]:
-    """Everything a bundle needs beyond the weights to be used on new spectra."""
-    grid = prepared.grid
-    return {
-        "transforms": {"encoder": prepared.encoder.to_dict(),
-                       "parameters": prepared.scaler.to_dict()},
-        "wavelength": grid.wavelength.tolist(),
-        "flux_unit": grid.flux_unit,
-        "parameters": {
-            "names": prepared.targets,
-            "ranges": {t: [float(grid.params[t].min()), float(grid.params[t].max())]
-                       for t in prepared.targets},
-            "grid_axes": {a: grid.axis_values(a).tolist() for a in grid.axes},
-        },
-        "grid": {**{k: grid.meta.get(k) for k in ("name", "package", "version", "citation",
-                                                  "instrument", "notes")},
-                 "checksum": grid_checksum(grid)},
-        "instrument": instrument_record(grid.meta.get("instrument") or "", grid.wavelength),
-        "split": prepared.split.to_dict(),
-        "training": {"config": config.to_dict(), "model": model_config.to_dict()},
-        "environment": {"python": platform.python_version(), "numpy": np.__version__,
-                        "telescopeml": __version__},
-    }

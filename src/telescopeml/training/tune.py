@@ -235,11 +235,11 @@ def _optuna_logging(progress: bool) -> Iterator[None]:
 
 def _grid(data: DataConfig, cache: dict[str, SpectralGrid], progress: bool) -> SpectralGrid:
     """The prepared grid of ``data``, loaded once per worker and data setting."""
-    from telescopeml.training.experiment import prepare_grid
+    from telescopeml.data.prepared import config_grid
 
     key = json.dumps([data.grid, data.instrument, data.wavelength_range, data.windows])
     if key not in cache:
-        cache[key] = prepare_grid(data, quiet=not progress)
+        cache[key] = config_grid(data, quiet=not progress)
     return cache[key]
 
 
