@@ -24,7 +24,9 @@ def test_stage_names_itself_on_stderr_and_records_nested_durations(capsys):
     summary = stage_summary(stages, total=75.0).splitlines()
     assert summary[0] == "time per stage:"
     assert summary[2].endswith("    sampling posteriors for calibration")  # indented under
-    assert summary[-1] == "  1 min 15 s  in all"
+    assert summary[-1] == "   1 min 15 s  in all"
+    assert stage_summary([], total=239.7).splitlines()[-1].split() == ["4", "min", "00", "s",
+                                                                        "in", "all"]
 
 
 def test_stages_outside_a_record_are_only_shown(capsys):

@@ -71,13 +71,14 @@ def record_stages() -> Iterator[list[Stage]]:
 def stage_summary(stages: list[Stage], total: float | None = None) -> str:
     """The stages' durations as an indented table, with the total if given."""
     lines = ["time per stage:"]
-    lines += [f"  {_seconds(s.seconds):>8s}  {'  ' * s.depth}{s.what}" for s in stages]
+    lines += [f"  {_seconds(s.seconds):>11s}  {'  ' * s.depth}{s.what}" for s in stages]
     if total is not None:
-        lines.append(f"  {_seconds(total):>8s}  in all")
+        lines.append(f"  {_seconds(total):>11s}  in all")
     return "\n".join(lines)
 
 
 def _seconds(seconds: float) -> str:
-    if seconds < 60:
+    if seconds < 59.95:
         return f"{seconds:.1f} s"
-    return f"{int(seconds // 60)} min {seconds % 60:02.0f} s"
+    whole = round(seconds)  # 239.7 s is 4 min 00 s, not 3 min 60 s
+    return f"{whole // 60} min {whole % 60:02d} s"
