@@ -207,3 +207,19 @@ def test_a_prediction_never_downloads_the_standards():
     assert "not in the cache" in result.refused
     short = ObservedSpectrum(wave[wave > 1.5], np.ones((wave > 1.5).sum()))
     assert "covers" in classify_observed(short).refused
+
+
+def test_report_shows_the_classification_with_its_methods(tmp_path):
+    from telescopeml.report import _prediction_section
+
+    record = Classification(spt="T6", spt_number=36, spt_err=0.5, gravity_class="not "
+                            "applicable", metallicity_class="dwarf", binary_candidate="no",
+                            methods={"spt": "chi2 against the SpeX standards",
+                                     "binary": "Burgasser et al. (2010): 0 of 6 criteria"})
+    data = {"name": "toy", "classification": {**record.row(), "methods": record.methods}}
+    html = _prediction_section(data, tmp_path / "toy.json", tmp_path, {})
+    assert "T6 ± 0.5" in html and "chi2 against the SpeX standards" in html
+    assert "Burgasser et al. (2010): 0 of 6 criteria" in html
+    refused = {"name": "toy", "classification": {"refused": "covers 2.88-5.20 µm"}}
+    assert "Classification: none (covers 2.88-5.20 µm)" in _prediction_section(
+        refused, tmp_path / "toy.json", tmp_path, {})

@@ -370,6 +370,20 @@ def _model_name(model: str, run: Path, manifest: Mapping[str, Any]) -> str:
     return f"this run's {_title(run, manifest).removeprefix('telescopeml report: ')}"
 
 
+def _classification(record: Mapping[str, Any]) -> str:
+    """A prediction's classes, each with its method (:mod:`telescopeml.data.classification`)."""
+    if record.get("refused"):
+        return f'<p class="muted">Classification: none ({html.escape(record["refused"])})</p>'
+    how, err = record.get("methods") or {}, record.get("spt_err")
+    rows = [("spectral type", f"{record.get('spt', '')}" + (f" ± {err:g}" if err else ""),
+             "spt"), ("index type (check)", record.get("spt_index") or "none", "spt_index"),
+            ("gravity", record.get("gravity_class", ""), "gravity"),
+            ("metallicity", record.get("metallicity_class", ""), "metallicity"),
+            ("spectral binary", record.get("binary_candidate", ""), "binary")]
+    return _table(["classification", "value", "method"],
+                  [[html.escape(str(c)) for c in (a, b, how.get(k, ""))] for a, b, k in rows])
+
+
 def _prediction_section(data: Mapping[str, Any], source: Path, run: Path,
                         manifest: Mapping[str, Any]) -> str:
     name = str(data.get("name") or source.stem)
@@ -390,6 +404,8 @@ def _prediction_section(data: Mapping[str, Any], source: Path, run: Path,
         out.append(_table(header + ["literature (68%)"] * (literature is not None), rows))
     if literature is not None:
         out.append(_literature_note(literature, name, str(data.get("scale") or "")))
+    if data.get("classification"):
+        out.append(_classification(data["classification"]))
     for warning in data.get("warnings") or []:
         out.append(f'<p class="warning">Warning: {html.escape(str(warning))}</p>')
     spectrum, fit = data.get("spectrum"), data.get("best_fit")
