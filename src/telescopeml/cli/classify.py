@@ -17,7 +17,7 @@ from telescopeml.errors import DataError
 
 def _classify(args: argparse.Namespace) -> int:
     from telescopeml.data.checks import missing_file
-    from telescopeml.data.classification import classify
+    from telescopeml.data.classification import METHODS, classify
 
     if args.out:
         from telescopeml.tables import check_writable
@@ -43,7 +43,9 @@ def _classify(args: argparse.Namespace) -> int:
         from telescopeml.tables import write_table
 
         rows = [r.row() for r in done]
-        write_table(args.out, Table(rows=rows, names=list(rows[0])), args.overwrite)
+        table = Table(rows=rows, names=list(rows[0]))
+        table.meta["methods"] = dict(METHODS)  # ECSV keeps them
+        write_table(args.out, table, args.overwrite)
         print(f"{len(done)} classifications written to {args.out}", file=sys.stderr)
     if not done:
         return 2
@@ -71,6 +73,6 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--type", help="with --library: spectral class or type prefix (L, T, L4)")
     p.add_argument("--out", metavar="TABLE", help="write a table, one row per spectrum "
                    "(.ecsv, .fits, .parquet, else CSV): name, file, spt, spt_err, "
-                   "gravity_class, metallicity_class, binary_candidate, the indices and "
-                   "literature_spt")
+                   "gravity_class, metallicity_class, binary_candidate, gravity_scores, "
+                   "binary_criteria, the indices and literature_spt")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out")

@@ -99,7 +99,8 @@ class Classification:
         index = f", index type {self.spt_index}" if self.spt_index else ""
         return (f"{who}: {self.spt} ±{self.spt_err:g}{lit}{index}; gravity "
                 f"{self.gravity_class}; metallicity {self.metallicity_class}; spectral "
-                f"binary: {self.binary_candidate}")
+                f"binary: {self.binary_candidate}"
+                + "".join(f"\n  note: {n}" for n in self.notes))
 
     def brief(self) -> str:
         """The classes in a few words, each with its method (a prediction's summary line)."""
@@ -111,17 +112,22 @@ class Classification:
                 f"{self.binary_candidate} ({self.methods.get('binary', '').split(':')[0]})")
 
     def row(self) -> dict[str, Any]:
-        """The table row: name, file, the classes, the indices and the literature type."""
+        """The table row: name, file, the classes, the Allers & Liu (2013) score of each
+        gravity index, the binary criteria met, the indices and the literature type."""
         row: dict[str, Any] = {
             "name": self.name, "file": self.file, "spt": self.spt,
             "spt_err": self.spt_err, "spt_index": self.spt_index,
             "gravity_class": self.gravity_class, "metallicity_class": self.metallicity_class,
             "binary_candidate": self.binary_candidate,
+            "gravity_scores": ", ".join(f"{k} {v:g}" for k, v in self.gravity_scores.items()
+                                        if np.isfinite(v)),
+            "binary_criteria": self.methods.get("binary", ""),
         }
         for name in TABLE_INDICES:
             row[f"index_{name}"] = self.indices.get(name, float("nan"))
         row["literature_spt"] = self.literature_spt
         row["refused"] = self.refused
+        row["note"] = "; ".join(self.notes)
         return row
 
 
@@ -157,9 +163,13 @@ def prepare(wavelength: np.ndarray, flux: np.ndarray, uncertainty: np.ndarray | 
                          f"need {low:g}-{high:g} µm")
     keep = (w >= 0.85) & (w <= 2.45)
     w, f, s = w[keep], f[keep], s[keep]
-    from telescopeml.data.instruments import gaps, resolving_power
+    from telescopeml.data.instruments import INSTRUMENTS, gaps, identify, resolving_power
 
     notes = []
+    if identify(np.asarray(wavelength, dtype=np.float64)[good]) is INSTRUMENTS[
+            "JWST-NIRSPEC-PRISM"]:
+        notes.append("JWST NIRSpec PRISM: read on its 0.9-2.4 µm part, where its R (≈30-100) "
+                     "is below the SpeX prism's: the narrow gravity indices are less sure")
     r = resolving_power(w)
     if r < SPEX_PIXEL_R / COARSER:
         raise ValueError(f"its pixels give R ≈ {r:.0f}, too coarse for the SpeX prism "
