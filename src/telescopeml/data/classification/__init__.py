@@ -233,6 +233,8 @@ def classify_spectrum(wavelength: np.ndarray, flux: np.ndarray,
     result.methods["metallicity"] += f": {how}"
     if sub_spt is not None:
         prefix = result.metallicity_class
+        result.notes.append(f"the type is that of the best {prefix} standard; against the "
+                            f"dwarf standards it reads {result.spt}")
         result.spt, result.spt_number = f"{prefix}{format_type(sub_spt)}", sub_spt
     result.binary_candidate, how = binary_candidate(indices, spt)
     result.methods["binary"] = how
