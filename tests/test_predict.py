@@ -337,3 +337,39 @@ def test_a_specutils_spectrum_is_predicted_directly(bundle, module_grid, tmp_pat
     expected = predictor.predict(spectrum._derive(uncertainty=None), n_samples=300)
     assert found.source == "duck"
     assert found.median["teff"] == pytest.approx(expected.median["teff"], rel=1e-6)
+
+
+def test_the_answer_does_not_depend_on_the_flux_scale(bundle, module_grid, tmp_path):
+    """A spectrum scaled by 1e-45 or 1e60 (float32 underflows and overflows there) gets the
+    same answer and no featureless flag: the network reads shapes."""
+    predictor = Predictor(bundle, fast=True)
+    spectrum = write_spectrum(tmp_path / "s.txt", module_grid, 20, unit="")
+    answers = {}
+    for scale in (1.0, 1e-45, 1e60):
+        scaled = spectrum._derive(flux=spectrum.flux * scale,
+                                  uncertainty=spectrum.uncertainty * scale)
+        prediction = predictor.predict(scaled, n_samples=300)
+        assert not [f for f in prediction.flags if f.startswith("featureless")]
+        answers[scale] = prediction.median
+    for scale in (1e-45, 1e60):
+        for name, value in answers[1.0].items():
+            assert answers[scale][name] == pytest.approx(value, rel=1e-5, abs=1e-6)
+
+
+@pytest.mark.filterwarnings("ignore:.*dropped 100 of 400")
+def test_a_sparse_or_mostly_nan_spectrum_is_refused_or_noted(bundle, module_grid, tmp_path):
+    predictor = Predictor(bundle, grid=False)
+    wave = np.linspace(0.85, 2.45, 400)
+    flux = np.interp(wave, module_grid.wavelength, module_grid.flux[20])
+    coarse = np.linspace(0.85, 2.45, 12)  # 12 pixels across the model's range
+    level = np.interp(coarse, wave, flux)
+    sparse = ObservedSpectrum(coarse, level, level / 50, name="sparse")
+    with pytest.raises(DataError, match=r"measured pixels inside the model's .* too sparse"):
+        predictor.predict(sparse, n_samples=100)
+    holed = flux.copy()
+    holed[::4] = np.nan  # a quarter of the pixels unreadable: dropped, and said so
+    path = tmp_path / "holed.txt"
+    path.write_text("\n".join(f"{w:.6f} {f:.6e} {f / 50:.6e}" for w, f in zip(wave, holed,
+                                                                               strict=True)))
+    prediction = predictor.predict(path, n_samples=100)
+    assert any("100 of 400 pixels dropped on reading" in n for n in prediction.notes)

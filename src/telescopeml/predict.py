@@ -198,6 +198,10 @@ class Predictor:
         units (samples first, as :class:`~telescopeml.models.posterior.Posterior` and the
         calibration diagnostics have them)."""
         flux, sigma = np.atleast_2d(flux), np.atleast_2d(sigma)
+        if self.encoder.extra != "absolute-fnu":  # the network reads shapes: any flux scale
+            level = np.median(np.abs(flux), axis=1, keepdims=True)
+            level = np.where(level > 0, level, 1.0)
+            flux, sigma = flux / level, sigma / level
         x, extra = self.encoder.encode(flux, sigma)
         extra = extra if self.config.n_extra else None
         rng = np.random.default_rng(seed)

@@ -113,6 +113,10 @@ def clean_spectrum(spectrum: ObservedSpectrum) -> ObservedSpectrum:
                         f"{FLUX_MAGNITUDE[0]:g}-{FLUX_MAGNITUDE[1]:g} (rescale the spectrum: "
                         "a unit or scaling error?)", source)
     notes = []
+    dropped = int(spectrum.meta.get("n_dropped") or 0)
+    if dropped:
+        notes.append(f"{dropped} of {dropped + flux.size} pixels dropped on reading (NaN or "
+                     "infinite wavelength, flux or uncertainty)")
     keep = np.abs(flux) <= ABSURD_FACTOR * scale
     sigma = spectrum.uncertainty
     if sigma is not None:
@@ -150,6 +154,9 @@ def der_snr_noise(flux: np.ndarray) -> float:
 
 
 def contrast(flux: np.ndarray) -> np.ndarray:
-    """Ratio of the 95th to the 5th percentile of each row's flux (floored at 1e-30)."""
+    """Ratio of the 95th to the 5th percentile of each row's flux (the 5th floored at 1e-30 of
+    the row's median absolute flux: the ratio does not depend on the flux's unit or scale)."""
+    flux = np.asarray(flux, dtype=np.float64)
+    level = np.median(np.abs(flux), axis=1)
     low, high = np.percentile(flux, (5, 95), axis=1)
-    return high / np.clip(np.abs(low), 1e-30, None)
+    return high / np.clip(np.abs(low), 1e-30 * level, None)

@@ -30,6 +30,9 @@ from telescopeml.vocabulary import INSTRUMENT_FLAG
 
 #: Minimum fraction of the model's wavelengths an observed spectrum must cover.
 MIN_COVERAGE = 0.95
+#: Minimum number of measured pixels inside the model's range, as a fraction of the model's
+#: pixels: a spectrum sampled far more coarsely (or mostly NaN) cannot be read as one.
+MIN_SAMPLING = 0.25
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,13 @@ def on_model_pixels(spectrum: ObservedSpectrum, model: ModelPixels,
             f"{expects(model.instrument)}",
             spectrum.source or spectrum.name,
         )
+    measured = int(np.count_nonzero((spectrum.wavelength >= wavelength[0])
+                                    & (spectrum.wavelength <= wavelength[-1])))
+    if measured < MIN_SAMPLING * wavelength.size:
+        raise DataError(f"only {measured} measured pixels inside the model's "
+                        f"{wavelength[0]:.2f}-{wavelength[-1]:.2f} µm, which has "
+                        f"{wavelength.size}: too sparse to read (at least "
+                        f"{MIN_SAMPLING:.0%} as many are needed)", spectrum.source or spectrum.name)
     if spectrum.uncertainty is None:
         noise = der_snr_noise(spectrum.flux)
         spectrum = spectrum._derive(uncertainty=np.full_like(spectrum.flux, noise))
