@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import damage_zip_member
+from telescopeml.bundle import seal
 from telescopeml.cli import main
 from telescopeml.errors import DataError
 from telescopeml.inference.batch import predict_files
@@ -182,7 +183,7 @@ def edited_bundle(source, target, edit):
     shutil.copytree(source, target)
     manifest = json.loads((target / "manifest.json").read_text())
     edit(manifest)
-    (target / "manifest.json").write_text(json.dumps(manifest))
+    (target / "manifest.json").write_text(json.dumps(seal(manifest)))
     return target
 
 

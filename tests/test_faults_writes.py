@@ -201,7 +201,7 @@ def test_a_full_disk_while_writing_a_checkpoint_or_bundle_is_one_line(tmp_path):
     with file_size_limit(1000), pytest.raises(DataError, match=r"cannot write the "
                                                r"checkpoint .*\(File too large\)"):
         write_checkpoint(checkpoint, {"w": torch.zeros(10_000)}, {"epoch": 2})
-    assert read_checkpoint(checkpoint)[1] == {"epoch": 1}  # the previous one is kept
+    assert read_checkpoint(checkpoint)[1]["epoch"] == 1  # the previous one is kept
     model = build_model(ModelConfig(architecture="mlp", n_wavelengths=64, dense=(64,)))
     with file_size_limit(1000), pytest.raises(DataError, match=r"cannot write the model "
                                                r"\(File too large\)"):
@@ -370,3 +370,26 @@ def test_an_interrupted_batch_keeps_what_was_finished(tmp_path, monkeypatch, cap
     err = capsys.readouterr().err
     assert f"the 2 finished were written to {out}" in err, err
     assert len(out.read_text().strip().splitlines()) == 3  # header and the two finished rows
+
+
+def test_an_edited_or_damaged_checkpoint_is_not_resumed(tmp_path):
+    """state.json edited to epoch 100 would 'finish' a 1-epoch run: the checkpoint's own
+    digests refuse it, and a damaged tensors file too."""
+    import torch
+
+    from telescopeml.errors import DataError
+    from telescopeml.training.checkpoint import read_checkpoint, write_checkpoint
+
+    checkpoint = tmp_path / "checkpoint"
+    write_checkpoint(checkpoint, {"w": torch.zeros(4)}, {"epoch": 1, "train_config": {}})
+    assert read_checkpoint(checkpoint)[1]["epoch"] == 1
+    state = checkpoint / "state.json"
+    meta = json.loads(state.read_text())
+    state.write_text(json.dumps({**meta, "epoch": 100}))
+    with pytest.raises(DataError, match="integrity digest does not match"):
+        read_checkpoint(checkpoint)
+    state.write_text(json.dumps(meta))
+    tensors = checkpoint / "state.safetensors"
+    tensors.write_bytes(tensors.read_bytes()[:-1] + b"\x01")
+    with pytest.raises(DataError, match="SHA-256 mismatch"):
+        read_checkpoint(checkpoint)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import analytic_log_flux
+from telescopeml.bundle import seal
 from telescopeml.data import instruments
 from telescopeml.data.grid import SpectralGrid
 from telescopeml.data.spectrum import ObservedSpectrum
@@ -51,7 +52,7 @@ def edited(bundle, tmp_path, change) -> Predictor:
     copy = shutil.copytree(bundle, tmp_path / "copy")
     manifest = json.loads((copy / "manifest.json").read_text())
     change(manifest)
-    (copy / "manifest.json").write_text(json.dumps(manifest))
+    (copy / "manifest.json").write_text(json.dumps(seal(manifest)))
     return Predictor(copy, grid=False)
 
 

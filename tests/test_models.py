@@ -16,6 +16,7 @@ from telescopeml.bundle import (
     read_manifest,
     read_weights,
     save_bundle,
+    seal,
 )
 from telescopeml.data.inputs import InputEncoder
 from telescopeml.data.transforms import Normalizer, ParameterScaler
@@ -276,11 +277,13 @@ def bundle_dir(tmp_path):
     return save_bundle(tmp_path / "model", build_model(config), config, metrics={"r2": 0.9})
 
 
-def _edit_manifest(directory, **changes):
+def _edit_manifest(directory, reseal=True, **changes):
+    """Change the manifest; ``reseal``: as a writer would have written it (its integrity
+    digest recomputed), else as a hand edit."""
     path = directory / MANIFEST
     manifest = json.loads(path.read_text())
     manifest.update(changes)
-    path.write_text(json.dumps(manifest))
+    path.write_text(json.dumps(seal(manifest) if reseal else manifest))
 
 
 @pytest.mark.parametrize(
@@ -295,8 +298,11 @@ def _edit_manifest(directory, **changes):
         (lambda d: _edit_manifest(d, format_version=99), "newer telescopeml"),
         (lambda d: _edit_manifest(d, config={**json.loads((d / MANIFEST).read_text())["config"],
                                              "dense": [32]}), "do not fit"),
+        (lambda d: _edit_manifest(d, reseal=False, command="edited by hand"),
+         "integrity digest does not match"),
     ],
-    ids=["tampered", "no-weights", "no-manifest", "bad-json", "format", "version", "mismatch"],
+    ids=["tampered", "no-weights", "no-manifest", "bad-json", "format", "version", "mismatch",
+         "edited"],
 )
 def test_bundle_refusals(bundle_dir, damage, message):
     damage(bundle_dir)

@@ -373,3 +373,21 @@ def test_a_sparse_or_mostly_nan_spectrum_is_refused_or_noted(bundle, module_grid
                                                                                strict=True)))
     prediction = predictor.predict(path, n_samples=100)
     assert any("100 of 400 pixels dropped on reading" in n for n in prediction.notes)
+
+
+def test_a_manifest_edited_to_zero_spread_is_refused(bundle, tmp_path):
+    """A parameter scaling of spread 0 would give zero-width intervals: refused, whether the
+    manifest was edited by hand (its integrity digest) or written so (the scaling's check)."""
+    import shutil
+
+    from telescopeml.bundle import seal
+
+    copy = shutil.copytree(bundle, tmp_path / "copy")
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["transforms"]["parameters"]["std"] = [0.0] * len(manifest["parameters"]["names"])
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(DataError, match="integrity digest does not match"):
+        Predictor(copy, grid=False)
+    (copy / "manifest.json").write_text(json.dumps(seal(manifest)))
+    with pytest.raises(DataError, match=r"inconsistent bundle.*std > 0"):
+        Predictor(copy, grid=False)

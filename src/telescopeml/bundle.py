@@ -2,7 +2,9 @@
 
 The two file names, the ``format`` name and the meaning of ``format_version`` are a stable
 public contract. Weights are stored with safetensors only (never pickle), and the manifest
-records their SHA-256 so that a damaged file is refused rather than silently used.
+records their SHA-256 so that a damaged file is refused rather than silently used; from
+format version 2 the manifest also records a digest of itself (``integrity``), so that an
+edited manifest is refused too.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from safetensors import SafetensorError
 from telescopeml.cache import atomic_path, publish, refused_writes, sha256_file, sibling_temp
 from telescopeml.errors import DataError
 from telescopeml.extras import requires
-from telescopeml.jsonio import dumps
+from telescopeml.jsonio import digest, dumps
 from telescopeml.models.config import ModelConfig
 from telescopeml.version import __version__
 
@@ -34,8 +36,10 @@ if TYPE_CHECKING:  # reading a bundle for NumPy inference must not import torch
 MANIFEST = "manifest.json"
 WEIGHTS = "model.safetensors"
 FORMAT = "telescopeml-model"
-FORMAT_VERSION = 1
-RESERVED = ("format", "format_version", "telescopeml_version", "config", "weights")
+#: 2: the manifest carries ``integrity``, the digest of everything else in it.
+FORMAT_VERSION = 2
+RESERVED = ("format", "format_version", "telescopeml_version", "config", "weights",
+            "integrity")
 
 
 @dataclass
@@ -119,18 +123,26 @@ def save_bundle(
             if weights_dtype == "float16":
                 tensors = {k: v.half() if v.is_floating_point() else v for k, v in tensors.items()}
             save_file(tensors, str(tmp), metadata={"format": FORMAT})
-            digest = sha256_file(tmp)
+            weights_sha256 = sha256_file(tmp)
         manifest = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
             "telescopeml_version": __version__,
             "config": config.to_dict(),
-            "weights": {"file": WEIGHTS, "sha256": digest, "dtype": weights_dtype},
+            "weights": {"file": WEIGHTS, "sha256": weights_sha256, "dtype": weights_dtype},
             **sections,
         }
+        seal(manifest)
         with atomic_path(directory / MANIFEST) as tmp:
             tmp.write_text(dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return directory
+
+
+def seal(manifest: dict[str, Any]) -> dict[str, Any]:
+    """Record in ``manifest["integrity"]`` the digest of the rest of it (in place)."""
+    manifest.pop("integrity", None)
+    manifest["integrity"] = digest(manifest)
+    return manifest
 
 
 def manifest_sections(manifest: dict[str, Any]) -> dict[str, Any]:
@@ -163,6 +175,13 @@ def read_manifest(directory: str | Path) -> dict[str, Any]:
             "upgrade telescopeml",
             path,
         )
+    recorded = manifest.get("integrity")
+    if version >= 2 or recorded is not None:
+        rest = {k: v for k, v in manifest.items() if k != "integrity"}
+        if recorded != digest(rest):
+            raise DataError("the manifest is not the one written with the model (its integrity "
+                            "digest does not match): it was edited or damaged; retrain or "
+                            "re-export the model instead of editing its manifest", path)
     return manifest
 
 

@@ -43,3 +43,13 @@ def finite(obj: Any) -> Any:
 def dumps(obj: Any, **options: Any) -> str:
     """``obj`` as strict JSON text (see the module); ``options`` go to :func:`json.dumps`."""
     return json.dumps(finite(obj), allow_nan=False, default=json_default, **options)
+
+
+def digest(obj: Any) -> str:
+    """SHA-256 of ``obj`` as it reads back from :func:`dumps` (keys sorted, no spaces): the
+    same for a record written and the record read, so that an edit to a file shows."""
+    import hashlib
+
+    canonical = json.dumps(json.loads(dumps(obj)), sort_keys=True, separators=(",", ":"),
+                           allow_nan=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()

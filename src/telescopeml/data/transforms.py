@@ -329,10 +329,16 @@ class ParameterScaler:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ParameterScaler:
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of :meth:`to_dict`; a non-finite mean or a spread that is not positive (zero
+        would give zero-width intervals) is a ValueError."""
         scaler = cls(data["names"], log=data["log"])
         scaler.mean_ = np.asarray(data["mean"], dtype=np.float64)
         scaler.std_ = np.asarray(data["std"], dtype=np.float64)
+        if (scaler.mean_.shape != scaler.std_.shape or scaler.std_.size != len(scaler.names)
+                or not np.all(np.isfinite(scaler.mean_)) or not np.all(scaler.std_ > 0)
+                or not np.all(np.isfinite(scaler.std_))):
+            raise ValueError(f"parameter scaling for {scaler.names}: mean {data['mean']} and "
+                             f"std {data['std']} must be finite, one per parameter, std > 0")
         return scaler
 
     def _log_columns(self) -> list[int]:

@@ -1,7 +1,9 @@
 """Training checkpoints: everything needed to resume, as safetensors plus JSON (no pickle).
 
 Nested state (model, optimizer, scheduler, random generators) is split into a flat dict of
-tensors, saved with safetensors, and a JSON skeleton that says where each tensor goes.
+tensors, saved with safetensors, and a JSON skeleton that says where each tensor goes. The
+skeleton records the tensors file's SHA-256 and a digest of itself (``integrity``): an
+edited or damaged checkpoint is refused, not resumed.
 """
 
 from __future__ import annotations
@@ -17,9 +19,9 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from telescopeml.bundle import atomic_directory
-from telescopeml.cache import refused_writes
+from telescopeml.cache import refused_writes, sha256_file
 from telescopeml.errors import DataError
-from telescopeml.jsonio import dumps
+from telescopeml.jsonio import digest, dumps
 
 #: Training settings that may change between a run and its resumption.
 RESUMABLE_CHANGES = ("num_threads", "device", "checkpoint_every")
@@ -31,19 +33,36 @@ def write_checkpoint(directory: Path, tensors: dict[str, torch.Tensor],
     with (refused_writes(directory, "the checkpoint (the previous one is kept)"),
           atomic_directory(directory) as tmp):
         save_file(tensors, str(tmp / "state.safetensors"))
+        meta = {k: v for k, v in meta.items() if k not in ("integrity", "tensors_sha256")}
+        meta["tensors_sha256"] = sha256_file(tmp / "state.safetensors")
+        meta["integrity"] = digest(meta)
         (tmp / "state.json").write_text(dumps(meta) + "\n", encoding="utf-8")
 
 
 def read_meta(directory: Path) -> dict[str, Any]:
     """A checkpoint's ``state.json`` alone (no tensors); :class:`DataError` when there is
     none usable."""
+    meta = _state(directory)
+    if not isinstance(meta.get("train_config"), dict):
+        raise DataError("no usable checkpoint to resume from (state.json has no "
+                        "train_config)", directory)
+    return meta
+
+
+def _state(directory: Path) -> dict[str, Any]:
+    """``state.json``, checked against its integrity digest."""
     try:
         meta = json.loads((directory / "state.json").read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DataError(f"no usable checkpoint to resume from ({exc})", directory) from None
-    if not isinstance(meta, dict) or not isinstance(meta.get("train_config"), dict):
-        raise DataError("no usable checkpoint to resume from (state.json has no "
-                        "train_config)", directory)
+    if not isinstance(meta, dict):
+        raise DataError("no usable checkpoint to resume from (state.json is no record)",
+                        directory)
+    rest = {k: v for k, v in meta.items() if k != "integrity"}
+    if meta.get("integrity") != digest(rest):
+        raise DataError("the checkpoint's state.json is not the one written with it (its "
+                        "integrity digest does not match): edited or damaged; not resumed",
+                        directory)
     return meta
 
 
@@ -61,10 +80,13 @@ def check_train_settings(meta: dict[str, Any], config: Any, directory: Path) -> 
 
 def read_checkpoint(directory: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """``(tensors, meta)`` of a checkpoint; :class:`DataError` when there is none usable."""
+    meta = _state(directory)
     try:
-        meta = json.loads((directory / "state.json").read_text(encoding="utf-8"))
+        if sha256_file(directory / "state.safetensors") != meta.get("tensors_sha256"):
+            raise DataError("the checkpoint's state.safetensors is not the one written with "
+                            "it (SHA-256 mismatch): damaged; not resumed", directory)
         tensors = load_file(str(directory / "state.safetensors"))
-    except (OSError, json.JSONDecodeError, SafetensorError) as exc:
+    except (OSError, SafetensorError) as exc:
         raise DataError(f"no usable checkpoint to resume from ({exc})", directory) from None
     return tensors, meta
 
