@@ -393,3 +393,17 @@ def test_an_edited_or_damaged_checkpoint_is_not_resumed(tmp_path):
     tensors.write_bytes(tensors.read_bytes()[:-1] + b"\x01")
     with pytest.raises(DataError, match="SHA-256 mismatch"):
         read_checkpoint(checkpoint)
+
+
+@pytest.mark.parametrize("url, words", [
+    ("not a url", "not a storage URL"),
+    ("mysql://user:secret@localhost/db", "mysql storage is not supported"),
+])
+def test_an_unusable_study_storage_is_one_line(url, words):
+    pytest.importorskip("optuna")
+    from telescopeml.errors import DataError
+    from telescopeml.training.storage import open_storage
+
+    with pytest.raises(DataError, match=words) as caught:
+        open_storage(url)
+    assert "secret" not in str(caught.value)  # a password is never printed

@@ -294,6 +294,8 @@ def _edit_manifest(directory, reseal=True, **changes):
         (lambda d: (d / WEIGHTS).unlink(), "model.safetensors is missing"),
         (lambda d: (d / MANIFEST).unlink(), "manifest.json is missing"),
         (lambda d: (d / MANIFEST).write_text("{not json"), "not valid JSON"),
+        (lambda d: (d / MANIFEST).write_text("[" * 200_000 + "]" * 200_000),
+         "nested too deeply"),
         (lambda d: _edit_manifest(d, format="keras-h5"), "expected 'telescopeml-model'"),
         (lambda d: _edit_manifest(d, format_version=99), "newer telescopeml"),
         (lambda d: _edit_manifest(d, config={**json.loads((d / MANIFEST).read_text())["config"],
@@ -301,8 +303,8 @@ def _edit_manifest(directory, reseal=True, **changes):
         (lambda d: _edit_manifest(d, reseal=False, command="edited by hand"),
          "integrity digest does not match"),
     ],
-    ids=["tampered", "no-weights", "no-manifest", "bad-json", "format", "version", "mismatch",
-         "edited"],
+    ids=["tampered", "no-weights", "no-manifest", "bad-json", "nested", "format", "version",
+         "mismatch", "edited"],
 )
 def test_bundle_refusals(bundle_dir, damage, message):
     damage(bundle_dir)

@@ -10,7 +10,6 @@ edited manifest is refused too.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -24,7 +23,7 @@ from safetensors import SafetensorError
 from telescopeml.cache import atomic_path, publish, refused_writes, sha256_file, sibling_temp
 from telescopeml.errors import DataError
 from telescopeml.extras import requires
-from telescopeml.jsonio import digest, dumps
+from telescopeml.jsonio import digest, dumps, read
 from telescopeml.models.config import ModelConfig
 from telescopeml.version import __version__
 
@@ -158,10 +157,7 @@ def read_manifest(directory: str | Path) -> dict[str, Any]:
         raise DataError("model bundle directory does not exist", directory)
     if not path.is_file():
         raise DataError(f"not a model bundle: {MANIFEST} is missing", directory)
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(f"manifest is not valid JSON ({exc})", path) from exc
+    manifest = read(path, "manifest: not valid JSON")
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         found = manifest.get("format") if isinstance(manifest, dict) else None
         raise DataError(f"manifest format is {found!r}, expected {FORMAT!r}", path)

@@ -21,7 +21,6 @@ A fitted layer is a directory with ``empirical.json`` (metadata) and
 from __future__ import annotations
 
 import copy
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -31,6 +30,7 @@ import numpy as np
 from telescopeml.cache import sha256_file
 from telescopeml.data.units import mass_mjup
 from telescopeml.errors import DataError
+from telescopeml.jsonio import read as read_json
 from telescopeml.mismatch import model_term_draws
 from telescopeml.models.regressors import GaussianProcess, TreeEnsemble
 from telescopeml.parameters import UNITS, parameter
@@ -240,10 +240,7 @@ class EmpiricalModel:
         if not meta_file.is_file() or not arrays_file.is_file():
             raise DataError(f"not an empirical-scale model (needs {META_FILE} and "
                             f"{ARRAYS_FILE})", path)
-        try:
-            meta = json.loads(meta_file.read_text())
-        except (OSError, ValueError) as exc:
-            raise DataError(f"unreadable {META_FILE} ({exc})", path) from None
+        meta = read_json(meta_file, META_FILE)
         if meta.get("format") != FORMAT:
             raise DataError(f"{META_FILE} is not a {FORMAT} file", path)
         if meta.get("format_version") != FORMAT_VERSION:

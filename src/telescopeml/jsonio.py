@@ -53,3 +53,16 @@ def digest(obj: Any) -> str:
     canonical = json.dumps(json.loads(dumps(obj)), sort_keys=True, separators=(",", ":"),
                            allow_nan=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def read(path: str | Path, what: str = "JSON") -> Any:
+    """The JSON record in ``path``; :class:`~telescopeml.errors.DataError` naming the file
+    when it cannot be read, is not JSON, or nests deeper than Python can parse."""
+    from telescopeml.errors import DataError
+
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise DataError(f"unreadable {what} ({exc})", path) from None
+    except RecursionError:
+        raise DataError(f"unreadable {what} (nested too deeply to be a record)", path) from None

@@ -35,6 +35,7 @@ from telescopeml.empirical import EMPIRICAL_DIR, META_FILE, EmpiricalModel
 from telescopeml.errors import DataError, TelescopeMLError, UnknownNameError
 from telescopeml.inference.correct import MODEL_ERROR_FLAG
 from telescopeml.inference.prepare import MIN_COVERAGE, Prepared
+from telescopeml.jsonio import read as read_json
 from telescopeml.predict import Prediction, Predictor
 from telescopeml.vocabulary import SCALES
 
@@ -125,7 +126,7 @@ def default_scale() -> tuple[str, str]:
         meta = json.loads((models_dir() / EMPIRICAL_DIR / META_FILE).read_text())
         dev = meta["dev_benchmark"]
         empirical, grid = dev["empirical"]["teff_rmse"], dev["grid"]["teff_rmse"]
-    except (OSError, ValueError, KeyError):
+    except (OSError, ValueError, KeyError, RecursionError):
         return "grid", "no empirical layer with a dev benchmark is installed"
     chosen = "empirical" if empirical <= grid else "grid"
     return chosen, (f"default scale: {chosen}, the more accurate on the dev benchmark "
@@ -468,10 +469,7 @@ def load_empirical() -> EmpiricalModel:
 def empirical_meta() -> dict:
     """The shipped empirical layer's metadata (its JSON), without loading its arrays."""
     path = models_dir() / EMPIRICAL_DIR / META_FILE
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise DataError(f"unreadable empirical layer ({exc})", path) from exc
+    return read_json(path, "empirical layer")
 
 # --- writing shipped models ---------------------------------------------------------------
 def export(bundle: str | Path, out_dir: str | Path, grid: SpectralGrid,

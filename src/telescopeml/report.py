@@ -45,7 +45,6 @@ import base64
 import csv
 import html
 import io
-import json
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -58,6 +57,7 @@ from telescopeml import plots
 from telescopeml.data.objects import LITERATURE_SCALE, Literature, find_literature
 from telescopeml.errors import DataError
 from telescopeml.inference.diagnostics import MODEL_SYSTEMATIC
+from telescopeml.jsonio import read as read_json
 from telescopeml.parameters import parameter
 from telescopeml.values import estimate_cells
 from telescopeml.version import __version__
@@ -135,10 +135,7 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]], names: int = 1,
 
 
 def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise DataError(f"unreadable JSON ({exc})", path) from None
+    return read_json(path)
 
 
 def _history(run: Path) -> list[dict[str, float]] | None:

@@ -146,7 +146,7 @@ def library_index(quiet: bool = False) -> list[LibraryEntry]:
             data = json.loads(path.read_text())
             if data.get("version") == INDEX_VERSION:
                 return [LibraryEntry(**e) for e in data["entries"]]
-        except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        except (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError):
             pass  # damaged: rebuilt from the verified wheels below
     entries = build_index(fetch_wheel("splat", quiet=quiet))
     entries += build_ucdmcmc_index(fetch_wheel("ucdmcmc", quiet=quiet))

@@ -8,7 +8,6 @@ edited or damaged checkpoint is refused, not resumed.
 
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from safetensors.torch import load_file, save_file
 from telescopeml.bundle import atomic_directory
 from telescopeml.cache import refused_writes, sha256_file
 from telescopeml.errors import DataError
-from telescopeml.jsonio import digest, dumps
+from telescopeml.jsonio import digest, dumps, read
 
 #: Training settings that may change between a run and its resumption.
 RESUMABLE_CHANGES = ("num_threads", "device", "checkpoint_every")
@@ -51,10 +50,7 @@ def read_meta(directory: Path) -> dict[str, Any]:
 
 def _state(directory: Path) -> dict[str, Any]:
     """``state.json``, checked against its integrity digest."""
-    try:
-        meta = json.loads((directory / "state.json").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataError(f"no usable checkpoint to resume from ({exc})", directory) from None
+    meta = read(directory / "state.json", "checkpoint: no usable state.json")
     if not isinstance(meta, dict):
         raise DataError("no usable checkpoint to resume from (state.json is no record)",
                         directory)

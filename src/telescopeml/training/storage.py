@@ -24,6 +24,10 @@ MAX_RETRY = 1
 _OPEN_ATTEMPTS = 5
 
 
+#: The databases a study may live in (SQLAlchemy backend names).
+SUPPORTED = ("sqlite", "postgresql")
+
+
 def default_storage(out_dir: str | Path) -> str:
     """``sqlite:///OUT/study.db`` (absolute path)."""
     return f"sqlite:///{(Path(out_dir) / 'study.db').resolve()}"
@@ -58,8 +62,17 @@ def open_storage(url: str, heartbeat: int = HEARTBEAT) -> Any:
     issue 1092): the loser retries, and finds them made.
     """
     import optuna
-    from sqlalchemy.exc import SQLAlchemyError
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+    try:
+        backend = make_url(url).get_backend_name()
+    except ArgumentError:
+        raise DataError("not a storage URL: give sqlite:///PATH or "
+                        "postgresql://USER@HOST/DATABASE", url) from None
+    if backend not in SUPPORTED:
+        raise DataError(f"{backend} storage is not supported: give sqlite:///PATH or "
+                        "postgresql://USER@HOST/DATABASE", safe_url(url))
     failures = 0
     while True:
         try:
@@ -71,6 +84,9 @@ def open_storage(url: str, heartbeat: int = HEARTBEAT) -> Any:
                         optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)),
                     engine_kwargs=None if url.startswith("sqlite") else {"pool_pre_ping": True},
                 )
+        except ImportError as exc:  # the database's driver
+            raise DataError(f"cannot open the study storage: {exc} (for PostgreSQL: pip "
+                            "install psycopg2-binary)", safe_url(url)) from None
         except SQLAlchemyError as exc:
             failures += 1
             if failures == _OPEN_ATTEMPTS:
