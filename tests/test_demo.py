@@ -68,5 +68,9 @@ def test_demo_table_shows_a_limit_as_a_limit():
     wave = np.linspace(1, 2, 5)
     prediction = Prediction("2MASS J22244381-0158521", ["teff", "logg"], samples, wave, wave,
                             wave, chi2_red=1.5, limits={"logg": "> 5.371"})
-    row = demo_table([(prediction, None)]).splitlines()[1]
+    table = demo_table([(prediction, None)]).splitlines()
+    row = table[1]
     assert "> 5.37" in row and "±" not in row and " +10/-10 " in row
+    # each column says its scale: the model's values and the literature's (issue 27, item 5)
+    assert table[2].startswith("Teff and log g: atmosphere-grid parameters")
+    assert table[3].startswith("literature (") and "empirical scale" in table[3]

@@ -14,6 +14,7 @@ from telescopeml.data.spectrum import ObservedSpectrum
 from telescopeml.predict import Prediction, Predictor
 from telescopeml.progress import record_stages, stage, stage_summary
 from telescopeml.values import limit_text
+from telescopeml.vocabulary import describe
 
 #: Well-known brown dwarfs of the SpeX library, with literature parameters
 #: (:func:`~telescopeml.data.objects.find_literature`): an L dwarf, an L/T transition dwarf
@@ -107,5 +108,7 @@ def demo_table(rows: list[tuple[Prediction, Literature | None]]) -> str:
         lines.append(f"{p.source[:28]:28s} {spt:5s} {t:>16s} {known:>12s} "
                      f"{g:>14s} {p.chi2_red:8.3g}  {p.flag or '-'}")
     refs = sorted({lit.reference.split(" (")[0] for _, lit in rows if lit is not None})
+    scales = sorted({describe(p.scale) for p, _ in rows})
+    lines.append(f"Teff and log g: {'; '.join(scales)}")
     lines.append(f"literature ({LITERATURE_SCALE}): " + "; ".join(refs))
     return "\n".join(lines)
