@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from telescopeml import pretrained
+from telescopeml.data import compact
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,8 +41,8 @@ def test_core_install_predicts_without_torch(tmp_path):
                              capture_output=True, text=True, timeout=900, check=False)
     assert install.returncode == 0, install.stderr[-4000:]
 
-    grid = pretrained.read_compact_grid(pretrained.model_path("dback24-spex") /
-                                        pretrained.GRID_FILE)
+    grid = compact.read_compact_grid(pretrained.model_path("dback24-spex") /
+                                     pretrained.GRID_FILE)
     index = int(np.flatnonzero((grid.params["teff"] == 1500) & (grid.params["logg"] == 5.0)
                                & (grid.params["mh"] == 0) & (grid.params["inv_fsed"] == 0.5))[0])
     flux = grid.flux_array()[index].astype(np.float64)

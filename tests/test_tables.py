@@ -15,6 +15,7 @@ from astropy.table import QTable
 
 from telescopeml import pretrained
 from telescopeml.cli import main
+from telescopeml.data import compact
 from telescopeml.errors import DataError
 from telescopeml.prediction import Prediction, column_unit, decimals
 from telescopeml.tables import (
@@ -152,8 +153,8 @@ def test_summary_gives_units_and_precision():
 
 def test_cli_writes_table_and_samples_of_a_shipped_model(tmp_path, capsys):
     """`telescopeml predict FILE --out x.ecsv --samples-out s.h5` with a shipped model."""
-    grid = pretrained.read_compact_grid(pretrained.model_path("dback24-spex") /
-                                        pretrained.GRID_FILE)
+    grid = compact.read_compact_grid(pretrained.model_path("dback24-spex") /
+                                     pretrained.GRID_FILE)
     index = int(np.flatnonzero((grid.params["teff"] == 1800) & (grid.params["logg"] == 5.0)
                                & (grid.params["mh"] == 0) & (grid.params["inv_fsed"] == 0.5))[0])
     flux = grid.flux_array()[index].astype(np.float64)
